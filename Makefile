@@ -1,0 +1,43 @@
+# Two commands a user needs: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+STAMP := $(VENV)/.netray-installed
+SAMPLE := docs/sample/netray-sample.onnx
+
+.PHONY: setup demo test lint typecheck pytest bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(PLUGINS) Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(BIN)/python -m pip install -q -r tests/requirements.txt
+	touch $(STAMP)
+
+demo: setup
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
+		$(BIN)/netray open $(SAMPLE); \
+	else \
+		echo "No display found: writing a snapshot of the sample model to netray-sample.png instead"; \
+		QT_QPA_PLATFORM=offscreen $(BIN)/netray open $(SAMPLE) --snapshot netray-sample.png && echo "wrote netray-sample.png"; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check core viewer plugins tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/open.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,55 @@
+"""netray: open any AI model file and see it as an interactive graph.
+
+The names plugins need (``hookimpl``, the IR classes, ``FormatError``) and the
+public API (``load_model``) live here.
+"""
+
+from netray.api import load_model
+from netray.errors import FormatError, NoReaderError, PluginError
+from netray.hookspecs import Claim, FormatInfo, OpInfo, hookimpl
+from netray.ir import (
+    Attribute,
+    AttrKind,
+    Category,
+    Graph,
+    Model,
+    Node,
+    Port,
+    Quantization,
+    Shape,
+    SourceLocation,
+    Tensor,
+    TensorType,
+    Value,
+    file_slice_loader,
+    shape_text,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attribute",
+    "AttrKind",
+    "Category",
+    "Claim",
+    "FormatError",
+    "FormatInfo",
+    "Graph",
+    "Model",
+    "NoReaderError",
+    "Node",
+    "OpInfo",
+    "PluginError",
+    "Port",
+    "Quantization",
+    "Shape",
+    "SourceLocation",
+    "Tensor",
+    "TensorType",
+    "Value",
+    "file_slice_loader",
+    "hookimpl",
+    "load_model",
+    "shape_text",
+    "__version__",
+]

@@ -1,0 +1,40 @@
+"""The errors netray raises for the user's files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FormatError(Exception):
+    """A file could not be read: names the file, the format tried and what is wrong.
+
+    Every reader failure becomes one of these; the CLI prints ``str(error)`` as one
+    line and the viewer shows it in a message.
+    """
+
+    def __init__(self, path: str | Path, format: str, reason: str) -> None:
+        self.path = str(path)
+        self.format = format
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        fmt = f"{self.format}: " if self.format else ""
+        return f"{self.path}: {fmt}{self.reason}"
+
+
+class NoReaderError(FormatError):
+    """No installed plugin claims the file. ``hint`` names a distribution to install, if known."""
+
+    def __init__(self, path: str | Path, reason: str, hint: str = "") -> None:
+        self.hint = hint
+        super().__init__(path, "", reason + (f"; {hint}" if hint else ""))
+
+
+class PluginError(FormatError):
+    """A plugin failed in an unexpected way; the message names the plugin."""
+
+    def __init__(self, path: str | Path, plugin: str, error: BaseException) -> None:
+        self.plugin = plugin
+        self.error = error
+        super().__init__(path, "", f"plugin {plugin!r} failed: {type(error).__name__}: {error}")

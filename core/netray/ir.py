@@ -1,0 +1,498 @@
+"""The in-memory model every format plugin fills: Model, Graph, Node, Value, Tensor.
+
+Nothing here knows about a particular format. Plugins build these objects; the
+hierarchy, layout, viewer, CLI and exporters read them. Classes use ``slots``
+because a large model holds hundreds of thousands of nodes and values.
+
+Weights are lazy: a :class:`Tensor` carries a loader, never bytes, until
+someone calls :meth:`Tensor.numpy`.
+"""
+
+from __future__ import annotations
+
+import enum
+import mmap
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Dim = int | str | None
+"""One dimension of a shape: a size, a symbolic name (``"batch"``), or unknown."""
+
+Shape = tuple[Dim, ...]
+
+
+class Category(str, enum.Enum):
+    """What an operation does, used for colour and for summaries."""
+
+    LAYER = "layer"
+    ACTIVATION = "activation"
+    NORMALIZATION = "normalization"
+    POOL = "pool"
+    SHAPE = "shape"
+    TENSOR = "tensor"
+    CONTROL = "control"
+    QUANTIZATION = "quantization"
+    CUSTOM = "custom"
+    OTHER = "other"
+
+
+def shape_text(shape: Shape | None) -> str:
+    """``(1, 3, 'h', None)`` -> ``1x3xhx?``; unknown rank -> ``?``; scalar -> ``scalar``."""
+    if shape is None:
+        return "?"
+    if len(shape) == 0:
+        return "scalar"
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
+@dataclass(slots=True)
+class TensorType:
+    """Element type and shape of a value; either part may be unknown."""
+
+    dtype: str | None = None
+    shape: Shape | None = None
+    denotation: str = ""
+
+    def __str__(self) -> str:
+        dtype = self.dtype or "?"
+        if self.shape is None:
+            return dtype
+        return f"{dtype}[{shape_text(self.shape)}]"
+
+
+@dataclass(slots=True)
+class Quantization:
+    """Affine quantization parameters: real = scale * (q - zero_point)."""
+
+    scale: Sequence[float] = ()
+    zero_point: Sequence[int] = ()
+    axis: int | None = None
+    min: Sequence[float] = ()
+    max: Sequence[float] = ()
+    details: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = []
+        if len(self.scale) == 1:
+            parts.append(f"scale={self.scale[0]:.6g}")
+        elif self.scale:
+            parts.append(f"scale[{len(self.scale)}]")
+        if len(self.zero_point) == 1:
+            parts.append(f"zero_point={self.zero_point[0]}")
+        elif self.zero_point:
+            parts.append(f"zero_point[{len(self.zero_point)}]")
+        if self.axis is not None:
+            parts.append(f"axis={self.axis}")
+        parts.extend(f"{k}={v}" for k, v in self.details.items())
+        return " ".join(parts)
+
+
+TensorLoader = Callable[[], np.ndarray]
+
+
+class Tensor:
+    """A constant tensor (weight) whose bytes are read only on request.
+
+    ``loader`` returns the array; it is called each time :meth:`numpy` is called
+    (no caching: a viewer asking twice for a 2 GB tensor should not keep it).
+    ``location`` says where the bytes live, for the user ("model.onnx @ 1024, 4 MB").
+    """
+
+    __slots__ = ("name", "dtype", "shape", "loader", "byte_size", "location", "kind", "metadata")
+
+    def __init__(
+        self,
+        name: str,
+        dtype: str | None,
+        shape: Shape | None,
+        loader: TensorLoader | None = None,
+        byte_size: int | None = None,
+        location: str = "",
+        kind: str = "dense",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.loader = loader
+        self.byte_size = byte_size
+        self.location = location
+        self.kind = kind
+        self.metadata = metadata or {}
+
+    @property
+    def size(self) -> int | None:
+        """Number of elements, or None when a dimension is unknown."""
+        if self.shape is None:
+            return None
+        n = 1
+        for d in self.shape:
+            if not isinstance(d, int):
+                return None
+            n *= d
+        return n
+
+    @property
+    def has_data(self) -> bool:
+        return self.loader is not None
+
+    def numpy(self) -> np.ndarray:
+        """Read the tensor's values. Raises FormatError if the bytes cannot be read."""
+        from netray.errors import FormatError
+
+        if self.loader is None:
+            raise FormatError(self.location or self.name, "", "this tensor's values are not stored in the file")
+        try:
+            return self.loader()
+        except FormatError:
+            raise
+        except Exception as exc:  # a loader's failure is a file problem, reported as one line
+            raise FormatError(self.location or self.name, "", f"cannot read tensor {self.name!r}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.name!r}, {self.dtype}, {shape_text(self.shape)})"
+
+
+def file_slice_loader(
+    path: str | Path, offset: int, length: int, dtype: np.dtype[Any] | str, shape: Sequence[int]
+) -> TensorLoader:
+    """A loader that memory-maps ``length`` bytes at ``offset`` of ``path`` as an array.
+
+    The bounds are checked against the file's size when the tensor is read, so a
+    hostile offset yields an error, not a read past the end.
+    """
+    path = Path(path)
+    np_dtype = np.dtype(dtype)
+    shape = tuple(int(d) for d in shape)
+
+    def load() -> np.ndarray:
+        from netray.errors import FormatError
+
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            if offset < 0 or length < 0 or offset + length > size:
+                raise FormatError(path, "", f"tensor data at {offset}+{length} lies past the end of the file ({size} bytes)")
+            expected = int(np.prod(shape, dtype=np.int64)) * np_dtype.itemsize
+            if expected != length:
+                raise FormatError(path, "", f"tensor of shape {shape} needs {expected} bytes, the file gives {length}")
+            if length == 0:
+                return np.zeros(shape, dtype=np_dtype)
+            start = offset - offset % mmap.ALLOCATIONGRANULARITY
+            mm = mmap.mmap(f.fileno(), length + offset - start, access=mmap.ACCESS_READ, offset=start)
+            array = np.frombuffer(mm, dtype=np_dtype, count=length // np_dtype.itemsize, offset=offset - start)
+            return array.reshape(shape)
+
+    return load
+
+
+class AttrKind(str, enum.Enum):
+    INT = "int"
+    FLOAT = "float"
+    STRING = "string"
+    BOOL = "bool"
+    INTS = "int[]"
+    FLOATS = "float[]"
+    STRINGS = "string[]"
+    BOOLS = "bool[]"
+    TENSOR = "tensor"
+    TENSORS = "tensor[]"
+    GRAPH = "graph"
+    GRAPHS = "graph[]"
+    DTYPE = "dtype"
+    DTYPES = "dtype[]"
+    SHAPE = "shape"
+    SHAPES = "shape[]"
+    OTHER = "other"
+
+
+@dataclass(slots=True)
+class Attribute:
+    """A typed attribute. ``value`` holds a Python value matching ``kind``:
+    int, float, str, bool, list of those, Tensor, Graph, a dtype name, a Shape, or
+    for OTHER any JSON-like value."""
+
+    name: str
+    kind: AttrKind
+    value: Any
+    doc: str = ""
+
+    def text(self, limit: int = 80) -> str:
+        """A short readable rendering of the value."""
+        v = self.value
+        if self.kind in (AttrKind.TENSOR,):
+            return repr(v) if v is not None else "tensor"
+        if self.kind is AttrKind.GRAPH:
+            return f"graph {getattr(v, 'name', '')}"
+        if self.kind is AttrKind.GRAPHS:
+            return f"{len(v)} graphs"
+        if self.kind in (AttrKind.SHAPE,):
+            return shape_text(v)
+        if self.kind is AttrKind.FLOAT:
+            return f"{v:.6g}"
+        if isinstance(v, (list, tuple)):
+            items = [shape_text(x) if self.kind is AttrKind.SHAPES else (f"{x:.4g}" if isinstance(x, float) else str(x)) for x in v]
+            s = "[" + ", ".join(items) + "]"
+        else:
+            s = str(v)
+        return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+@dataclass(slots=True)
+class SourceLocation:
+    """Where the operation came from in the user's code (from exporters' stack traces)."""
+
+    file: str
+    line: int | None = None
+    function: str = ""
+    stack: str = ""  # the full trace, when the exporter recorded one
+
+    def __str__(self) -> str:
+        s = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{s} ({self.function})" if self.function else s
+
+
+class Value:
+    """A tensor flowing between operations (an edge), or a graph input/output/weight."""
+
+    __slots__ = ("name", "type", "initializer", "quantization", "producer", "consumers", "description", "metadata")
+
+    def __init__(
+        self,
+        name: str,
+        type: TensorType | None = None,
+        initializer: Tensor | None = None,
+        quantization: Quantization | None = None,
+        description: str = "",
+    ) -> None:
+        self.name = name
+        self.type = type or TensorType()
+        self.initializer = initializer
+        self.quantization = quantization
+        self.producer: Node | None = None
+        self.consumers: list[Node] = []
+        self.description = description
+        self.metadata: dict[str, str] = {}
+
+    @property
+    def is_weight(self) -> bool:
+        return self.initializer is not None
+
+    def __repr__(self) -> str:
+        return f"Value({self.name!r}, {self.type})"
+
+
+@dataclass(slots=True)
+class Port:
+    """A named input or output slot of a node, holding zero or more values.
+
+    An omitted optional input is a port with no values."""
+
+    name: str
+    values: list[Value] = field(default_factory=list)
+
+
+class Node:
+    """One operation."""
+
+    __slots__ = (
+        "index",
+        "name",
+        "op",
+        "domain",
+        "category",
+        "inputs",
+        "outputs",
+        "attributes",
+        "subgraphs",
+        "scope",
+        "source",
+        "metadata",
+        "doc",
+        "device",
+        "control_inputs",
+    )
+
+    def __init__(
+        self,
+        op: str,
+        name: str = "",
+        domain: str = "",
+        inputs: list[Port] | None = None,
+        outputs: list[Port] | None = None,
+        attributes: list[Attribute] | None = None,
+        subgraphs: list[Graph] | None = None,
+        scope: tuple[str, ...] = (),
+        source: SourceLocation | None = None,
+        category: Category | str = Category.OTHER,
+        doc: str = "",
+    ) -> None:
+        self.index = -1  # position in its graph's node list, set by Graph.add_node
+        self.name = name
+        self.op = op
+        self.domain = domain
+        self.category = Category(category) if not isinstance(category, Category) else category
+        self.inputs = inputs if inputs is not None else []
+        self.outputs = outputs if outputs is not None else []
+        self.attributes = attributes if attributes is not None else []
+        self.subgraphs = subgraphs if subgraphs is not None else []
+        self.scope = scope
+        self.source = source
+        self.metadata: dict[str, str] = {}
+        self.doc = doc
+        self.device = ""
+        # Nodes that must run before this one with no data flowing (TensorFlow's ^name).
+        self.control_inputs: list[Node] = []
+
+    def attribute(self, name: str) -> Attribute | None:
+        for a in self.attributes:
+            if a.name == name:
+                return a
+        return None
+
+    def input_values(self) -> Iterator[Value]:
+        for port in self.inputs:
+            yield from port.values
+
+    def output_values(self) -> Iterator[Value]:
+        for port in self.outputs:
+            yield from port.values
+
+    def weights(self) -> list[Value]:
+        """Inputs that are constants (initializers)."""
+        return [v for v in self.input_values() if v.initializer is not None]
+
+    def __repr__(self) -> str:
+        return f"Node({self.op!r}, {self.name!r})"
+
+
+class Graph:
+    """Operations and the values between them.
+
+    ``nodes`` is in topological order where one exists. ``values`` maps each name
+    to its Value; names are unique within a graph. Call :meth:`link` after
+    building to fill producers and consumers.
+    """
+
+    __slots__ = ("name", "inputs", "outputs", "nodes", "values", "kind", "description", "metadata")
+
+    def __init__(self, name: str = "", kind: str = "graph") -> None:
+        self.name = name
+        self.inputs: list[Value] = []
+        self.outputs: list[Value] = []
+        self.nodes: list[Node] = []
+        self.values: dict[str, Value] = {}
+        self.kind = kind  # "main", "subgraph", "function", "signature", ...
+        self.description = ""
+        self.metadata: dict[str, str] = {}
+
+    def value(self, name: str, type: TensorType | None = None) -> Value:
+        """The value called ``name``, created on first use."""
+        v = self.values.get(name)
+        if v is None:
+            v = Value(name, type)
+            self.values[name] = v
+        elif type is not None and v.type.dtype is None and v.type.shape is None:
+            v.type = type
+        return v
+
+    def add_node(self, node: Node) -> Node:
+        node.index = len(self.nodes)
+        self.nodes.append(node)
+        return node
+
+    def link(self) -> Graph:
+        """Fill every value's producer and consumers from the nodes' ports."""
+        for v in self.values.values():
+            v.producer = None
+            v.consumers = []
+        for node in self.nodes:
+            for port in node.inputs:
+                for v in port.values:
+                    v.consumers.append(node)
+            for port in node.outputs:
+                for v in port.values:
+                    v.producer = node
+        return self
+
+    def weights(self) -> Iterator[Value]:
+        return (v for v in self.values.values() if v.initializer is not None)
+
+    def parameter_count(self) -> int:
+        return sum(v.initializer.size or 0 for v in self.weights() if v.initializer is not None)
+
+    def walk(self) -> Iterator[Graph]:
+        """This graph and every subgraph nested in its nodes, depth first."""
+        yield self
+        for node in self.nodes:
+            for sub in node.subgraphs:
+                yield from sub.walk()
+
+    def __repr__(self) -> str:
+        return f"Graph({self.name!r}, {len(self.nodes)} nodes)"
+
+
+class Model:
+    """A loaded model file: one or more graphs (main first) and what describes them."""
+
+    __slots__ = (
+        "format",
+        "format_version",
+        "producer",
+        "producer_version",
+        "description",
+        "metadata",
+        "imports",
+        "graphs",
+        "functions",
+        "source",
+        "properties",
+    )
+
+    def __init__(self, format: str, graphs: list[Graph] | None = None) -> None:
+        self.format = format  # family name first: "ONNX", "TFLite", "PyTorch ExportedProgram"
+        self.format_version = ""
+        self.producer = ""
+        self.producer_version = ""
+        self.description = ""
+        self.metadata: dict[str, str] = {}
+        # Operator sets or libraries the model uses: {"ai.onnx": "17"}
+        self.imports: dict[str, str] = {}
+        self.graphs: list[Graph] = graphs if graphs is not None else []
+        self.functions: list[Graph] = []
+        self.source: Path | None = None
+        # Further format-specific facts shown in the model panel, in order.
+        self.properties: dict[str, str] = {}
+
+    @property
+    def main(self) -> Graph:
+        if not self.graphs:
+            raise IndexError("model has no graph")
+        return self.graphs[0]
+
+    def all_graphs(self) -> Iterator[Graph]:
+        """Every graph, function and nested subgraph, each once."""
+        seen: set[int] = set()
+        for top in [*self.graphs, *self.functions]:
+            for g in top.walk():
+                if id(g) not in seen:
+                    seen.add(id(g))
+                    yield g
+
+    def parameter_count(self) -> int:
+        """Elements in all weights of all graphs (each weight Value counted once)."""
+        seen: set[int] = set()
+        total = 0
+        for g in self.all_graphs():
+            for v in g.weights():
+                t = v.initializer
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    total += t.size or 0
+        return total
+
+    def __repr__(self) -> str:
+        return f"Model({self.format!r}, {len(self.graphs)} graphs)"

@@ -1,0 +1,46 @@
+"""Recognising formats no installed plugin reads, to tell the user what to install.
+
+Data, not readers: a few magic bytes and extensions per first-party plugin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class KnownFormat:
+    name: str
+    distribution: str
+    extensions: tuple[str, ...]
+    magic: tuple[tuple[int, bytes], ...] = ()  # (offset, bytes) any of which proves it
+
+
+KNOWN_FORMATS: tuple[KnownFormat, ...] = (
+    KnownFormat("ONNX", "netray-plugin-onnx", (".onnx", ".onnxtxt", ".ort", ".pb")),
+    KnownFormat("TFLite", "netray-plugin-tflite", (".tflite", ".lite"), ((4, b"TFL3"),)),
+    KnownFormat("Keras", "netray-plugin-keras", (".keras", ".h5", ".hdf5"), ((0, b"\x89HDF\r\n\x1a\n"),)),
+    KnownFormat("PyTorch", "netray-plugin-pytorch", (".pt2", ".pth", ".pkl", ".bin", ".ckpt")),
+    KnownFormat("TorchScript", "netray-plugin-torchscript", (".pt", ".jit", ".ptl", ".torchscript")),
+    KnownFormat("TensorFlow", "netray-plugin-tensorflow", (".pb", ".pbtxt", ".meta", ".savedmodel")),
+    KnownFormat("MXNet", "netray-plugin-mxnet", ("-symbol.json", ".params")),
+)
+
+
+def guess_format(path: Path, head: bytes) -> KnownFormat | None:
+    """The first-party format the file most likely is, by content first, then extension."""
+    for known in KNOWN_FORMATS:
+        for offset, magic in known.magic:
+            if head[offset : offset + len(magic)] == magic:
+                return known
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        return next(k for k in KNOWN_FORMATS if k.name == "TensorFlow")
+    # ONNX protobufs start with field 1 (ir_version, varint): byte 0x08.
+    name = path.name.lower()
+    if head[:1] == b"\x08" and name.endswith(".onnx"):
+        return KNOWN_FORMATS[0]
+    for known in KNOWN_FORMATS:
+        if any(name.endswith(ext) for ext in known.extensions):
+            return known
+    return None

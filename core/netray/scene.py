@@ -1,0 +1,93 @@
+"""A laid-out picture of one graph at one expansion state: what the viewer paints.
+
+Produced by ``netray.layout`` (pure numpy, no Qt) and consumed by the viewer and
+exporters. Everything is in arrays so a painter can cull and draw in a few calls.
+Coordinates are in scene units (about one pixel at zoom 1), x to the right and
+y downward; ``x, y`` is an item's top-left corner.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from netray.ir import Graph, Node, Value
+
+
+class ItemKind(enum.IntEnum):
+    NODE = 0  # one operation; ref is the Node
+    GROUP = 1  # a collapsed group drawn as one box; ref is the hierarchy Group
+    FRAME = 2  # the outline of an expanded group, drawn behind its members; ref is the Group
+    INPUT = 3  # a graph input; ref is the Value
+    OUTPUT = 4  # a graph output; ref is the Value
+
+
+@dataclass
+class Scene:
+    """Items (boxes) and edges (polylines) of one graph, ready to paint."""
+
+    graph: Graph
+    expanded: frozenset[str]
+    # -- items: index i describes one box --
+    kind: np.ndarray  # int8 ItemKind
+    x: np.ndarray  # float64 left
+    y: np.ndarray  # float64 top
+    w: np.ndarray  # float64 width
+    h: np.ndarray  # float64 height
+    depth: np.ndarray  # int16 nesting depth (frames of outer groups are shallower)
+    ref: list[Any]  # Node | Group | Value per item
+    title: list[str]  # first line: op type, group label, value name
+    lines: list[list[str]]  # further lines: key attributes, weights ("W 64x3x7x7"), summary
+    category: list[str]  # Category value for colour ("layer", ...; groups "group"; io "io")
+    # -- edges: index j joins item src[j] to item dst[j] --
+    edge_src: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    edge_dst: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    edge_value: list[Value | None] = field(default_factory=list)
+    edge_label: list[str] = field(default_factory=list)  # tensor shape text, "" if unknown
+    edge_control: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # control dependency
+    # polyline j is points[offsets[j]:offsets[j+1]] (x, y rows), from src's bottom to dst's top
+    edge_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    edge_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+
+    @property
+    def size(self) -> int:
+        return len(self.kind)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) of every item; (0, 0, 1, 1) for an empty scene."""
+        if self.size == 0:
+            return (0.0, 0.0, 1.0, 1.0)
+        return (
+            float(self.x.min()),
+            float(self.y.min()),
+            float((self.x + self.w).max()),
+            float((self.y + self.h).max()),
+        )
+
+    def items_in(self, left: float, top: float, right: float, bottom: float) -> np.ndarray:
+        """Indices of the items that intersect the rectangle."""
+        mask = (self.x <= right) & (self.x + self.w >= left) & (self.y <= bottom) & (self.y + self.h >= top)
+        return np.flatnonzero(mask)
+
+    def item_at(self, px: float, py: float) -> int | None:
+        """The topmost item under a point: nodes and groups before the frames behind them."""
+        hit = np.flatnonzero((self.x <= px) & (px <= self.x + self.w) & (self.y <= py) & (py <= self.y + self.h))
+        if hit.size == 0:
+            return None
+        solid = hit[self.kind[hit] != ItemKind.FRAME]
+        if solid.size:
+            return int(solid[-1])
+        return int(hit[np.argmax(self.depth[hit])])
+
+    def item_of(self, ref: Node | Value | Any) -> int | None:
+        """The item that draws ``ref`` (a Node, Value or Group), or None if it is hidden."""
+        for i, r in enumerate(self.ref):
+            if r is ref:
+                return i
+        return None
+
+    def edge_polyline(self, j: int) -> np.ndarray:
+        return self.edge_points[self.edge_offsets[j] : self.edge_offsets[j + 1]]

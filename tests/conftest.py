@@ -1,0 +1,34 @@
+"""Shared test fixtures: where the real model files are, and the offscreen Qt platform."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+# Real model files other people wrote (provenance in MANIFEST.tsv); beside the clone.
+SHARED_MODELS = Path(os.environ.get("NETRAY_SHARED_MODELS", REPO.parent / "shared" / "models"))
+UNDER_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def shared_models_dir() -> Path:
+    """The shared model folder; skip where it is absent (a user's clone), fail under CI."""
+    if not SHARED_MODELS.is_dir():
+        if UNDER_CI:
+            pytest.fail(f"CI=true but the real model files are missing at {SHARED_MODELS}")
+        pytest.skip(f"real model files not found at {SHARED_MODELS} (set NETRAY_SHARED_MODELS)")
+    return SHARED_MODELS
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    return shared_models_dir()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
