@@ -29,7 +29,7 @@ lint: setup
 	$(BIN)/ruff check core viewer plugins tests bench
 
 typecheck: setup
-	$(BIN)/mypy
+	$(BIN)/mypy core/netray viewer/netray_viewer $(wildcard plugins/*/netray_*)
 
 pytest: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest

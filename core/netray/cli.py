@@ -1,0 +1,160 @@
+"""`netray open|info|formats`: a thin layer over the API.
+
+Errors a user can cause (a bad file, a missing plugin) exit with status 2 and one
+line on stderr, ``netray: error: <file>: <what is wrong>``; ``--debug`` adds the
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from netray.errors import FormatError
+from netray.plugins import get_manager
+
+EXIT_USER_ERROR = 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def process_start_time() -> float:
+    """``time.monotonic()``'s reading at the moment this process started.
+
+    Read from /proc where available, so ``ready_s`` includes interpreter start-up
+    and imports; elsewhere falls back to the time this module was imported.
+    """
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        started_after_boot = int(fields[19]) / ticks
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        # CLOCK_MONOTONIC and /proc/uptime both count from boot on Linux.
+        return time.monotonic() - (uptime - started_after_boot)
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED_AT
+
+
+_IMPORTED_AT = time.monotonic()
+
+
+def fail(message: str, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(f"netray: error: {message}", err=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def user_errors(func: F) -> F:
+    """Turn FormatError (and unexpected errors, in short) into one line and exit status 2."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(click.get_current_context().obj.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except FormatError as exc:
+            fail(str(exc), debug)
+        except (OSError, MemoryError, RecursionError) as exc:
+            fail(f"{type(exc).__name__}: {exc}", debug)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="netray")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """netray: open any AI model file and see it as an interactive graph."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    for warning in get_manager().warnings:
+        click.echo(f"netray: warning: {warning}", err=True)
+
+
+def validate_expand(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if value in ("auto", "none", "all") or value.isdigit():
+        return value
+    raise click.BadParameter("use auto, none, all or a depth (0, 1, 2, ...)")
+
+
+@cli.command("open")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--snapshot", "snapshot_path", type=click.Path(path_type=Path), help="Open offscreen, save the window to this PNG, print timings as JSON and exit.")
+@click.option("--expand", default="auto", callback=validate_expand, show_default=True, help="Groups to expand: auto, none, all or a depth N.")
+@user_errors
+def open_command(file: Path | None, snapshot_path: Path | None, expand: str) -> None:
+    """Open FILE in the viewer window."""
+    if snapshot_path is not None:
+        if file is None:
+            raise click.UsageError("--snapshot needs a FILE")
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        import netray_viewer
+
+        result = netray_viewer.snapshot(str(file), str(snapshot_path), expand=expand, t0=process_start_time())
+        click.echo(json.dumps(result))
+        return
+    import netray_viewer
+
+    sys.exit(netray_viewer.run(str(file) if file else None, expand=expand))
+
+
+@cli.command("info")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@user_errors
+def info_command(file: Path, as_json: bool) -> None:
+    """Summarise FILE: format, producer, graphs, inputs and outputs, operations, parameters."""
+    from netray.api import load_model
+    from netray.summary import model_summary
+
+    summary = model_summary(load_model(file))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    from netray.info_text import print_summary
+
+    print_summary(summary)
+
+
+@cli.command("formats")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def formats_command(as_json: bool) -> None:
+    """List installed plugins, their versions, formats and extensions."""
+    manager = get_manager()
+    rows = []
+    for record in manager.records.values():
+        rows.append(
+            {
+                "plugin": record.name,
+                "distribution": record.distribution,
+                "version": record.version,
+                "formats": [{"name": f.name, "extensions": list(f.extensions)} for f in record.formats],
+                "error": record.error,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from netray.info_text import print_formats
+
+    print_formats(rows)
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

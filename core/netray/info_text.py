@@ -1,0 +1,70 @@
+"""Readable terminal output for `netray info` and `netray formats` (rich tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+MAX_OPS_SHOWN = 25
+
+
+def _shape(shape: list[Any] | None) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _human(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n)
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold]{summary['source'] or ''}[/bold]")
+    console.print(f"format      {summary['format']}")
+    if summary["producer"]:
+        console.print(f"producer    {summary['producer']}")
+    if summary["imports"]:
+        console.print("imports     " + ", ".join(f"{k or 'ai.onnx'} {v}" for k, v in summary["imports"].items()))
+    console.print(f"parameters  {summary['parameters']:,} ({_human(summary['parameters'])})")
+    for key, value in summary["metadata"].items():
+        console.print(f"meta        {key} = {str(value)[:100]}")
+    for graph in summary["graphs"]:
+        table = Table(title=f"graph {graph['name']!r}: {graph['nodes']} operations", title_justify="left")
+        table.add_column("")
+        table.add_column("name")
+        table.add_column("dtype")
+        table.add_column("shape")
+        for kind in ("inputs", "outputs"):
+            for v in graph[kind]:
+                table.add_row(kind[:-1], v["name"], str(v["dtype"] or "?"), _shape(v["shape"]))
+        console.print(table)
+    ops = list(summary["ops"].items())
+    table = Table(title=f"operations ({sum(c for _, c in ops)} in all graphs)", title_justify="left")
+    table.add_column("op")
+    table.add_column("count", justify="right")
+    for op, count in ops[:MAX_OPS_SHOWN]:
+        table.add_row(op, str(count))
+    if len(ops) > MAX_OPS_SHOWN:
+        table.add_row(f"… {len(ops) - MAX_OPS_SHOWN} more types", "")
+    console.print(table)
+
+
+def print_formats(rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    console = console or Console()
+    if not rows:
+        console.print("No format plugins installed. Install one, e.g.: pip install netray-plugin-onnx")
+        return
+    table = Table(title="installed format plugins", title_justify="left")
+    for col in ("plugin", "distribution", "version", "formats", "extensions"):
+        table.add_column(col)
+    for row in rows:
+        names = ", ".join(f["name"] for f in row["formats"]) or (f"[red]failed: {row['error']}[/red]" if row["error"] else "")
+        exts = ", ".join(sorted({e for f in row["formats"] for e in f["extensions"]}))
+        table.add_row(row["plugin"], row["distribution"], row["version"], names, exts)
+    console.print(table)
