@@ -1,0 +1,1 @@
+"""netray plugin for MXNet symbol graphs (``*-symbol.json``) and NDArray weights (``*.params``)."""
