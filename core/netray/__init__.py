@@ -4,7 +4,7 @@ The names plugins need (``hookimpl``, the IR classes, ``FormatError``) and the
 public API (``load_model``) live here.
 """
 
-from netray.api import load_model
+from netray.api import load_model, save_model
 from netray.errors import FormatError, NoReaderError, PluginError
 from netray.hookspecs import Claim, FormatInfo, OpInfo, hookimpl
 from netray.ir import (
@@ -50,6 +50,7 @@ __all__ = [
     "file_slice_loader",
     "hookimpl",
     "load_model",
+    "save_model",
     "shape_text",
     "__version__",
 ]

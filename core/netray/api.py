@@ -20,3 +20,15 @@ def load_model(source: str | Path | Any, **options: Any) -> Model:
     if isinstance(source, (str, Path)):
         return manager.load(Path(source))
     return manager.load_object(source, options)
+
+
+def save_model(model: Model, path: str | Path, weights: bool = True) -> Path:
+    """Write ``model`` as a portable ``.netray`` file that ``load_model`` opens again.
+
+    With ``weights`` every tensor's values are stored too (uncompressed, memory-mapped
+    on reading); without, tensors keep their dtype and shape only. The file is
+    written beside ``path`` and renamed into place.
+    """
+    from netray import netrayfile
+
+    return netrayfile.save(model, path, weights=weights)

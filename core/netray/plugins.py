@@ -185,7 +185,10 @@ def get_manager() -> PluginManager:
     global _manager
     with _lock:
         if _manager is None:
+            from netray import netrayfile
+
             _manager = PluginManager()
+            _manager.register(netrayfile, "netray-file")  # the one built-in format
         return _manager
 
 
