@@ -1,0 +1,222 @@
+"""The graph canvas: a pyqtgraph view that paints a Scene and turns input into signals.
+
+One :class:`SceneItem` paints the visible part of the Scene each frame through
+:class:`~netray_viewer.painter.ScenePainter`. The ViewBox gives zoom toward the
+pointer (wheel) and panning (drag); keys and pinch gestures are added here.
+Clicks are resolved to an item, an edge, a group's +/- marker, or empty space.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QKeyEvent, QNativeGestureEvent, QPainter
+from PyQt6.QtWidgets import QGestureEvent, QPinchGesture, QStyleOptionGraphicsItem, QWidget
+
+from netray.scene import ItemKind, Scene
+from netray_viewer.painter import ScenePainter, expand_marker_rect
+from netray_viewer.picking import nearest_edge
+from netray_viewer.theme import Theme
+
+PICK_PIXELS = 6.0  # how near (on screen) a click must be to an edge to pick it
+KEY_ZOOM = 1.25
+KEY_PAN_FRACTION = 0.15
+
+
+class SceneItem(pg.GraphicsObject):
+    """Paints one Scene; knows nothing about input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painter: ScenePainter | None = None
+        self.last_drawn = 0  # boxes drawn in the last frame
+        self.frames_painted = 0
+        self._bounds = QRectF(0, 0, 1, 1)
+
+    def set_painter(self, painter: ScenePainter | None) -> None:
+        self.prepareGeometryChange()
+        self.painter = painter
+        if painter is not None:
+            left, top, right, bottom = painter.scene.bounds()
+            self._bounds = QRectF(left, top, right - left, bottom - top).adjusted(-20, -20, 20, 20)
+        else:
+            self._bounds = QRectF(0, 0, 1, 1)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def paint(self, p: QPainter, option: QStyleOptionGraphicsItem | None, widget: QWidget | None = None) -> None:  # type: ignore[override]
+        if self.painter is None:
+            return
+        view = self.getViewBox()
+        visible = view.viewRect() if view is not None else self._bounds
+        zoom = abs(p.transform().m11()) or 1.0
+        self.last_drawn = self.painter.paint(p, visible, zoom)
+        self.frames_painted += 1
+
+
+class GraphCanvas(pg.GraphicsView):
+    """The zoomable, pannable view of the current Scene."""
+
+    item_clicked = pyqtSignal(int)
+    item_double_clicked = pyqtSignal(int)
+    marker_clicked = pyqtSignal(int)  # a group's +/- marker or a frame's label
+    edge_clicked = pyqtSignal(int)
+    empty_clicked = pyqtSignal()
+    view_changed = pyqtSignal()
+    resized = pyqtSignal()
+
+    def __init__(self, theme: Theme, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.theme = theme
+        self.setBackground(theme.background)
+        self.view_box = pg.ViewBox(invertY=True, lockAspect=True, enableMenu=False)
+        self.setCentralItem(self.view_box)
+        self.item = SceneItem()
+        self.view_box.addItem(self.item)
+        self.view_box.sigRangeChanged.connect(lambda *_: self.view_changed.emit())
+        self.scene().sigMouseClicked.connect(self._on_click)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.viewport().grabGesture(Qt.GestureType.PinchGesture)
+        self.scene_data: Scene | None = None
+
+    # -- content --------------------------------------------------------------------
+    @property
+    def scene_painter(self) -> ScenePainter | None:
+        return self.item.painter
+
+    def set_scene(self, scene: Scene | None, fit: bool = True) -> None:
+        self.scene_data = scene
+        self.item.set_painter(ScenePainter(scene, self.theme) if scene is not None else None)
+        if fit:
+            self.fit()
+        self.view_changed.emit()
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackground(theme.background)
+        if self.item.painter is not None:
+            self.item.painter.theme = theme
+        self.item.update()
+
+    def select(self, item: int | None = None, edge: int | None = None) -> None:
+        painter = self.item.painter
+        if painter is not None:
+            painter.selected_item = item
+            painter.selected_edge = edge
+            self.item.update()
+
+    # -- view -----------------------------------------------------------------------
+    def zoom(self) -> float:
+        """Screen pixels per scene unit."""
+        w = self.view_box.viewRect().width()
+        return self.view_box.width() / w if w > 0 else 1.0
+
+    def fit(self) -> None:
+        if self.scene_data is None:
+            return
+        left, top, right, bottom = self.scene_data.bounds()
+        self.view_box.setRange(QRectF(left, top, right - left, bottom - top), padding=0.04)
+
+    def centre_on(self, x: float, y: float, min_zoom: float = 0.0) -> None:
+        """Move the view's centre to (x, y); zoom in to at least ``min_zoom`` if farther out."""
+        rect = self.view_box.viewRect()
+        zoom = self.zoom()
+        if min_zoom and zoom < min_zoom:
+            factor = zoom / min_zoom
+            rect = QRectF(0, 0, rect.width() * factor, rect.height() * factor)
+        rect.moveCenter(QPointF(x, y))
+        self.view_box.setRange(rect, padding=0)
+
+    def zoom_by(self, factor: float, centre: QPointF | None = None) -> None:
+        """Zoom in by ``factor`` (>1) or out (<1) around ``centre`` (scene units)."""
+        c = centre if centre is not None else self.view_box.viewRect().center()
+        self.view_box.scaleBy((1 / factor, 1 / factor), center=c)
+
+    def map_to_widget(self, x: float, y: float) -> QPointF:
+        """Scene units -> this widget's pixel coordinates (used by tests and the minimap)."""
+        scene_pos = self.view_box.mapViewToScene(QPointF(x, y))
+        return QPointF(self.mapFromScene(scene_pos))
+
+    def resizeEvent(self, ev: Any) -> None:
+        super().resizeEvent(ev)
+        self.resized.emit()
+
+    # -- input ----------------------------------------------------------------------
+    def _on_click(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or self.scene_data is None:
+            return
+        pos = self.view_box.mapSceneToView(ev.scenePos())
+        self.setFocus()
+        self.handle_click(pos.x(), pos.y(), double=bool(ev.double()))
+
+    def handle_click(self, x: float, y: float, double: bool = False) -> None:
+        """Resolve a click at scene point (x, y) to a signal."""
+        scene = self.scene_data
+        painter = self.item.painter
+        if scene is None or painter is None:
+            return
+        i = scene.item_at(x, y)
+        if i is not None and scene.kind[i] in (ItemKind.GROUP, ItemKind.FRAME):
+            if expand_marker_rect(scene.x[i], scene.y[i], scene.w[i]).adjusted(-3, -3, 3, 3).contains(QPointF(x, y)):
+                self.marker_clicked.emit(i)
+                return
+        if i is not None and scene.kind[i] != ItemKind.FRAME:
+            (self.item_double_clicked if double else self.item_clicked).emit(i)
+            return
+        j = nearest_edge(scene, painter.geometry, x, y, PICK_PIXELS / max(self.zoom(), 1e-6))
+        if j is not None and not double:
+            self.edge_clicked.emit(j)
+            return
+        if i is not None:  # inside a frame: double-click collapses, click selects the group
+            (self.marker_clicked if double else self.item_clicked).emit(i)
+            return
+        if not double:
+            self.empty_clicked.emit()
+
+    def keyPressEvent(self, ev: QKeyEvent | None) -> None:
+        if ev is None:
+            return
+        key = ev.key()
+        rect = self.view_box.viewRect()
+        step_x = rect.width() * KEY_PAN_FRACTION
+        step_y = rect.height() * KEY_PAN_FRACTION
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_by(KEY_ZOOM)
+        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
+            self.zoom_by(1 / KEY_ZOOM)
+        elif key in (Qt.Key.Key_F, Qt.Key.Key_0):
+            self.fit()
+        elif key == Qt.Key.Key_Left:
+            self.view_box.translateBy(x=-step_x)
+        elif key == Qt.Key.Key_Right:
+            self.view_box.translateBy(x=step_x)
+        elif key == Qt.Key.Key_Up:
+            self.view_box.translateBy(y=-step_y)
+        elif key == Qt.Key.Key_Down:
+            self.view_box.translateBy(y=step_y)
+        else:
+            super().keyPressEvent(ev)
+            return
+        ev.accept()
+
+    def viewportEvent(self, ev: QEvent | None) -> bool:
+        """Pinch to zoom: Qt gestures (touch screens) and native zoom (trackpads)."""
+        if ev is not None and ev.type() == QEvent.Type.Gesture and isinstance(ev, QGestureEvent):
+            pinch = ev.gesture(Qt.GestureType.PinchGesture)
+            if isinstance(pinch, QPinchGesture):
+                factor = pinch.scaleFactor()
+                if factor > 0:
+                    centre = self.view_box.mapSceneToView(self.mapToScene(pinch.centerPoint().toPoint()))
+                    self.zoom_by(factor, centre)
+                ev.accept()
+                return True
+        if ev is not None and ev.type() == QEvent.Type.NativeGesture and isinstance(ev, QNativeGestureEvent):
+            if ev.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:
+                centre = self.view_box.mapSceneToView(self.mapToScene(ev.position().toPoint()))
+                self.zoom_by(1.0 + ev.value(), centre)
+                return True
+        return super().viewportEvent(ev)

@@ -1,0 +1,77 @@
+"""Run the layout off the UI thread so the window never freezes.
+
+A :class:`LayoutJob` computes one Scene in a QThread and reports progress and
+the result through signals; Esc (or a newer request) cancels it. Results of a
+cancelled or superseded job are dropped by the receiver using ``token``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from PyQt6.QtCore import QThread, pyqtSignal
+
+from netray.layout import LayoutCache
+
+
+class CancelFlag:
+    """A cancel signal the layout can poll: call it, test ``is_set()`` or its truth."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+
+class LayoutJob(QThread):
+    """Lays out ``cache`` at ``expanded`` in a worker thread."""
+
+    progressed = pyqtSignal(int, int, int)  # token, done, total
+    finished_scene = pyqtSignal(int, object)  # token, Scene
+    failed = pyqtSignal(int, str)  # token, message
+    cancelled = pyqtSignal(int)  # token
+
+    def __init__(self, token: int, cache: LayoutCache, expanded: frozenset[str]) -> None:
+        super().__init__()
+        self.token = token
+        self.cache = cache
+        self.expanded = expanded
+        self.cancel_flag = CancelFlag()
+
+    def cancel(self) -> None:
+        self.cancel_flag.set()
+
+    def _progress(self, *args: Any) -> None:
+        """Accept ``(done, total)`` or a fraction in [0, 1]."""
+        if len(args) >= 2:
+            done, total = int(args[0]), int(args[1])
+        elif args:
+            done, total = int(float(args[0]) * 1000), 1000
+        else:
+            return
+        self.progressed.emit(self.token, done, total)
+
+    def run(self) -> None:
+        try:
+            scene = self.cache.scene(self.expanded, cancel=self.cancel_flag, progress=self._progress)
+        except Exception as exc:  # a cancelled layout or a layout bug: report, never crash the UI
+            if self.cancel_flag.is_set():
+                self.cancelled.emit(self.token)
+            else:
+                self.failed.emit(self.token, f"layout failed: {type(exc).__name__}: {exc}")
+            return
+        if self.cancel_flag.is_set() or scene is None:
+            self.cancelled.emit(self.token)
+            return
+        self.finished_scene.emit(self.token, scene)

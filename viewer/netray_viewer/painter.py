@@ -1,0 +1,359 @@
+"""Paint a :class:`netray.scene.Scene` onto any QPainter, with level of detail.
+
+The canvas calls :meth:`ScenePainter.paint` every frame with the visible rectangle
+and the zoom; exporters and the minimap can call it on a QImage. Far out, the
+whole scene is drawn from paths built once per scene (one Qt call per colour);
+nearer in, only the items in view are drawn, with titles, attribute lines and
+edge labels appearing as they become readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt
+from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+
+from netray.scene import ItemKind, Scene
+from netray_viewer.theme import Theme
+
+# Zoom thresholds (screen pixels per scene unit) for each level of detail.
+TITLE_ZOOM = 0.32  # op titles readable
+LINES_ZOOM = 0.6  # attribute / weight lines readable
+EDGE_LABEL_ZOOM = 0.8  # tensor shapes on edges readable
+ARROW_ZOOM = 0.12  # arrowheads larger than a pixel or two
+DETAIL_LIMIT = 4000  # above this many visible items, draw from the cached whole-scene paths
+
+TITLE_HEIGHT = 22.0  # header band of a box with further lines, in scene units
+LINE_HEIGHT = 14.0
+TITLE_FONT_PX = 12
+LINE_FONT_PX = 10
+ARROW_LENGTH = 7.0
+ARROW_HALF_WIDTH = 3.5
+MARKER_SIZE = 12.0  # the +/- square on collapsible groups
+
+
+def expand_marker_rect(x: float, y: float, w: float) -> QRectF:
+    """Where the +/- marker of a group box or frame sits (top-right corner)."""
+    return QRectF(x + w - MARKER_SIZE - 4, y + 4, MARKER_SIZE, MARKER_SIZE)
+
+
+@dataclass
+class SceneGeometry:
+    """Per-scene precomputations: edge bounding boxes and the whole-scene paths."""
+
+    edge_left: np.ndarray
+    edge_top: np.ndarray
+    edge_right: np.ndarray
+    edge_bottom: np.ndarray
+    box_paths: dict[str, QPainterPath] = field(default_factory=dict)
+    frame_path: QPainterPath = field(default_factory=QPainterPath)
+    edge_path: QPainterPath = field(default_factory=QPainterPath)
+
+    @classmethod
+    def of(cls, scene: Scene) -> SceneGeometry:
+        n = len(scene.edge_src)
+        pts = scene.edge_points
+        off = scene.edge_offsets
+        if n and len(pts):
+            counts = np.diff(off)
+            nonempty = counts > 0
+            starts = np.minimum(off[:-1], len(pts) - 1)
+            left = np.where(nonempty, np.minimum.reduceat(pts[:, 0], starts), np.inf)
+            right = np.where(nonempty, np.maximum.reduceat(pts[:, 0], starts), -np.inf)
+            top = np.where(nonempty, np.minimum.reduceat(pts[:, 1], starts), np.inf)
+            bottom = np.where(nonempty, np.maximum.reduceat(pts[:, 1], starts), -np.inf)
+        else:
+            left = top = np.full(n, np.inf)
+            right = bottom = np.full(n, -np.inf)
+        geo = cls(left, top, right, bottom)
+        for i in range(scene.size):
+            rect = QRectF(scene.x[i], scene.y[i], scene.w[i], scene.h[i])
+            if scene.kind[i] == ItemKind.FRAME:
+                geo.frame_path.addRect(rect)
+            else:
+                geo.box_paths.setdefault(scene.category[i], QPainterPath()).addRect(rect)
+        geo.edge_path = edges_path(scene, range(n))
+        return geo
+
+    def edges_in(self, left: float, top: float, right: float, bottom: float) -> np.ndarray:
+        mask = (self.edge_left <= right) & (self.edge_right >= left) & (self.edge_top <= bottom) & (self.edge_bottom >= top)
+        return np.flatnonzero(mask)
+
+
+def edges_path(scene: Scene, edges: range | np.ndarray | list[int]) -> QPainterPath:
+    """One path holding the polylines of the given edges."""
+    path = QPainterPath()
+    pts = scene.edge_points
+    off = scene.edge_offsets
+    for j in edges:
+        a, b = int(off[j]), int(off[j + 1])
+        if b - a < 2:
+            continue
+        path.moveTo(float(pts[a, 0]), float(pts[a, 1]))
+        if b - a == 2:
+            path.lineTo(float(pts[a + 1, 0]), float(pts[a + 1, 1]))
+            continue
+        # Smooth bends: straight through the first and last segments, quadratic curves between.
+        for k in range(a + 1, b - 1):
+            mx = (pts[k, 0] + pts[k + 1, 0]) / 2
+            my = (pts[k, 1] + pts[k + 1, 1]) / 2
+            path.quadTo(float(pts[k, 0]), float(pts[k, 1]), float(mx), float(my))
+        path.lineTo(float(pts[b - 1, 0]), float(pts[b - 1, 1]))
+    return path
+
+
+def arrowheads_path(scene: Scene, edges: np.ndarray) -> QPainterPath:
+    """Filled triangles at the end of each edge, computed in numpy."""
+    path = QPainterPath()
+    if len(edges) == 0:
+        return path
+    off = scene.edge_offsets
+    ends = off[edges + 1] - 1
+    ok = (off[edges + 1] - off[edges]) >= 2
+    ends = ends[ok]
+    if len(ends) == 0:
+        return path
+    tip = scene.edge_points[ends]
+    prev = scene.edge_points[ends - 1]
+    d = tip - prev
+    length = np.hypot(d[:, 0], d[:, 1])
+    length[length == 0] = 1.0
+    d = d / length[:, None]
+    normal = np.stack([-d[:, 1], d[:, 0]], axis=1)
+    base = tip - d * ARROW_LENGTH
+    left = base + normal * ARROW_HALF_WIDTH
+    right = base - normal * ARROW_HALF_WIDTH
+    for t, lft, rgt in zip(tip.tolist(), left.tolist(), right.tolist(), strict=True):
+        path.addPolygon(QPolygonF([QPointF(*t), QPointF(*lft), QPointF(*rgt), QPointF(*t)]))
+    return path
+
+
+def _elide(metrics: QFontMetricsF, text: str, width: float) -> str:
+    return metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(width, 0.0))
+
+
+class ScenePainter:
+    """Draws one Scene with a Theme; keeps the per-scene caches."""
+
+    def __init__(self, scene: Scene, theme: Theme) -> None:
+        self.scene = scene
+        self.theme = theme
+        self.geometry = SceneGeometry.of(scene)
+        self.selected_item: int | None = None
+        self.selected_edge: int | None = None
+        self.title_font = QFont()
+        self.title_font.setPixelSize(TITLE_FONT_PX)
+        self.title_font.setBold(True)
+        self.line_font = QFont()
+        self.line_font.setPixelSize(LINE_FONT_PX)
+        self.edge_font = QFont()
+        self.edge_font.setPixelSize(LINE_FONT_PX - 1)
+
+    # -- the frame ------------------------------------------------------------------
+    def paint(self, painter: QPainter, visible: QRectF, zoom: float) -> int:
+        """Paint the part of the scene inside ``visible`` at ``zoom`` pixels per unit.
+
+        Returns how many boxes were drawn (frames excluded).
+        """
+        scene = self.scene
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, zoom > 0.2)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        items = scene.items_in(visible.left(), visible.top(), visible.right(), visible.bottom())
+        kinds = scene.kind[items] if len(items) else np.zeros(0, np.int8)
+        frames = items[kinds == ItemKind.FRAME]
+        boxes = items[kinds != ItemKind.FRAME]
+        # Outer frames first so inner ones lie on top.
+        frames = frames[np.argsort(scene.depth[frames], kind="stable")]
+        detailed = len(items) <= DETAIL_LIMIT and zoom >= ARROW_ZOOM
+        self._paint_frames(painter, frames, zoom, detailed)
+        edges = self.geometry.edges_in(visible.left(), visible.top(), visible.right(), visible.bottom())
+        self._paint_edges(painter, edges, zoom, detailed)
+        if detailed:
+            self._paint_boxes(painter, boxes, zoom)
+        else:
+            self._paint_cached_boxes(painter, zoom)
+        self._paint_selection(painter, zoom)
+        return len(boxes)
+
+    def _pen(self, colour: QColor, pixels: float, zoom: float) -> QPen:
+        """A pen ``pixels`` wide on screen whatever the zoom."""
+        pen = QPen(colour)
+        pen.setWidthF(pixels / max(zoom, 1e-6))
+        return pen
+
+    def _paint_frames(self, painter: QPainter, frames: np.ndarray, zoom: float, detailed: bool) -> None:
+        t = self.theme
+        s = self.scene
+        painter.setPen(self._pen(t.frame_border, 1.0, zoom))
+        painter.setBrush(QBrush(t.frame_fill))
+        if not detailed:
+            painter.drawPath(self.geometry.frame_path)
+            return
+        for i in frames.tolist():
+            rect = QRectF(s.x[i], s.y[i], s.w[i], s.h[i])
+            painter.drawRoundedRect(rect, 8, 8)
+        if zoom < TITLE_ZOOM:
+            return
+        painter.setFont(self.title_font)
+        metrics = QFontMetricsF(self.title_font)
+        for i in frames.tolist():
+            painter.setPen(t.frame_text)
+            text = _elide(metrics, s.title[i], s.w[i] - MARKER_SIZE - 16)
+            painter.drawText(QPointF(s.x[i] + 8, s.y[i] + 4 + metrics.ascent()), text)
+            self._paint_marker(painter, i, "−", zoom)
+
+    def _paint_marker(self, painter: QPainter, i: int, sign: str, zoom: float) -> None:
+        s = self.scene
+        t = self.theme
+        rect = expand_marker_rect(s.x[i], s.y[i], s.w[i])
+        painter.setPen(self._pen(t.frame_border, 1.0, zoom))
+        painter.setBrush(QBrush(t.background))
+        painter.drawRect(rect)
+        painter.setPen(self._pen(t.text, 1.2, zoom))
+        c = rect.center()
+        r = MARKER_SIZE * 0.3
+        painter.drawLine(QLineF(c.x() - r, c.y(), c.x() + r, c.y()))
+        if sign == "+":
+            painter.drawLine(QLineF(c.x(), c.y() - r, c.x(), c.y() + r))
+
+    def _paint_edges(self, painter: QPainter, edges: np.ndarray, zoom: float, detailed: bool) -> None:
+        t = self.theme
+        s = self.scene
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if not detailed or len(edges) > 3 * DETAIL_LIMIT:
+            painter.setPen(self._pen(t.edge, 1.0, zoom))
+            painter.drawPath(self.geometry.edge_path)
+            return
+        control = s.edge_control[edges] if len(s.edge_control) == len(s.edge_src) else np.zeros(len(edges), bool)
+        data_edges = edges[~control]
+        control_edges = edges[control]
+        painter.setPen(self._pen(t.edge, 1.2, zoom))
+        painter.drawPath(edges_path(s, data_edges))
+        if len(control_edges):
+            pen = self._pen(t.control_edge, 1.0, zoom)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawPath(edges_path(s, control_edges))
+        if zoom >= ARROW_ZOOM:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(t.edge))
+            painter.drawPath(arrowheads_path(s, edges))
+        if zoom >= EDGE_LABEL_ZOOM:
+            self._paint_edge_labels(painter, edges)
+
+    def _paint_edge_labels(self, painter: QPainter, edges: np.ndarray) -> None:
+        s = self.scene
+        if len(s.edge_label) != len(s.edge_src):
+            return
+        painter.setFont(self.edge_font)
+        painter.setPen(self.theme.edge_label)
+        metrics = QFontMetricsF(self.edge_font)
+        for j in edges.tolist():
+            label = s.edge_label[j]
+            if not label:
+                continue
+            line = s.edge_polyline(j)
+            if len(line) < 2:
+                continue
+            # Beside the last segment, just above the arrowhead: where the eye lands.
+            a, b = line[-2], line[-1]
+            mx = (a[0] + b[0]) / 2
+            my = (a[1] + b[1]) / 2
+            if abs(b[1] - a[1]) > 3 * metrics.height():
+                my = b[1] - ARROW_LENGTH - metrics.height()
+            painter.drawText(QPointF(mx + 4, my + metrics.ascent() / 2), label)
+
+    def _paint_cached_boxes(self, painter: QPainter, zoom: float) -> None:
+        t = self.theme
+        painter.setPen(self._pen(t.border, 0.5, zoom) if zoom > 0.05 else Qt.PenStyle.NoPen)
+        for category, path in self.geometry.box_paths.items():
+            painter.setBrush(QBrush(t.header(category)))
+            painter.drawPath(path)
+
+    def _paint_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float) -> None:
+        t = self.theme
+        s = self.scene
+        show_title = zoom >= TITLE_ZOOM
+        show_lines = zoom >= LINES_ZOOM
+        radius = 4.0
+        # Bodies: one brush per category. Boxes with lines get a light body and a
+        # coloured header band; single-line boxes are all header colour (like Netron).
+        border_pen = self._pen(t.border, 0.8, zoom)
+        by_category: dict[str, list[int]] = {}
+        for i in boxes.tolist():
+            by_category.setdefault(s.category[i], []).append(i)
+        for category, members in by_category.items():
+            header = t.header(category)
+            fill = t.fill(category)
+            for i in members:
+                rect = QRectF(s.x[i], s.y[i], s.w[i], s.h[i])
+                kind = s.kind[i]
+                if kind in (ItemKind.INPUT, ItemKind.OUTPUT):
+                    painter.setPen(border_pen)
+                    painter.setBrush(QBrush(fill))
+                    painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
+                    continue
+                has_lines = bool(s.lines[i]) and rect.height() > TITLE_HEIGHT + 2
+                painter.setPen(border_pen)
+                painter.setBrush(QBrush(fill if has_lines else header))
+                painter.drawRoundedRect(rect, radius, radius)
+                if has_lines:
+                    band = QPainterPath()
+                    band.addRoundedRect(rect, radius, radius)
+                    clip = QPainterPath()
+                    clip.addRect(QRectF(rect.x(), rect.y(), rect.width(), TITLE_HEIGHT))
+                    painter.setPen(Qt.PenStyle.NoPen)
+                    painter.setBrush(QBrush(header))
+                    painter.drawPath(band.intersected(clip))
+                if kind == ItemKind.GROUP:
+                    # A collapsed group looks stacked: a second outline peeking out.
+                    painter.setPen(border_pen)
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                    painter.drawRoundedRect(rect.adjusted(3, 3, 3, 3), radius, radius)
+        if not show_title:
+            return
+        title_metrics = QFontMetricsF(self.title_font)
+        line_metrics = QFontMetricsF(self.line_font)
+        for i in boxes.tolist():
+            kind = s.kind[i]
+            x, y, w, h = float(s.x[i]), float(s.y[i]), float(s.w[i]), float(s.h[i])
+            io = kind in (ItemKind.INPUT, ItemKind.OUTPUT)
+            has_lines = bool(s.lines[i]) and h > TITLE_HEIGHT + 2 and not io
+            marker_room = MARKER_SIZE + 6 if kind == ItemKind.GROUP else 0.0
+            painter.setFont(self.title_font)
+            painter.setPen(t.text if io else t.header_text)
+            band_h = TITLE_HEIGHT if has_lines else h
+            text = _elide(title_metrics, s.title[i], w - 12 - marker_room)
+            baseline = y + (band_h + title_metrics.ascent() - title_metrics.descent()) / 2
+            painter.drawText(QPointF(x + 6, baseline), text)
+            if kind == ItemKind.GROUP:
+                self._paint_marker(painter, i, "+", zoom)
+            if has_lines and show_lines:
+                painter.setFont(self.line_font)
+                painter.setPen(t.text)
+                ly = y + TITLE_HEIGHT + 2 + line_metrics.ascent()
+                for line in s.lines[i]:
+                    if ly > y + h - 2:
+                        break
+                    painter.drawText(QPointF(x + 6, ly), _elide(line_metrics, line, w - 12))
+                    ly += LINE_HEIGHT
+
+    def _paint_selection(self, painter: QPainter, zoom: float) -> None:
+        s = self.scene
+        t = self.theme
+        if self.selected_edge is not None and self.selected_edge < len(s.edge_src):
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(self._pen(t.highlight_edge, 3.0, zoom))
+            j = np.array([self.selected_edge])
+            painter.drawPath(edges_path(s, j))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(t.highlight_edge))
+            painter.drawPath(arrowheads_path(s, j))
+        i = self.selected_item
+        if i is not None and i < s.size:
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(self._pen(t.selection, 3.0, zoom))
+            pad = 2.0 / max(zoom, 1e-6)
+            painter.drawRoundedRect(QRectF(s.x[i], s.y[i], s.w[i], s.h[i]).adjusted(-pad, -pad, pad, pad), 5, 5)

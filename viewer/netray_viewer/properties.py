@@ -1,0 +1,155 @@
+"""The side panel's text: HTML for a node, an edge (value), a group or the model.
+
+Pure functions of the IR (no widgets), so they are easy to test. Links use the
+schemes ``node:<index>`` (jump to a node of the current graph) and
+``subgraph:<node index>:<k>`` (open a node's k-th subgraph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+from typing import Any
+
+from netray.hookspecs import OpInfo
+from netray.ir import Graph, Model, Node, Value, shape_text
+
+MAX_LIST = 200  # rows shown per section before "… and N more"
+
+
+def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> str:
+    """A titled two-column table; values are escaped unless ``raw``."""
+    body = []
+    rows = list(rows)
+    for k, (key, value) in enumerate(rows):
+        if k == MAX_LIST:
+            body.append(f"<tr><td colspan=2><i>… and {len(rows) - MAX_LIST} more</i></td></tr>")
+            break
+        shown = value if raw else escape(value)
+        body.append(f"<tr><td style='padding-right:8px'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
+    if not body:
+        return ""
+    return f"<h4 style='margin-bottom:2px'>{escape(title)}</h4><table cellspacing=0 cellpadding=1>{''.join(body)}</table>"
+
+
+def value_type_text(value: Value) -> str:
+    t = value.type
+    return f"{t.dtype or '?'} {shape_text(t.shape)}" if t.shape is not None or t.dtype else "?"
+
+
+def node_link(node: Node) -> str:
+    return f"<a href='node:{node.index}'>{escape(node.name or node.op)}</a> ({escape(node.op)})"
+
+
+def _value_rows(ports: Iterable[Any]) -> list[tuple[str, str]]:
+    rows = []
+    for port in ports:
+        if not port.values:
+            rows.append((port.name, "<i>omitted</i>"))
+        for v in port.values:
+            kind = " (weight)" if v.initializer is not None else ""
+            text = f"{escape(v.name)}: <tt>{escape(value_type_text(v))}</tt>{kind}"
+            if v.quantization is not None and str(v.quantization):
+                text += f"<br><small>{escape(str(v.quantization))}</small>"
+            rows.append((port.name, text))
+    return rows
+
+
+def node_html(node: Node, info: OpInfo | None) -> str:
+    """Everything about one operation."""
+    head = f"<h3 style='margin-bottom:0'>{escape(node.op)}</h3>"
+    if node.name:
+        head += f"<div><tt>{escape(node.name)}</tt></div>"
+    parts = [head]
+    if info is not None and info.summary:
+        parts.append(f"<p>{escape(info.summary)}</p>")
+    general = [("type", node.op), ("category", node.category.value)]
+    if node.domain:
+        general.append(("domain", node.domain))
+    if node.scope:
+        general.append(("scope", " / ".join(node.scope)))
+    if node.source is not None:
+        general.append(("source", str(node.source)))
+    if node.device:
+        general.append(("device", node.device))
+    parts.append(_section("Node", general))
+    parts.append(_section("Attributes", [(a.name, a.text(200)) for a in node.attributes]))
+    parts.append(_section("Inputs", _value_rows(node.inputs), raw=True))
+    parts.append(_section("Outputs", _value_rows(node.outputs), raw=True))
+    if node.subgraphs:
+        links = [
+            (sub.name or f"graph {k}", f"<a href='subgraph:{node.index}:{k}'>open ({len(sub.nodes)} nodes)</a>")
+            for k, sub in enumerate(node.subgraphs)
+        ]
+        parts.append(_section("Subgraphs", links, raw=True))
+    if node.control_inputs:
+        parts.append(_section("Control inputs", [("after", node_link(n)) for n in node.control_inputs], raw=True))
+    parts.append(_section("Metadata", sorted(node.metadata.items())))
+    if node.doc:
+        parts.append(f"<h4>Description</h4><p>{escape(node.doc)}</p>")
+    if info is not None and info.doc:
+        parts.append(f"<h4>Documentation</h4><div>{escape(info.doc).replace(chr(10), '<br>')}</div>")
+    return "".join(parts)
+
+
+def value_html(value: Value) -> str:
+    """An edge: the tensor, who makes it and who reads it."""
+    parts = [f"<h3 style='margin-bottom:0'>{escape(value.name)}</h3>"]
+    rows = [("type", value_type_text(value))]
+    if value.type.denotation:
+        rows.append(("denotation", value.type.denotation))
+    if value.quantization is not None and str(value.quantization):
+        rows.append(("quantization", str(value.quantization)))
+    if value.description:
+        rows.append(("description", value.description))
+    parts.append(_section("Value", rows))
+    producer = [("from", node_link(value.producer))] if value.producer is not None else [("from", "graph input or constant")]
+    parts.append(_section("Producer", producer, raw=True))
+    parts.append(_section("Consumers", [(str(k + 1), node_link(n)) for k, n in enumerate(value.consumers)], raw=True))
+    parts.append(_section("Metadata", sorted(value.metadata.items())))
+    return "".join(parts)
+
+
+def group_html(group: Any) -> str:
+    """A hierarchy group (collapsed box or expanded frame)."""
+    rows = [
+        ("id", str(group.id)),
+        ("kind", str(getattr(group, "kind", ""))),
+        ("operations", str(getattr(group, "op_count", len(getattr(group, "nodes", ()))))),
+        ("parameters", f"{getattr(group, 'parameters', 0):,}"),
+        ("depth", str(getattr(group, "depth", ""))),
+    ]
+    top = getattr(group, "top_ops", None) or []
+    ops = [(str(op), str(n)) for op, n in (top.items() if isinstance(top, dict) else top)]
+    return (
+        f"<h3 style='margin-bottom:0'>{escape(str(group.label))}</h3><p><i>group — double-click to expand or collapse</i></p>"
+        + _section("Group", rows)
+        + _section("Top operations", ops)
+    )
+
+
+def _io_rows(values: list[Value]) -> list[tuple[str, str]]:
+    return [(v.name, value_type_text(v)) for v in values]
+
+
+def model_html(model: Model, graph: Graph) -> str:
+    """Model properties (shown when clicking empty space)."""
+    name = model.source.name if model.source is not None else ""
+    parts = [f"<h3 style='margin-bottom:0'>{escape(name or model.format)}</h3>"]
+    rows = [("format", f"{model.format} {model.format_version}".strip())]
+    if model.producer:
+        rows.append(("producer", f"{model.producer} {model.producer_version}".strip()))
+    rows.append(("parameters", f"{model.parameter_count():,}"))
+    rows.extend(model.properties.items())
+    if model.description:
+        rows.append(("description", model.description))
+    parts.append(_section("Model", rows))
+    parts.append(_section("Imports", sorted(model.imports.items())))
+    parts.append(_section("Metadata", sorted(model.metadata.items())))
+    parts.append(_section(f"Graph {graph.name}".strip(), [("operations", str(len(graph.nodes)))]))
+    parts.append(_section("Inputs", _io_rows(graph.inputs)))
+    parts.append(_section("Outputs", _io_rows(graph.outputs)))
+    graphs = [(g.name or f"graph {k}", f"{g.kind}, {len(g.nodes)} nodes") for k, g in enumerate(model.all_graphs())]
+    if len(graphs) > 1:
+        parts.append(_section("Graphs", graphs))
+    return "".join(parts)
