@@ -1,0 +1,44 @@
+"""The netray hooks of the TFLite plugin: declare, sniff, load, document operators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import netray
+from netray import Category, Claim, FormatInfo, Model, OpInfo
+from netray_tflite.operators import CUSTOM_SPEC, OPERATORS
+from netray_tflite.reader import FORMAT, read_tflite
+
+EXTENSIONS = (".tflite", ".lite")
+
+
+@netray.hookimpl
+def netray_formats() -> list[FormatInfo]:
+    return [FormatInfo(FORMAT, EXTENSIONS, "TensorFlow Lite flatbuffer (LiteRT)")]
+
+
+@netray.hookimpl
+def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    """The flatbuffer file identifier "TFL3" at bytes 4..8 proves it; the extension alone hints."""
+    if head[4:8] == b"TFL3":
+        return Claim(FORMAT, 1.0)
+    if path.suffix.lower() in EXTENSIONS and len(head) >= 8:
+        return Claim(FORMAT, 0.1)
+    return None
+
+
+@netray.hookimpl
+def netray_load(path: Path, format: str) -> Model | None:
+    if format != FORMAT:
+        return None
+    return read_tflite(path)
+
+
+@netray.hookimpl
+def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
+    if format != FORMAT:
+        return None
+    spec = CUSTOM_SPEC if domain == "custom" else OPERATORS.get(op)
+    if spec is None:
+        return None
+    return OpInfo(category=Category(spec.category), summary=spec.summary, inputs=[(name, "") for name in spec.inputs])
