@@ -1,0 +1,65 @@
+"""netray hooks for PyTorch files: ExportedProgram (.pt2), state_dicts/checkpoints, in-memory modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import netray
+from netray import Claim, FormatError, FormatInfo, Model, OpInfo
+from netray_pytorch import exported_program, legacy, operators, pickle_file, torch_zip
+from netray_pytorch.from_module import is_torch_module, load_module
+from netray_pytorch.sniff import EXPORTED_PROGRAM, STATE_DICT, sniff, zip_kind
+
+CHECKPOINT = "PyTorch checkpoint"
+
+
+@netray.hookimpl
+def netray_formats() -> list[FormatInfo]:
+    return [
+        FormatInfo(EXPORTED_PROGRAM, (".pt2",), "torch.export archive with a serialized JSON graph"),
+        FormatInfo(STATE_DICT, (".pt", ".pth", ".bin", ".ckpt", ".pkl"), "torch.save state_dict or checkpoint (zip or legacy)"),
+    ]
+
+
+@netray.hookimpl
+def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    found = sniff(path, head)
+    return Claim(*found) if found else None
+
+
+@netray.hookimpl
+def netray_load(path: Path, format: str) -> Model | None:
+    if format == EXPORTED_PROGRAM:
+        return exported_program.read_pt2(path)
+    if format not in (STATE_DICT, CHECKPOINT):
+        return None
+    with open(path, "rb") as f:
+        head = f.read(len(legacy.MAGIC_PICKLE))
+    if head.startswith(b"PK\x03\x04"):
+        if zip_kind(path) == EXPORTED_PROGRAM:
+            return exported_program.read_pt2(path)
+        return torch_zip.read_torch_zip(path)
+    if head == legacy.MAGIC_PICKLE:
+        return legacy.read_legacy(path)
+    if head[:1] == b"\x80":
+        return pickle_file.read_pickle(path)
+    raise FormatError(path, format, "neither a torch zip archive, a legacy torch.save file nor a pickle")
+
+
+@netray.hookimpl
+def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
+    if not is_torch_module(obj):
+        return None
+    return load_module(obj, options)
+
+
+@netray.hookimpl
+def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
+    if not format.startswith("PyTorch"):
+        return None
+    doc = operators.documentation(op)
+    cat = operators.category(op)
+    if not doc and cat is netray.Category.OTHER:
+        return None
+    return OpInfo(category=cat, summary=doc)

@@ -1,0 +1,101 @@
+"""Reading members of a PyTorch zip archive: where their bytes start, lazy tensor loaders.
+
+torch writes members uncompressed and 64-byte aligned, so a tensor is a plain
+slice of the file that can be memory-mapped; compressed members (a re-zipped
+archive) are read on demand instead.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from netray import FormatError, file_slice_loader
+from netray.ir import TensorLoader
+from netray_pytorch.dtypes import finish, numpy_dtype
+
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+
+
+def open_zip(path: Path, format: str) -> zipfile.ZipFile:
+    """The archive, or a FormatError saying why it is not one."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise FormatError(path, format, f"not a readable zip archive ({exc})") from exc
+
+
+def member_data_offset(path: Path, info: zipfile.ZipInfo, file_size: int) -> int:
+    """Absolute offset of ``info``'s bytes in the file, checked against the file's size."""
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        header = f.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise FormatError(path, "", f"zip member {info.filename!r} has no local header at {info.header_offset}")
+    name_len, extra_len = _LOCAL_HEADER.unpack(header)[9:11]
+    offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+    if offset + info.compress_size > file_size:
+        raise FormatError(path, "", f"zip member {info.filename!r} lies past the end of the file")
+    return offset
+
+
+def strided_view(flat: np.ndarray, offset: int, shape: Sequence[int], stride: Sequence[int]) -> np.ndarray:
+    """Elements of ``flat`` seen with PyTorch's storage offset and strides, bounds checked."""
+    if not shape:
+        return flat[offset : offset + 1].reshape(())
+    last = offset + sum((d - 1) * s for d, s in zip(shape, stride, strict=True) if d > 0)
+    if offset < 0 or any(s < 0 for s in stride) or (min(shape) > 0 and last >= flat.size):
+        raise ValueError(f"view of shape {tuple(shape)} at {offset} does not fit a storage of {flat.size} elements")
+    base = flat[offset:]
+    strides = tuple(s * flat.itemsize for s in stride)
+    return np.lib.stride_tricks.as_strided(base, shape=tuple(shape), strides=strides, writeable=False).copy()
+
+
+def is_contiguous(shape: Sequence[int], stride: Sequence[int]) -> bool:
+    expected = 1
+    for d, s in zip(reversed(shape), reversed(stride), strict=True):
+        if d != 1 and s != expected:
+            return False
+        expected *= d
+    return True
+
+
+def zip_tensor_loader(
+    path: Path,
+    archive: zipfile.ZipFile,
+    member: str,
+    dtype: str,
+    shape: Sequence[int],
+    stride: Sequence[int],
+    storage_offset: int,
+    file_size: int,
+) -> TensorLoader | None:
+    """A loader for a tensor stored in zip ``member``; None when its bytes cannot be read."""
+    np_dtype = numpy_dtype(dtype)
+    if np_dtype is None:
+        return None
+    try:
+        info = archive.getinfo(member)
+    except KeyError:
+        return None
+    convert = finish(dtype)
+    numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if info.compress_type == zipfile.ZIP_STORED and is_contiguous(shape, stride):
+        start = member_data_offset(path, info, file_size) + storage_offset * np_dtype.itemsize
+        nbytes = numel * np_dtype.itemsize
+        if storage_offset * np_dtype.itemsize + nbytes > info.file_size:
+            return None
+        raw_loader = file_slice_loader(path, start, nbytes, np_dtype, tuple(shape))
+        return lambda: convert(raw_loader())
+
+    def load() -> np.ndarray:
+        with zipfile.ZipFile(path) as z:
+            data = z.read(member)
+        flat = np.frombuffer(data, dtype=np_dtype, count=len(data) // np_dtype.itemsize)
+        return convert(strided_view(flat, storage_offset, shape, stride))
+
+    return load
