@@ -1,0 +1,86 @@
+"""Opening ONNX files: binary (structure only, weights left in the file) and text syntax."""
+
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from netray import FormatError, Model
+from netray_onnx.reader import ModelReader
+from netray_onnx.wire import WireError, structure_bytes
+
+FORMAT = "ONNX"
+MAX_TEXT_BYTES = 256 * 1024 * 1024
+# What a malformed proto can make the reader raise; each becomes a FormatError.
+_READ_ERRORS = (ValueError, KeyError, IndexError, TypeError, OverflowError, RecursionError, UnicodeDecodeError)
+
+
+def _structure(path: Path) -> bytes:
+    """The file's ModelProto bytes with large raw_data left out (see wire.py)."""
+    with open(path, "rb") as f:
+        if f.seek(0, 2) == 0:
+            raise FormatError(path, FORMAT, "the file is empty")
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return structure_bytes(mm)
+    except WireError as exc:
+        raise FormatError(path, FORMAT, f"not a valid ONNX protobuf: {exc}") from None
+    except RecursionError:
+        raise FormatError(path, FORMAT, "messages nested too deeply") from None
+    finally:
+        try:
+            mm.close()
+        except BufferError:  # a view is still alive in a traceback; the map closes when it goes
+            pass
+
+
+def parse_model(path: Path, data: bytes) -> onnx.ModelProto:
+    try:
+        proto = onnx.ModelProto.FromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise FormatError(path, FORMAT, f"not a valid ONNX protobuf: {exc}") from None
+    if not proto.HasField("graph"):
+        raise FormatError(path, FORMAT, "the file holds no graph (not an ONNX model, or a truncated one)")
+    return proto
+
+
+def read_proto(proto: onnx.ModelProto, path: Path | None, base_dir: Path | None, origin: str | Path) -> Model:
+    """Convert a parsed ModelProto, turning any failure on malformed content into a FormatError."""
+    try:
+        return ModelReader(path, base_dir).read(proto)
+    except FormatError:
+        raise
+    except _READ_ERRORS as exc:
+        raise FormatError(origin, FORMAT, f"malformed model: {type(exc).__name__}: {exc}") from None
+
+
+def load_binary(path: Path) -> Model:
+    proto = parse_model(path, _structure(path))
+    model = read_proto(proto, path, path.parent, path)
+    model.source = path
+    return model
+
+
+def load_text(path: Path) -> Model:
+    """ONNX's textual syntax (``onnx.parser``); tensors are inline, so nothing is lazy."""
+    size = path.stat().st_size
+    if size == 0:
+        raise FormatError(path, FORMAT, "the file is empty")
+    if size > MAX_TEXT_BYTES:
+        raise FormatError(path, FORMAT, f"text model of {size} bytes is larger than {MAX_TEXT_BYTES}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, FORMAT, f"text model is not UTF-8: {exc}") from None
+    try:
+        proto = onnx.parser.parse_model(text)
+    except Exception as exc:  # onnx.parser.ParseError and friends
+        reason = " ".join(str(exc).split())[:200]
+        raise FormatError(path, FORMAT, f"not valid ONNX text syntax: {reason}") from None
+    model = read_proto(proto, None, path.parent, path)
+    model.source = path
+    model.properties["syntax"] = "text"
+    return model

@@ -1,0 +1,60 @@
+"""The netray hooks of the ONNX plugin: formats, sniff, load, in-memory ModelProto, operator docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from netray import Claim, FormatInfo, Model, OpInfo, hookimpl
+from netray_onnx import opdocs
+from netray_onnx.loader import load_binary, load_text, read_proto
+from netray_onnx.sniff import claim_confidence
+
+FORMAT = "ONNX"
+TEXT_FORMAT = "ONNX text"
+
+
+@hookimpl
+def netray_formats() -> list[FormatInfo]:
+    return [
+        FormatInfo(FORMAT, (".onnx", ".pb"), "Open Neural Network Exchange model (protobuf)"),
+        FormatInfo(TEXT_FORMAT, (".onnxtxt",), "ONNX model in the textual syntax of onnx.parser"),
+    ]
+
+
+@hookimpl
+def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    if not head:
+        return None
+    found = claim_confidence(path, head)
+    if found is None:
+        return None
+    kind, confidence = found
+    return Claim(TEXT_FORMAT if kind == "text" else FORMAT, confidence)
+
+
+@hookimpl
+def netray_load(path: Path, format: str) -> Model | None:
+    if format == FORMAT:
+        return load_binary(path)
+    if format == TEXT_FORMAT:
+        return load_text(path)
+    return None
+
+
+@hookimpl
+def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
+    """An in-memory ``onnx.ModelProto``; ``base_dir=`` tells where its external data lives."""
+    if not isinstance(obj, onnx.ModelProto):
+        return None
+    base = options.get("base_dir")
+    return read_proto(obj, None, Path(base) if base is not None else None, "<onnx.ModelProto>")
+
+
+@hookimpl
+def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
+    if format not in (FORMAT, TEXT_FORMAT):
+        return None
+    return opdocs.operator_info(domain, op)

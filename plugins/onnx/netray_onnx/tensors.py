@@ -1,0 +1,173 @@
+"""ONNX TensorProtos -> lazy netray Tensors.
+
+Three places a tensor's bytes can be:
+- removed from the structure by the wire pass (a ``netray.raw_data`` marker gives
+  offset and length in the model file): memory-mapped on request;
+- external data (``data_location = EXTERNAL``): a file in the model's folder,
+  checked to stay inside that folder before it is ever opened;
+- inline in the parsed proto (small raw_data, typed fields like float_data): decoded on request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from netray import FormatError, Tensor, file_slice_loader
+from netray.ir import TensorLoader
+from netray_onnx.dtypes import DTYPES, byte_size, dtype_name, unpack_bits
+from netray_onnx.wire import RAW_MARKER
+
+FORMAT = "ONNX"
+EXTERNAL = onnx.TensorProto.EXTERNAL
+
+
+def _dims(proto: onnx.TensorProto) -> tuple[int, ...]:
+    return tuple(int(d) for d in proto.dims)
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def raw_location(proto: onnx.TensorProto) -> tuple[int, int] | None:
+    """(offset, length) of raw_data the wire pass removed, from its marker; None if not removed."""
+    for entry in proto.metadata_props:
+        if entry.key == RAW_MARKER:
+            offset, _, length = entry.value.partition(",")
+            return int(offset), int(length)
+    return None
+
+
+def _raw_file_loader(path: Path, offset: int, length: int, data_type: int, shape: tuple[int, ...]) -> TensorLoader:
+    """Memory-map ``length`` bytes at ``offset`` of ``path`` as this element type."""
+    _, np_dtype, bits = DTYPES.get(data_type, ("", None, 0))
+    if np_dtype is None and bits == 0:
+        raise ValueError(f"element type {dtype_name(data_type)} cannot be stored as raw bytes")
+    if bits >= 8 and np_dtype is not None:
+        return file_slice_loader(path, offset, length, np_dtype, shape)
+    packed = file_slice_loader(path, offset, length, np.uint8, (length,))
+
+    def load() -> np.ndarray:
+        expected = byte_size(data_type, _count(shape))
+        if expected != length:
+            raise FormatError(path, FORMAT, f"tensor of shape {shape} needs {expected} bytes, the file gives {length}")
+        return unpack_bits(packed(), data_type, shape)
+
+    return load
+
+
+def _inline_loader(proto: onnx.TensorProto) -> TensorLoader:
+    def load() -> np.ndarray:
+        return numpy_helper.to_array(proto)
+
+    return load
+
+
+def _failing_loader(path: str | Path, reason: str) -> TensorLoader:
+    def load() -> np.ndarray:
+        raise FormatError(path, FORMAT, reason)
+
+    return load
+
+
+def external_path(base_dir: Path, location: str) -> Path:
+    """The file ``location`` names inside ``base_dir``; ValueError if it would leave the folder.
+
+    Resolves symlinks without opening anything, so a hostile path is refused before any open.
+    """
+    if not location:
+        raise ValueError("external data without a location")
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or (len(location) > 1 and location[1] == ":"):
+        raise ValueError(f"external data location {location!r} is absolute; only files in the model's folder are read")
+    parts = location.replace("\\", "/").split("/")
+    if ".." in parts:
+        raise ValueError(f"external data location {location!r} leaves the model's folder")
+    root = os.path.realpath(base_dir)
+    target = os.path.realpath(os.path.join(root, location))
+    if os.path.commonpath([root, target]) != root:
+        raise ValueError(f"external data location {location!r} resolves outside the model's folder")
+    return Path(target)
+
+
+def _external_loader(
+    proto: onnx.TensorProto, base_dir: Path | None, shape: tuple[int, ...]
+) -> tuple[TensorLoader, int | None, str]:
+    info = {entry.key: entry.value for entry in proto.external_data}
+    location = info.get("location", "")
+    if base_dir is None:
+        return _failing_loader(location or proto.name, "external data, but the model has no folder to find it in"), None, location
+    try:
+        target = external_path(base_dir, location)
+        offset = int(info.get("offset", "0") or 0)
+        length_text = info.get("length", "")
+        length = int(length_text) if length_text else byte_size(proto.data_type, _count(shape))
+        if offset < 0 or length is None or length < 0:
+            raise ValueError(f"external data of {proto.name!r} has a bad offset or length")
+        inner = _raw_file_loader(target, offset, length, proto.data_type, shape)
+    except ValueError as exc:
+        return _failing_loader(base_dir / (location or proto.name), str(exc)), None, location
+
+    def load() -> np.ndarray:
+        # Check again at read time: the folder may have changed since the model was opened.
+        external_path(base_dir, location)
+        if not target.is_file():
+            raise FormatError(target, FORMAT, f"external data file {location!r} of tensor {proto.name!r} not found")
+        return inner()
+
+    return load, length, f"{location} @ {offset}, {length} bytes"
+
+
+def make_tensor(proto: onnx.TensorProto, path: Path | None, base_dir: Path | None, name: str = "") -> Tensor:
+    """A lazy Tensor for ``proto``; reads nothing now."""
+    shape = _dims(proto)
+    data_type = proto.data_type
+    name = name or proto.name
+    size = byte_size(data_type, _count(shape))
+    location = ""
+    loader: TensorLoader
+    raw = raw_location(proto) if len(proto.metadata_props) else None
+    if raw is not None and path is not None:
+        offset, length = raw
+        try:
+            loader = _raw_file_loader(path, offset, length, data_type, shape)
+        except ValueError as exc:
+            loader = _failing_loader(path, str(exc))
+        size = length
+        location = f"{path.name} @ {offset}, {length} bytes"
+    elif proto.data_location == EXTERNAL:
+        loader, ext_size, location = _external_loader(proto, base_dir, shape)
+        size = ext_size if ext_size is not None else size
+    else:
+        loader = _inline_loader(proto)
+    metadata = {e.key: e.value for e in proto.metadata_props if e.key != RAW_MARKER} if len(proto.metadata_props) else None
+    if proto.doc_string:
+        metadata = {**(metadata or {}), "doc": proto.doc_string}
+    return Tensor(name, dtype_name(data_type), shape, loader, byte_size=size, location=location, metadata=metadata)
+
+
+def make_sparse_tensor(proto: onnx.SparseTensorProto, path: Path | None, base_dir: Path | None) -> Tensor:
+    """A lazy Tensor for a sparse tensor: dense values materialised on request."""
+    values = make_tensor(proto.values, path, base_dir)
+    indices = make_tensor(proto.indices, path, base_dir)
+    shape = tuple(int(d) for d in proto.dims)
+
+    def load() -> np.ndarray:
+        vals = values.numpy().reshape(-1)
+        idx = indices.numpy().astype(np.int64)
+        dense = np.zeros(_count(shape), dtype=vals.dtype)
+        if idx.ndim == 2:  # [NNZ, rank] coordinates
+            idx = np.ravel_multi_index(tuple(idx.T), shape)
+        dense[idx.reshape(-1)] = vals
+        return dense.reshape(shape)
+
+    return Tensor(
+        proto.values.name, values.dtype, shape, load, byte_size=values.byte_size, location=values.location, kind="sparse"
+    )
