@@ -17,8 +17,8 @@ def run(path: str | None = None, expand: str = "auto") -> int:
 
 
 def snapshot(path: str, out_png: str, expand: str = "auto", size: tuple[int, int] = (1600, 1000), **options: Any) -> dict[str, Any]:
-    """Render ``path`` offscreen to ``out_png``; see :func:`netray_viewer.snapshot.snapshot`."""
-    from netray_viewer.snapshot import snapshot as _snapshot
+    """Render ``path`` offscreen to ``out_png``; see :func:`netray_viewer.offscreen.snapshot`."""
+    from netray_viewer.offscreen import snapshot as _snapshot
 
     return _snapshot(path, out_png, expand=expand, size=size, **options)
 

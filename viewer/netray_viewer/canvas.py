@@ -22,6 +22,7 @@ from netray_viewer.theme import Theme
 
 PICK_PIXELS = 6.0  # how near (on screen) a click must be to an edge to pick it
 KEY_ZOOM = 1.25
+MAX_FIT_ZOOM = 1.25
 KEY_PAN_FRACTION = 0.15
 
 
@@ -116,10 +117,20 @@ class GraphCanvas(pg.GraphicsView):
         return self.view_box.width() / w if w > 0 else 1.0
 
     def fit(self) -> None:
+        """Show the whole scene, but never magnified beyond MAX_FIT_ZOOM (small graphs stay crisp, not huge)."""
         if self.scene_data is None:
             return
         left, top, right, bottom = self.scene_data.bounds()
-        self.view_box.setRange(QRectF(left, top, right - left, bottom - top), padding=0.04)
+        rect = QRectF(left, top, right - left, bottom - top)
+        width, height = max(self.view_box.width(), 1.0), max(self.view_box.height(), 1.0)
+        min_w, min_h = width / MAX_FIT_ZOOM, height / MAX_FIT_ZOOM
+        if rect.width() < min_w and rect.height() < min_h:
+            centre = rect.center()
+            rect = QRectF(0, 0, min_w, min_h)
+            rect.moveCenter(centre)
+            self.view_box.setRange(rect, padding=0)
+            return
+        self.view_box.setRange(rect, padding=0.04)
 
     def centre_on(self, x: float, y: float, min_zoom: float = 0.0) -> None:
         """Move the view's centre to (x, y); zoom in to at least ``min_zoom`` if farther out."""

@@ -87,7 +87,7 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     parts.append(_section("Metadata", sorted(node.metadata.items())))
     if node.doc:
         parts.append(f"<h4>Description</h4><p>{escape(node.doc)}</p>")
-    if info is not None and info.doc:
+    if info is not None and info.doc and info.doc.strip() != info.summary.strip():
         parts.append(f"<h4>Documentation</h4><div>{escape(info.doc).replace(chr(10), '<br>')}</div>")
     return "".join(parts)
 
