@@ -738,7 +738,7 @@ def looks_like_netray(head: bytes) -> bool:
     if len(head) < _LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
         return False
     fields = _LOCAL_HEADER.unpack(head[: _LOCAL_HEADER.size])
-    method, name_len, extra_len = fields[3], fields[10], fields[11]
+    method, name_len, extra_len = fields[4], fields[10], fields[11]
     name_end = _LOCAL_HEADER.size + name_len
     if head[_LOCAL_HEADER.size : name_end] != JSON_MEMBER.encode():
         return False
