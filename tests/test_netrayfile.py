@@ -382,7 +382,7 @@ def test_saving_over_an_existing_file_is_atomic(tmp_path: Path) -> None:
     late = bad.main.values["q.weight"].initializer
     assert late is not None
     late.loader = broken  # fails after netray.json and the first tensor are written
-    with pytest.raises(netray.FormatError, match="q.weight"):
+    with pytest.raises(netray.FormatError, match=r"q\.weight"):
         netray.save_model(bad, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.netray"]  # no temporary file left
@@ -458,7 +458,7 @@ def test_round_trip_of_real_files(fmt: str, shared_models: Path, tmp_path: Path)
 
 def onnx_model_with_subgraphs() -> Any:
     """A small ONNX model with initializers, an If with branch graphs and a local function."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
