@@ -15,7 +15,10 @@ from netray_pytorch.exported_program import FORMAT, build_model
 
 
 def is_torch_module(obj: Any) -> bool:
+    """A torch.nn.Module or ExportedProgram; ScriptModules belong to the TorchScript plugin."""
     cls = type(obj)
+    if any(c.__module__.startswith("torch.jit") for c in cls.__mro__):
+        return False
     return any(c.__module__ == "torch.nn.modules.module" and c.__name__ == "Module" for c in cls.__mro__) or any(
         c.__module__.startswith("torch.export") and c.__name__ == "ExportedProgram" for c in cls.__mro__
     )

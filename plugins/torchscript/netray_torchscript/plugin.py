@@ -1,0 +1,51 @@
+"""netray hooks for TorchScript archives (``torch.jit.save``; .pt .pth .jit .ptl)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import netray
+from netray import Claim, FormatInfo, Model, OpInfo
+from netray_torchscript import operators
+from netray_torchscript.reader import model_from_module, read_torchscript
+from netray_torchscript.sniff import FORMAT, sniff
+
+
+@netray.hookimpl
+def netray_formats() -> list[FormatInfo]:
+    return [FormatInfo(FORMAT, (".pt", ".pth", ".jit", ".ptl", ".torchscript"), "torch.jit.save archive (needs torch)")]
+
+
+@netray.hookimpl
+def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    return Claim(FORMAT, 1.0) if sniff(path, head) else None
+
+
+@netray.hookimpl
+def netray_load(path: Path, format: str) -> Model | None:
+    if format != FORMAT:
+        return None
+    return read_torchscript(path)
+
+
+@netray.hookimpl
+def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
+    """An in-memory ``torch.jit.ScriptModule`` (scripted or traced)."""
+    if not any(c.__name__ in ("ScriptModule", "RecursiveScriptModule") and c.__module__.startswith("torch.jit")
+               for c in type(obj).__mro__):
+        return None
+    import torch
+
+    return model_from_module(torch, obj, f"<{type(obj).__name__}>")
+
+
+@netray.hookimpl
+def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
+    if format != FORMAT:
+        return None
+    doc = operators.documentation(op)
+    cat = operators.category(op)
+    if not doc and cat is netray.Category.OTHER:
+        return None
+    return OpInfo(category=cat, summary=doc)

@@ -1,0 +1,29 @@
+"""Recognising TorchScript archives: a zip whose top folder holds ``code/`` and ``data.pkl`` or ``constants.pkl``."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+FORMAT = "PyTorch TorchScript"
+
+
+def is_torchscript_zip(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+    has_code: set[str] = set()
+    has_data: set[str] = set()
+    for name in names:
+        parts = name.split("/")
+        if len(parts) >= 3 and parts[1] == "code":
+            has_code.add(parts[0])
+        elif len(parts) == 2 and parts[1] in ("data.pkl", "constants.pkl"):
+            has_data.add(parts[0])
+    return bool(has_code & has_data)
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return path.is_file() and head.startswith(b"PK\x03\x04") and is_torchscript_zip(path)
