@@ -1,0 +1,1 @@
+"""netray plugin for TensorFlow graphs: frozen GraphDef, SavedModel and MetaGraph files."""

@@ -1,0 +1,66 @@
+"""The netray hooks of the TensorFlow plugin: formats, sniffing, loading, operator info."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netray import Claim, FormatError, FormatInfo, Model, OpInfo, hookimpl
+from netray_tensorflow.operators import lookup
+from netray_tensorflow.reader import GRAPHDEF, METAGRAPH, SAVEDMODEL, load_graphdef, load_meta_graph, load_saved_model
+from netray_tensorflow.sniff import is_graph_def, is_meta_graph, is_saved_model, text_kind
+
+FORMATS = {GRAPHDEF, METAGRAPH, SAVEDMODEL}
+TEXT_EXTENSIONS = (".pbtxt", ".pbtext", ".prototxt", ".txt", ".meta", ".pb")
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+@hookimpl
+def netray_formats() -> list[FormatInfo]:
+    return [
+        FormatInfo(GRAPHDEF, (".pb", ".pbtxt", ".graphdef"), "frozen TensorFlow GraphDef, binary or text"),
+        FormatInfo(SAVEDMODEL, (".pb", ".pbtxt"), "TensorFlow SavedModel folder (saved_model.pb + variables/)", True),
+        FormatInfo(METAGRAPH, (".meta",), "TensorFlow MetaGraphDef (checkpoint .meta)"),
+    ]
+
+
+@hookimpl
+def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    if path.is_dir():
+        if any((path / name).is_file() for name in SAVED_MODEL_FILES):
+            return Claim(SAVEDMODEL, 1.0)
+        return None
+    kind = text_kind(head)
+    if kind is not None:
+        confidence = 0.9 if path.suffix.lower() in TEXT_EXTENSIONS else 0.7
+        return Claim({"GraphDef": GRAPHDEF, "MetaGraph": METAGRAPH, "SavedModel": SAVEDMODEL}[kind], confidence)
+    if is_saved_model(head):
+        # Tag 0x08 first, as ONNX: claim only with the MetaGraph inside proven, and below a content proof.
+        return Claim(SAVEDMODEL, 0.95 if path.name in SAVED_MODEL_FILES else 0.85)
+    if is_graph_def(head):
+        return Claim(GRAPHDEF, 0.9)
+    if is_meta_graph(head):
+        return Claim(METAGRAPH, 0.9 if path.suffix.lower() == ".meta" else 0.8)
+    return None
+
+
+@hookimpl
+def netray_load(path: Path, format: str) -> Model | None:
+    if format not in FORMATS:
+        return None
+    if format == SAVEDMODEL:
+        return load_saved_model(path)
+    if path.is_dir():
+        raise FormatError(path, format, "is a folder, not a file")
+    if format == METAGRAPH:
+        return load_meta_graph(path)
+    return load_graphdef(path)
+
+
+@hookimpl
+def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
+    if format not in FORMATS:
+        return None
+    found = lookup(op)
+    if found is None:
+        return None
+    return OpInfo(category=found[0], summary=found[1])

@@ -1,0 +1,217 @@
+"""TensorFlow files -> netray Model: frozen GraphDef, MetaGraph and SavedModel, binary or text.
+
+The main graph is the GraphDef (for a SavedModel: the graph_def of the first
+MetaGraph tagged ``serve``, else the first). Its node count is the GraphDef's
+NodeDef count. Function library entries become Graphs in ``Model.functions``,
+and nodes that call them (``PartitionedCall``, ``While``, ``If`` ...) hold them
+in ``Node.subgraphs``. Signatures are listed in ``Model.properties`` and their
+outputs are the main graph's outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import message, text_format
+
+from netray import FormatError, Graph, Model, TensorType
+from netray_tensorflow import protos
+from netray_tensorflow.graphdef import Context, GraphBuilder
+from netray_tensorflow.sniff import is_text
+from netray_tensorflow.tensors import dtype_name, shape_of
+
+GRAPHDEF = "TensorFlow GraphDef"
+METAGRAPH = "TensorFlow MetaGraph"
+SAVEDMODEL = "TensorFlow SavedModel"
+# Beyond this many graph visits (Graph.walk follows every call of every function)
+# calls inside function bodies are no longer expanded as subgraphs.
+WALK_LIMIT = 20000
+
+
+def read_message(path: Path, cls: Any, format: str) -> Any:
+    """Parse ``path`` as ``cls``, binary or text, with every failure a FormatError."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(path, format, f"cannot read file: {exc.strerror or exc}") from exc
+    msg = cls()
+    try:
+        if is_text(data[:4096]):
+            text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=False)
+        else:
+            msg.ParseFromString(data)
+    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise FormatError(path, format, f"not a valid {cls.__name__} protobuf: {reason}") from exc
+    return msg
+
+
+def build_graphs(graph_def: Any, ctx: Context, name: str, output_refs: list[str] | None) -> Graph:
+    """The main graph and, into ``ctx.functions``, the function library; calls attached after."""
+    library = graph_def.library.function
+    for fdef in library:
+        ctx.functions.setdefault(fdef.signature.name, Graph(fdef.signature.name, kind="function"))
+    main = GraphBuilder(ctx, Graph(name, kind="main")).build(graph_def.node, output_refs=output_refs)
+    for fdef in library:
+        shell = ctx.functions[fdef.signature.name]
+        if shell.nodes or shell.inputs:
+            continue  # a duplicate definition: the first one wins
+        sig = fdef.signature
+        args = [(a.name, TensorType(dtype_name(a.type) if a.type else None)) for a in sig.input_arg]
+        refs = [fdef.ret[a.name] for a in sig.output_arg if a.name in fdef.ret]
+        GraphBuilder(ctx, shell).build(fdef.node_def, arguments=args, output_refs=refs)
+    return main
+
+
+def attach_calls(ctx: Context, tops: list[Graph]) -> str:
+    """Put called functions into Node.subgraphs, never forming a cycle; returns a note when limited."""
+    edges: dict[int, list[Graph]] = {}
+
+    def reaches(start: Graph, target: Graph) -> bool:
+        stack, seen = [start], set()
+        while stack:
+            g = stack.pop()
+            if g is target:
+                return True
+            if id(g) not in seen:
+                seen.add(id(g))
+                stack.extend(edges.get(id(g), ()))
+        return False
+
+    notes = []
+    for caller, node, callee in ctx.calls:
+        if reaches(callee, caller):
+            notes.append(f"recursive call {caller.name} -> {callee.name} not expanded")
+            continue
+        node.subgraphs.append(callee)
+        edges.setdefault(id(caller), []).append(callee)
+    cost: dict[int, int] = {}
+
+    def visits(g: Graph) -> int:
+        if id(g) not in cost:
+            cost[id(g)] = min(WALK_LIMIT * 2, 1 + sum(visits(s) for n in g.nodes for s in n.subgraphs))
+        return cost[id(g)]
+
+    if sum(visits(g) for g in tops) > WALK_LIMIT:
+        for caller, node, callee in ctx.calls:
+            if caller.kind == "function" and callee in node.subgraphs:
+                node.subgraphs.remove(callee)
+        notes.append("calls inside function bodies are shown as attributes only (too many nested calls)")
+    return "; ".join(notes)
+
+
+def tensor_info_text(info: Any) -> str:
+    shape = shape_of(info.tensor_shape)
+    shape_text = "?" if shape is None else "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+    return f"{info.name or '(composite)'} {dtype_name(info.dtype)}{shape_text}"
+
+
+def signatures(meta_graph: Any, model: Model) -> list[str]:
+    """List each signature in the model properties; return the output tensor names of all of them."""
+    outputs: list[str] = []
+    for key in sorted(meta_graph.signature_def):
+        sig = meta_graph.signature_def[key]
+        ins = ", ".join(f"{k}={tensor_info_text(v)}" for k, v in sorted(sig.inputs.items()))
+        outs = ", ".join(f"{k}={tensor_info_text(v)}" for k, v in sorted(sig.outputs.items()))
+        method = f"{sig.method_name}: " if sig.method_name else ""
+        model.properties[f"signature {key}"] = f"{method}({ins}) -> ({outs})"
+        if not key.startswith("__"):
+            outputs.extend(v.name for _, v in sorted(sig.outputs.items()) if v.name and v.name not in outputs)
+    return outputs
+
+
+def model_from_meta_graph(path: Path, meta_graph: Any, format: str, name: str) -> tuple[Model, Context]:
+    info = meta_graph.meta_info_def
+    ctx = Context(path, format, op_defs={op.name: op for op in info.stripped_op_list.op})
+    model = Model(format)
+    output_refs = signatures(meta_graph, model) or None
+    main = build_graphs(meta_graph.graph_def, ctx, name, output_refs)
+    model.graphs = [main]
+    model.producer = "TensorFlow"
+    model.producer_version = info.tensorflow_version
+    if info.tags:
+        model.properties["tags"] = ", ".join(info.tags)
+    if info.tensorflow_git_version:
+        model.properties["tensorflow git version"] = info.tensorflow_git_version
+    if meta_graph.collection_def:
+        model.properties["collections"] = ", ".join(sorted(meta_graph.collection_def))
+    _versions(meta_graph.graph_def, model)
+    return model, ctx
+
+
+def _versions(graph_def: Any, model: Model) -> None:
+    if graph_def.HasField("versions"):
+        v = graph_def.versions
+        model.properties["GraphDef version"] = f"producer {v.producer}, min consumer {v.min_consumer}"
+
+
+def _finish(model: Model, ctxs: list[Context]) -> Model:
+    notes = []
+    for ctx in ctxs:
+        model.functions.extend(g for g in ctx.functions.values() if g not in model.functions)
+        note = attach_calls(ctx, [*model.graphs, *model.functions])
+        if note:
+            notes.append(note)
+    if notes:
+        model.properties["function calls"] = "; ".join(notes)
+    model.properties["protobuf messages from"] = protos.SOURCE
+    return model
+
+
+def load_graphdef(path: Path) -> Model:
+    graph_def = read_message(path, protos.GraphDef, GRAPHDEF)
+    if not graph_def.node and not graph_def.library.function:
+        raise FormatError(path, GRAPHDEF, "the GraphDef holds no nodes")
+    ctx = Context(path, GRAPHDEF)
+    model = Model(GRAPHDEF, [build_graphs(graph_def, ctx, path.stem, None)])
+    model.producer = "TensorFlow"
+    _versions(graph_def, model)
+    return _finish(model, [ctx])
+
+
+def load_meta_graph(path: Path) -> Model:
+    meta_graph = read_message(path, protos.MetaGraphDef, METAGRAPH)
+    if not meta_graph.graph_def.node and not meta_graph.graph_def.library.function:
+        raise FormatError(path, METAGRAPH, "the MetaGraphDef holds no graph nodes")
+    model, ctx = model_from_meta_graph(path, meta_graph, METAGRAPH, path.stem)
+    return _finish(model, [ctx])
+
+
+def saved_model_file(path: Path) -> Path:
+    """The saved_model.pb (or .pbtxt) of a SavedModel folder, or the file itself."""
+    if path.is_dir():
+        for name in ("saved_model.pb", "saved_model.pbtxt"):
+            if (path / name).is_file():
+                return path / name
+        raise FormatError(path, SAVEDMODEL, "the folder holds no saved_model.pb")
+    return path
+
+
+def load_saved_model(path: Path) -> Model:
+    file = saved_model_file(path)
+    saved = read_message(file, protos.SavedModel, SAVEDMODEL)
+    if not saved.meta_graphs:
+        raise FormatError(file, SAVEDMODEL, "the SavedModel holds no MetaGraph")
+    metas = list(saved.meta_graphs)
+    first = next((i for i, m in enumerate(metas) if "serve" in m.meta_info_def.tags), 0)
+    order = [first] + [i for i in range(len(metas)) if i != first]
+    folder = file.parent
+    model: Model | None = None
+    ctxs = []
+    for i in order:
+        tags = ",".join(metas[i].meta_info_def.tags) or f"metagraph {i}"
+        part, ctx = model_from_meta_graph(file, metas[i], SAVEDMODEL, f"{folder.name} [{tags}]")
+        ctxs.append(ctx)
+        if model is None:
+            model = part
+        else:
+            model.graphs.extend(part.graphs)
+            model.functions.extend(part.functions)
+    assert model is not None
+    model.format_version = str(saved.saved_model_schema_version)
+    model.properties["metagraphs"] = str(len(metas))
+    variables = folder / "variables"
+    if variables.is_dir():
+        model.properties["variables"] = ", ".join(sorted(p.name for p in variables.iterdir())) + " (values not read yet)"
+    return _finish(model, ctxs)
