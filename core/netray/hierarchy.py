@@ -1,0 +1,507 @@
+"""Groups of operations: the scope tree, plus folds of repeated blocks and long chains.
+
+Exporters that record module paths give every node a scope (``model/layers.3/mlp``);
+those become nested groups. Where nodes carry no scope (a flat ONNX export, a
+TFLite file), a large group is folded here so that it still opens as a readable
+overview:
+
+* **repeat**: the same op sequence N times in a row (a flat 100-layer decoder)
+  becomes one group holding N block groups, found from the op-type sequence in
+  execution order (like TensorBoard's series grouping, but by structure rather
+  than by name);
+* **chain**: a long run of ops each feeding only the next becomes one group;
+* what still is too wide to read is cut into consecutive sections (also "chain").
+
+Groups are kept in depth-first order and each covers one contiguous interval of
+:attr:`Hierarchy.order`, which lets the layout map nodes to visible boxes with
+array operations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from netray.ir import Graph
+
+# A group with fewer direct ops than this is left as it is.
+FOLD_MIN_OPS = 64
+# The shortest block and the smallest run worth folding as a repeat.
+MIN_PERIOD = 3
+MIN_REPEAT_COVER = 12
+MAX_PERIOD_CANDIDATES = 8
+MAX_USES_PER_BLOCK = 8  # how many uses of one op type per block the period search expects
+# The shortest run of single-input/single-output ops folded as a chain.
+CHAIN_MIN_OPS = 6
+# Above this many direct members a group is cut into sections.
+SECTION_MAX_MEMBERS = 200
+SECTION_MIN_OPS = 48
+TOP_OPS = 4
+
+
+@dataclass(eq=False, slots=True)
+class Group:
+    """A box that can be collapsed (one summary box) or expanded (a frame around its members).
+
+    ``nodes`` are indices into ``graph.nodes`` of the ops directly in this group;
+    ``start``/``end`` delimit the group's ops (all levels) in :attr:`Hierarchy.order`.
+    """
+
+    id: str
+    label: str
+    kind: str  # "root" | "scope" | "repeat" | "chain"
+    parent: Group | None = None
+    children: list[Group] = field(default_factory=list)
+    nodes: list[int] = field(default_factory=list)
+    depth: int = 0
+    op_count: int = 0
+    parameters: int = 0
+    top_ops: list[tuple[str, int]] = field(default_factory=list)
+    start: int = 0
+    end: int = 0
+
+    @property
+    def member_count(self) -> int:
+        """Boxes shown when this group is expanded (its direct ops and child groups)."""
+        return len(self.nodes) + len(self.children)
+
+    def walk(self) -> Iterable[Group]:
+        """This group and every group below it, parents before children."""
+        stack = [self]
+        while stack:
+            g = stack.pop()
+            yield g
+            stack.extend(reversed(g.children))
+
+    def __repr__(self) -> str:
+        return f"Group({self.id!r}, {self.kind}, {self.op_count} ops)"
+
+
+class _Adjacency:
+    """Data successors and predecessors of every node, as CSR arrays (no control edges)."""
+
+    def __init__(self, graph: Graph) -> None:
+        index = {id(n): i for i, n in enumerate(graph.nodes)}
+        src: list[int] = []
+        dst: list[int] = []
+        feeds_from_data = np.zeros(len(graph.nodes), dtype=bool)
+        for j, node in enumerate(graph.nodes):
+            for v in node.input_values():
+                if v.initializer is None:
+                    feeds_from_data[j] = True
+                p = v.producer
+                if p is not None:
+                    i = index.get(id(p))
+                    if i is not None and i != j:
+                        src.append(i)
+                        dst.append(j)
+        n = len(graph.nodes)
+        pairs = np.unique(np.array([src, dst], dtype=np.int64).reshape(2, -1), axis=1)
+        self.src, self.dst = pairs[0], pairs[1]
+        self.succ_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
+        order = np.argsort(self.dst, kind="stable")
+        self.pred_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
+        self.pred = self.src[order]
+        self.succ = self.dst  # pairs are sorted by src already
+        self.out_degree = np.diff(self.succ_ptr)
+        self.in_degree = np.diff(self.pred_ptr)
+        # A node fed by nothing but weights is a constant (ONNX Constant, a shape literal).
+        self.constant = ~feeds_from_data & (self.in_degree == 0)
+
+
+class Hierarchy:
+    """The group tree of one graph."""
+
+    def __init__(self, graph: Graph, root: Group, node_group: list[Group]) -> None:
+        self.graph = graph
+        self.root = root
+        self.node_group = node_group
+        self.groups: dict[str, Group] = {g.id: g for g in root.walk()}
+        self.order = np.zeros(len(graph.nodes), dtype=np.int64)
+        self.position = np.zeros(len(graph.nodes), dtype=np.int64)
+        self._finish()
+
+    # -- building --------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, graph: Graph, *, fold: bool = True) -> Hierarchy:
+        """Groups from ``Node.scope``; large unscoped groups folded into repeats and chains."""
+        root = Group(id="", label=graph.name or "graph", kind="root")
+        by_scope: dict[tuple[str, ...], Group] = {(): root}
+        node_group: list[Group] = []
+        for i, node in enumerate(graph.nodes):
+            scope = tuple(s for s in node.scope if s)
+            g = by_scope.get(scope)
+            if g is None:
+                g = _scope_group(by_scope, scope)
+            g.nodes.append(i)
+            node_group.append(g)
+        _dissolve_single_op_groups(root, node_group)
+        if fold and len(graph.nodes) >= FOLD_MIN_OPS:
+            folder = _Folder(graph, node_group)
+            for g in list(root.walk()):
+                if len(g.nodes) >= FOLD_MIN_OPS:
+                    folder.fold(g)
+        return cls(graph, root, node_group)
+
+    def _finish(self) -> None:
+        """Sort members, number depths, lay groups out in depth-first order, count ops and parameters."""
+        graph = self.graph
+        ops = [n.op for n in graph.nodes]
+        pos = 0
+        stack: list[tuple[Group, bool]] = [(self.root, False)]
+        post: list[Group] = []
+        while stack:
+            g, done = stack.pop()
+            if done:
+                g.end = pos
+                post.append(g)
+                continue
+            g.nodes.sort()
+            g.children.sort(key=_first_node)
+            g.depth = 0 if g.parent is None else g.parent.depth + 1
+            g.start = pos
+            k = len(g.nodes)
+            self.order[pos : pos + k] = g.nodes
+            pos += k
+            stack.append((g, True))
+            stack.extend((c, False) for c in reversed(g.children))
+        self.position[self.order] = np.arange(len(self.order))
+
+        # Each weight counts once: in the innermost group of its first consumer.
+        own_params: dict[int, int] = {}
+        seen: set[int] = set()
+        for i, node in enumerate(graph.nodes):
+            for v in node.input_values():
+                t = v.initializer
+                if t is not None and id(v) not in seen:
+                    seen.add(id(v))
+                    gid = id(self.node_group[i])
+                    own_params[gid] = own_params.get(gid, 0) + (t.size or 0)
+        counters: dict[int, Counter[str]] = {}
+        for g in post:  # children before parents
+            c: Counter[str] = Counter(ops[i] for i in g.nodes)
+            params = own_params.get(id(g), 0)
+            for child in g.children:
+                c.update(counters.pop(id(child)))
+                params += child.parameters
+            counters[id(g)] = c
+            g.op_count = g.end - g.start
+            g.parameters = params
+            g.top_ops = c.most_common(TOP_OPS)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def group_of(self, node_index: int) -> Group:
+        """The innermost group holding the node."""
+        return self.node_group[node_index]
+
+    def ancestors(self, node_index: int) -> list[Group]:
+        """The groups holding the node, outermost first, the root excluded."""
+        chain = []
+        g: Group | None = self.node_group[node_index]
+        while g is not None and g.parent is not None:
+            chain.append(g)
+            g = g.parent
+        return chain[::-1]
+
+    def all_group_ids(self) -> frozenset[str]:
+        return frozenset(self.groups)
+
+    def expanded_to_depth(self, depth: int) -> frozenset[str]:
+        """Every group up to ``depth`` expanded (0: only the root, so its children show collapsed)."""
+        return frozenset(g.id for g in self.groups.values() if g.depth <= depth)
+
+    def reveal(self, expanded: frozenset[str], node_index: int) -> frozenset[str]:
+        """``expanded`` plus every group holding the node, so the node itself is visible."""
+        return expanded | {g.id for g in self.ancestors(node_index)} | {self.root.id}
+
+    def io_count(self) -> int:
+        """Graph inputs (not weights) and outputs: drawn as boxes of their own."""
+        return sum(1 for v in self.graph.inputs if v.initializer is None) + len(self.graph.outputs)
+
+    def default_expanded(self, budget: int = 400) -> frozenset[str]:
+        """Open groups breadth first while the visible boxes stay within ``budget``.
+
+        A small graph opens fully expanded, a large one as an overview. Expanding a
+        group replaces its box by a frame plus its members, so it costs its member count.
+        """
+        expanded = {self.root.id}
+        count = self.root.member_count + self.io_count()
+        queue = list(self.root.children)
+        head = 0
+        while head < len(queue):
+            g = queue[head]
+            head += 1
+            if count + g.member_count <= budget:
+                expanded.add(g.id)
+                count += g.member_count
+                queue.extend(g.children)
+        return frozenset(expanded)
+
+    def visible_count(self, expanded: frozenset[str]) -> int:
+        """How many items (boxes and frames) a scene of this expansion state holds."""
+        count = self.io_count()
+        stack = [self.root]
+        while stack:
+            g = stack.pop()
+            count += len(g.nodes)
+            for c in g.children:
+                count += 1
+                if c.id in expanded:
+                    stack.append(c)
+        return count
+
+
+def _first_node(g: Group) -> int:
+    return min((i for sub in g.walk() for i in sub.nodes), default=0)
+
+
+def _scope_group(by_scope: dict[tuple[str, ...], Group], scope: tuple[str, ...]) -> Group:
+    """The group of ``scope``, creating it and any missing outer scope groups."""
+    parent = by_scope[()]
+    for k in range(1, len(scope) + 1):
+        prefix = scope[:k]
+        g = by_scope.get(prefix)
+        if g is None:
+            g = Group(id="/".join(prefix), label=prefix[-1], kind="scope", parent=parent)
+            parent.children.append(g)
+            by_scope[prefix] = g
+        parent = g
+    return parent
+
+
+def _dissolve_single_op_groups(root: Group, node_group: list[Group]) -> None:
+    """A scope holding one op says nothing its op box does not: put the op in the parent."""
+    post = list(root.walk())[::-1]
+    totals: dict[int, int] = {}
+    for g in post:
+        totals[id(g)] = len(g.nodes) + sum(totals[id(c)] for c in g.children)
+    for g in post:
+        if g.parent is None or totals[id(g)] > 1:
+            continue
+        parent = g.parent
+        parent.children.remove(g)
+        for c in g.children:
+            c.parent = parent
+            parent.children.append(c)
+        for i in g.nodes:
+            node_group[i] = parent
+        parent.nodes.extend(g.nodes)
+
+
+class _Folder:
+    """Finds repeats, chains and sections among the direct ops of large groups."""
+
+    def __init__(self, graph: Graph, node_group: list[Group]) -> None:
+        self.graph = graph
+        self.node_group = node_group
+        self.adj = _Adjacency(graph)
+        codes: dict[str, int] = {}
+        self.op_code = np.array([codes.setdefault(n.op, len(codes)) for n in graph.nodes], dtype=np.int64)
+        self.local = np.full(len(graph.nodes), -1, dtype=np.int64)
+        self.counter = 0
+
+    def _new_group(self, parent: Group, label: str, kind: str, nodes: list[int], tag: str) -> Group:
+        self.counter += 1
+        prefix = parent.id + "/" if parent.id else ""
+        g = Group(id=f"{prefix}{tag}", label=label, kind=kind, parent=parent, nodes=list(nodes))
+        parent.children.append(g)
+        for i in nodes:
+            self.node_group[i] = g
+        return g
+
+    def fold(self, group: Group) -> None:
+        seq = sorted(group.nodes)
+        group.nodes = []
+        remaining = self._fold_repeats(group, seq)
+        remaining = self._fold_chains(group, remaining)
+        if len(remaining) + len(group.children) > SECTION_MAX_MEMBERS:
+            remaining = self._fold_sections(group, remaining)
+        group.nodes = remaining
+
+    # -- repeats ---------------------------------------------------------------------------
+
+    def _fold_repeats(self, parent: Group, seq: list[int]) -> list[int]:
+        """Fold the longest run of a repeated block in ``seq``, then look on either side of it."""
+        if len(seq) < max(FOLD_MIN_OPS // 2, 2 * MIN_PERIOD):
+            return seq
+        found = self._find_repeat(np.asarray(seq, dtype=np.int64))
+        if found is None:
+            return seq
+        start, period, copies = found
+        blocks = [seq[start + j * period : start + (j + 1) * period] for j in range(copies)]
+        n = self.counter
+        container = self._new_group(parent, f"block.0 … block.{copies - 1} ×{copies}", "repeat", [], f"~repeat{n}")
+        for j, block in enumerate(blocks):
+            inner = self._new_group(container, f"block.{j}", "scope", block, f"block.{j}")
+            if len(block) >= FOLD_MIN_OPS:
+                self.fold(inner)
+        before = self._fold_repeats(parent, seq[:start])
+        after = self._fold_repeats(parent, seq[start + copies * period :])
+        return before + after
+
+    def _find_repeat(self, seq: np.ndarray) -> tuple[int, int, int] | None:
+        """(start, period, copies) of the run of identical op sequences covering most ops."""
+        codes = self.op_code[seq]
+        n = len(codes)
+        # Candidate periods: distances between successive uses of one op type.
+        # An op used k times per block recurs at distance "period" from its k-th next use.
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        gap_parts = []
+        for j in range(1, MAX_USES_PER_BLOCK + 1):
+            same = sorted_codes[j:] == sorted_codes[:-j]
+            gap_parts.append((order[j:] - order[:-j])[same])
+        gaps = np.concatenate(gap_parts)
+        gaps = gaps[(gaps >= MIN_PERIOD) & (gaps <= n // 2)]
+        if gaps.size == 0:
+            return None
+        values, counts = np.unique(gaps, return_counts=True)
+        candidates = values[np.argsort(-(counts * values), kind="stable")[:MAX_PERIOD_CANDIDATES]]
+        best: tuple[int, int, int, int] | None = None  # (cover, -period, start, copies)
+        for p in sorted(int(c) for c in candidates):
+            start, length = _longest_true_run(codes[:-p] == codes[p:])
+            copies = (length + p) // p
+            cover = copies * p
+            if copies < 2 or cover < MIN_REPEAT_COVER or (copies < 3 and p < 8):
+                continue
+            if best is None or cover > best[0] * 1.1:
+                best = (cover, -p, start, copies)
+        if best is None:
+            return None
+        cover, neg_p, start, copies = best
+        period = -neg_p
+        end = start + copies * period
+        # The run may hold a shorter period too (candidates are only the likeliest).
+        for d in range(MIN_PERIOD, period // 2 + 1):
+            if period % d == 0 and np.array_equal(codes[start : end - d], codes[start + d : end]):
+                copies, period = copies * (period // d), d
+                break
+        start, copies = self._align(seq, start, end, period)
+        return (start, period, copies) if copies >= 2 else None
+
+    def _align(self, seq: np.ndarray, start: int, end: int, period: int) -> tuple[int, int]:
+        """Shift the block boundaries to where the fewest values cross them (between layers)."""
+        n = len(seq)
+        live = self._live_values(seq)
+        best = (math.inf, 0, start, 0)
+        for phase in range(period):
+            s = start + phase
+            copies = (end - s) // period
+            if copies < 2:
+                break
+            bounds = s + period * np.arange(copies + 1)
+            bounds = bounds[bounds <= n]
+            score = float(live[bounds].mean())
+            key = (score, -copies, s, copies)
+            if key < best:
+                best = key
+        return int(best[2]), int(best[3])
+
+    def _live_values(self, seq: np.ndarray) -> np.ndarray:
+        """live[b]: ops before position b of ``seq`` whose output is still used at b or after."""
+        n = len(seq)
+        adj = self.adj
+        self.local[seq] = np.arange(n)
+        counts = adj.out_degree[seq]
+        succ_local = self.local[adj.succ[csr_slots(adj.succ_ptr, seq)]]
+        owner = np.repeat(np.arange(n), counts)
+        last = np.full(n, -1, dtype=np.int64)
+        np.maximum.at(last, owner, succ_local)
+        self.local[seq] = -1
+        diff = np.zeros(n + 2, dtype=np.int64)
+        has = last > np.arange(n)
+        np.add.at(diff, np.arange(n)[has] + 1, 1)
+        np.add.at(diff, last[has] + 1, -1)
+        return np.cumsum(diff)[: n + 1]
+
+    # -- chains and sections -------------------------------------------------------------------
+
+    def _fold_chains(self, parent: Group, seq: list[int]) -> list[int]:
+        """Runs of ops where each feeds only the next (constants feeding them included)."""
+        if len(seq) < CHAIN_MIN_OPS:
+            return seq
+        adj = self.adj
+        inside = np.zeros(len(self.graph.nodes), dtype=bool)
+        inside[seq] = True
+        nxt: dict[int, int] = {}
+        has_prev: set[int] = set()
+        for u in seq:
+            if adj.out_degree[u] != 1 or adj.constant[u]:
+                continue
+            v = int(adj.succ[adj.succ_ptr[u]])
+            if not inside[v]:
+                continue
+            preds = adj.pred[adj.pred_ptr[v] : adj.pred_ptr[v + 1]]
+            if int((~adj.constant[preds]).sum()) == 1:
+                nxt[u] = v
+                has_prev.add(v)
+        taken: set[int] = set()
+        for u in seq:
+            if u in has_prev or u not in nxt:
+                continue
+            chain = [u]
+            while chain[-1] in nxt:
+                chain.append(nxt[chain[-1]])
+            if len(chain) < CHAIN_MIN_OPS:
+                continue
+            members = set(chain)
+            # Constants used only by this chain travel with it.
+            for v in chain:
+                for p in adj.pred[adj.pred_ptr[v] : adj.pred_ptr[v + 1]]:
+                    p = int(p)
+                    if adj.constant[p] and inside[p] and p not in taken and adj.out_degree[p] == 1:
+                        members.add(p)
+            ops = self.graph.nodes
+            label = f"{ops[chain[0]].op} … {ops[chain[-1]].op}"
+            self._new_group(parent, label, "chain", sorted(members), f"~chain{self.counter}")
+            taken |= members
+        return [i for i in seq if i not in taken]
+
+    def _fold_sections(self, parent: Group, seq: list[int]) -> list[int]:
+        """Cut what is still too wide into consecutive runs of about sqrt(n) members each.
+
+        Members (direct ops and the groups folded so far) are taken in execution order.
+        """
+        groups = parent.children
+        members: list[tuple[int, int, Group | None]] = [(i, i, None) for i in seq]
+        members += [(_first_node(g), -1, g) for g in groups]
+        members.sort(key=lambda m: m[0])
+        parent.children = []
+        size = max(SECTION_MIN_OPS, math.isqrt(len(members)) + 1)
+        for a in range(0, len(members), size):
+            part = members[a : a + size]
+            nodes = [i for _, i, g in part if g is None]
+            section = self._new_group(parent, f"ops {part[0][0]}–{part[-1][0]}", "chain", nodes, f"~ops{part[0][0]}")
+            for _, _, g in part:
+                if g is not None:
+                    g.parent = section
+                    section.children.append(g)
+        return []
+
+
+def csr_slots(ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions in a CSR data array of every entry of ``rows``, row after row."""
+    rows = np.asarray(rows, dtype=np.int64)
+    counts = ptr[rows + 1] - ptr[rows]
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(ptr[rows] - (np.cumsum(counts) - counts), counts)
+    return offsets + np.arange(total)
+
+
+def _longest_true_run(mask: np.ndarray) -> tuple[int, int]:
+    """(start, length) of the longest run of True in ``mask``; (0, 0) if none."""
+    if mask.size == 0 or not mask.any():
+        return (0, 0)
+    padded = np.concatenate([[0], mask.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    starts, ends = edges[0::2], edges[1::2]
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k] - starts[k])

@@ -1,0 +1,339 @@
+"""Layered (Sugiyama-style) layout of one level: boxes and edges -> positions and routes.
+
+Phases, each linear or near-linear in boxes + edges:
+
+1. cycles: edges going against the given order are reversed (exporters list ops
+   in execution order, so this is exact for a DAG of ops);
+2. ranks: longest path from the sources, then sources are pulled down next to
+   their first consumer so constants do not float at the top;
+3. long edges: each source gets ONE chain of dummy points down to its farthest
+   consumer, shared by all its out-edges (a bus), so the number of dummies grows
+   with sources x span, not edges x span;
+4. order within ranks: a few barycentre sweeps down and up;
+5. x: repeated "move to the mean of your neighbours, then push apart" passes,
+   where the push is a monotone projection done for all ranks at once with
+   cumulative max/min over numpy arrays (no per-rank Python loop);
+6. y: each rank is a row as tall as its tallest box.
+
+Coordinates are top-to-bottom; the caller transposes for left-to-right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+NODE_SEP = 22.0  # horizontal gap between boxes
+DUMMY_SEP = 8.0  # horizontal gap next to an edge's dummy point
+RANK_SEP = 34.0  # vertical gap between rows (room for shape labels)
+X_PASSES = 16
+
+
+class LayoutCancelled(Exception):
+    """The caller's ``cancel()`` returned True: a newer layout request superseded this one."""
+
+
+@dataclass
+class Layered:
+    """Positions of one level.
+
+    ``x, y`` are top-left corners of the boxes; ``width, height`` the extent of
+    everything. ``edge_points(k)`` gives the bend points of input edge k (between
+    the source's bottom and the target's top, excluding both ends).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    width: float
+    height: float
+    rank: np.ndarray
+    row_top: np.ndarray
+    row_bottom: np.ndarray
+    dummy_x: np.ndarray
+    dummy_rank: np.ndarray
+    edge_first: np.ndarray  # first dummy of edge k (index into dummy arrays)
+    edge_count: np.ndarray  # number of dummies of edge k
+    edge_reversed: np.ndarray
+
+    def edge_points(self, k: int) -> np.ndarray:
+        """Bend points of edge k: two per dummy (row top and row bottom), source to target."""
+        first, count = int(self.edge_first[k]), int(self.edge_count[k])
+        if count == 0:
+            return np.zeros((0, 2))
+        xs = self.dummy_x[first : first + count]
+        ranks = self.dummy_rank[first : first + count]
+        pts = np.empty((2 * count, 2))
+        pts[0::2, 0] = xs
+        pts[1::2, 0] = xs
+        pts[0::2, 1] = self.row_top[ranks]
+        pts[1::2, 1] = self.row_bottom[ranks]
+        return pts[::-1] if self.edge_reversed[k] else pts
+
+
+def _check(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        raise LayoutCancelled()
+
+
+def layered_layout(
+    widths: np.ndarray,
+    heights: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    key: np.ndarray,
+    *,
+    pin_top: np.ndarray | None = None,
+    pin_bottom: np.ndarray | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Layered:
+    """Lay out boxes of the given sizes joined by edges ``src[k] -> dst[k]``.
+
+    ``key`` orders the boxes (execution order): edges against it are drawn reversed
+    and it seeds the order within rows. ``pin_top``/``pin_bottom`` mark boxes that
+    must sit in the first/last row (graph inputs and outputs, ports of a frame).
+    """
+    n = len(widths)
+    widths = np.asarray(widths, dtype=np.float64)
+    heights = np.asarray(heights, dtype=np.float64)
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    key = np.asarray(key, dtype=np.float64)
+    # Unique order: key, then index.
+    rank_of_key = np.empty(n, dtype=np.int64)
+    rank_of_key[np.lexsort((np.arange(n), key))] = np.arange(n)
+
+    reversed_ = rank_of_key[src] > rank_of_key[dst]
+    a = np.where(reversed_, dst, src)  # layout direction: a above b
+    b = np.where(reversed_, src, dst)
+    live = a != b
+
+    rank = _ranks(n, a[live], b[live], rank_of_key, pin_top, pin_bottom)
+    _check(cancel)
+
+    # -- dummy chains: one per source, down to its farthest target --
+    span = np.where(live, rank[b] - rank[a], 0)
+    far = np.zeros(n, dtype=np.int64)
+    np.maximum.at(far, a, span)
+    chain_len = np.maximum(far - 1, 0)
+    chain_first = np.concatenate([[0], np.cumsum(chain_len)[:-1]]) if n else np.zeros(0, np.int64)
+    n_dummy = int(chain_len.sum())
+    dummy_owner = np.repeat(np.arange(n), chain_len)
+    dummy_step = np.arange(n_dummy) - np.repeat(chain_first, chain_len)  # 0-based along the chain
+    dummy_rank = rank[dummy_owner] + 1 + dummy_step
+    edge_count = np.maximum(span - 1, 0)
+    edge_first = chain_first[a]
+
+    # The layered graph on boxes [0, n) and dummies [n, n + n_dummy), edges between adjacent rows.
+    dummy_ids = n + np.arange(n_dummy)
+    first_in_chain = dummy_step == 0
+    up = np.where(first_in_chain, dummy_owner, dummy_ids - 1)  # dummy's upper neighbour
+    last_hop = np.where(edge_count > 0, n + edge_first + edge_count - 1, a)
+    lsrc = np.concatenate([up, last_hop[live]])
+    ldst = np.concatenate([dummy_ids, b[live]])
+    pair = np.unique(lsrc * (n + n_dummy) + ldst)
+    lsrc, ldst = pair // (n + n_dummy), pair % (n + n_dummy)
+
+    total = n + n_dummy
+    v_rank = np.concatenate([rank, dummy_rank])
+    v_width = np.concatenate([widths, np.zeros(n_dummy)])
+    v_real = np.concatenate([np.ones(n, bool), np.zeros(n_dummy, bool)])
+    # Seed order: execution order; a dummy follows its source.
+    seed = np.concatenate([rank_of_key.astype(np.float64), rank_of_key[dummy_owner] + 0.5])
+    _check(cancel)
+
+    order = _order_rows(total, v_rank, lsrc, ldst, seed, cancel)
+    _check(cancel)
+    cx = _x_coordinates(v_rank, order, v_width, v_real, lsrc, ldst, cancel)
+
+    # -- rows --
+    n_rows = int(v_rank.max()) + 1 if total else 0
+    row_h = np.zeros(n_rows)
+    if n:
+        np.maximum.at(row_h, rank, heights)
+    row_top = np.concatenate([[0.0], np.cumsum(row_h + RANK_SEP)[:-1]]) if n_rows else np.zeros(0)
+    row_bottom = row_top + row_h
+    y = row_top[rank] + (row_h[rank] - heights) / 2 if n else np.zeros(0)
+    x = cx[:n] - widths / 2
+    left = float(min(x.min() if n else 0.0, cx[n:].min() if n_dummy else np.inf))
+    x -= left
+    dummy_x = cx[n:] - left
+    width = float(max((x + widths).max() if n else 0.0, dummy_x.max() if n_dummy else 0.0))
+    height = float(row_bottom[-1]) if n_rows else 0.0
+    return Layered(
+        x=x,
+        y=y,
+        width=width,
+        height=height,
+        rank=rank,
+        row_top=row_top,
+        row_bottom=row_bottom,
+        dummy_x=dummy_x,
+        dummy_rank=dummy_rank,
+        edge_first=edge_first,
+        edge_count=np.where(live, edge_count, 0),
+        edge_reversed=reversed_,
+    )
+
+
+def _ranks(
+    n: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    rank_of_key: np.ndarray,
+    pin_top: np.ndarray | None,
+    pin_bottom: np.ndarray | None,
+) -> np.ndarray:
+    """Longest-path ranks over edges a -> b (all going forward in key order)."""
+    topo = np.argsort(rank_of_key)
+    # Predecessor lists in CSR form, walked in key order in plain Python (cheap per element).
+    by_dst = np.argsort(b, kind="stable")
+    pred_ptr = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=n))]).tolist()
+    pred = a[by_dst].tolist()
+    rank = [0] * n
+    for v in topo.tolist():
+        lo, hi = pred_ptr[v], pred_ptr[v + 1]
+        if hi > lo:
+            best = 0
+            for u in pred[lo:hi]:
+                r = rank[u]
+                if r >= best:
+                    best = r + 1
+            rank[v] = best
+    ranks = np.array(rank, dtype=np.int64)
+    top = np.zeros(n, bool) if pin_top is None else np.asarray(pin_top, bool)
+    bottom = np.zeros(n, bool) if pin_bottom is None else np.asarray(pin_bottom, bool)
+    if top.any():
+        # Everything fed by a pinned-top box is below it already; others just must not share its row.
+        ranks[~top] = np.maximum(ranks[~top], 1) if (~top).any() else ranks[~top]
+        ranks[top] = 0
+    # Pull sources down next to their nearest consumer (constants, shape literals).
+    succ_min = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(succ_min, a, ranks[b])
+    indeg = np.bincount(b, minlength=n)
+    pull = (indeg == 0) & (succ_min < np.iinfo(np.int64).max) & ~top & ~bottom
+    ranks[pull] = np.maximum(succ_min[pull] - 1, 1 if top.any() else 0)
+    if bottom.any():
+        others = ranks[~bottom]
+        ranks[bottom] = (others.max() + 1) if others.size else 0
+    return ranks
+
+
+def _order_rows(
+    total: int,
+    v_rank: np.ndarray,
+    lsrc: np.ndarray,
+    ldst: np.ndarray,
+    seed: np.ndarray,
+    cancel: Callable[[], bool] | None,
+    sweeps: int = 4,
+) -> np.ndarray:
+    """Position of each vertex within its row after barycentre sweeps (down, up, ...)."""
+    # Start: rows ordered by the seed.
+    perm = np.lexsort((seed, v_rank))
+    n_rows = int(v_rank.max()) + 1 if total else 0
+    row_ptr = np.concatenate([[0], np.cumsum(np.bincount(v_rank, minlength=n_rows))])
+    pos = np.empty(total, dtype=np.float64)
+    pos[perm] = np.arange(total) - row_ptr[v_rank[perm]]
+    wide = np.flatnonzero(np.diff(row_ptr) > 1)  # rows where order matters
+    if wide.size == 0 or len(lsrc) == 0:
+        return pos
+    rows = [perm[row_ptr[r] : row_ptr[r + 1]].tolist() for r in wide.tolist()]
+    # Neighbour lists (upper and lower) as Python lists for the sweeps.
+    up_ptr = np.concatenate([[0], np.cumsum(np.bincount(ldst, minlength=total))]).tolist()
+    up_adj = lsrc[np.argsort(ldst, kind="stable")].tolist()
+    dn_ptr = np.concatenate([[0], np.cumsum(np.bincount(lsrc, minlength=total))]).tolist()
+    dn_adj = ldst[np.argsort(lsrc, kind="stable")].tolist()
+    p = pos.tolist()
+    for sweep in range(sweeps):
+        _check(cancel)
+        down = sweep % 2 == 0
+        ptr, adj = (up_ptr, up_adj) if down else (dn_ptr, dn_adj)
+        sequence = rows if down else rows[::-1]
+        for row in sequence:
+            bary = []
+            for v in row:
+                lo, hi = ptr[v], ptr[v + 1]
+                if hi > lo:
+                    s = 0.0
+                    for u in adj[lo:hi]:
+                        s += p[u]
+                    bary.append((s / (hi - lo), p[v], v))
+                else:
+                    bary.append((p[v], p[v], v))
+            bary.sort()
+            for i, item in enumerate(bary):
+                p[item[2]] = float(i)
+            row[:] = [item[2] for item in bary]
+    return np.array(p)
+
+
+def _x_coordinates(
+    v_rank: np.ndarray,
+    pos: np.ndarray,
+    v_width: np.ndarray,
+    v_real: np.ndarray,
+    lsrc: np.ndarray,
+    ldst: np.ndarray,
+    cancel: Callable[[], bool] | None,
+) -> np.ndarray:
+    """Centre x of every vertex: pulled toward its neighbours, pushed apart within rows."""
+    total = len(v_rank)
+    if total == 0:
+        return np.zeros(0)
+    perm = np.lexsort((pos, v_rank))  # row by row, left to right
+    r = v_rank[perm]
+    w = v_width[perm]
+    real = v_real[perm]
+    new_row = np.concatenate([[True], r[1:] != r[:-1]])
+    # Required distance between the centres of neighbours in a row.
+    gap = np.where(real[1:] & real[:-1], NODE_SEP, DUMMY_SEP)
+    need = np.concatenate([[0.0], (w[1:] + w[:-1]) / 2 + gap])
+    need[new_row] = 0.0
+    cum = np.cumsum(need)
+    row_id = np.cumsum(new_row) - 1
+    row_start = cum[new_row][row_id]
+    c = cum - row_start  # packed centres, each row from 0
+    row_len = np.zeros(row_id[-1] + 1)
+    np.maximum.at(row_len, row_id, c)
+    x_sorted = c - row_len[row_id] / 2  # each row centred on 0
+
+    inv = np.empty(total, dtype=np.int64)
+    inv[perm] = np.arange(total)
+    s, d = inv[lsrc], inv[ldst]  # edges in sorted indices
+    # Dummies pull harder so long edges stay straight.
+    weight = np.where(real[s] & real[d], 1.0, 4.0)
+    big = float(max(cum[-1], 1.0)) * 4.0 + 1.0
+    offset = row_id * big
+    x = x_sorted
+    for it in range(X_PASSES):
+        if it % 4 == 0:
+            _check(cancel)
+        mode = it % 3  # 0: from above, 1: from below, 2: both
+        sum_w = np.zeros(total)
+        sum_x = np.zeros(total)
+        if mode in (0, 2):
+            np.add.at(sum_w, d, weight)
+            np.add.at(sum_x, d, weight * x[s])
+        if mode in (1, 2):
+            np.add.at(sum_w, s, weight)
+            np.add.at(sum_x, s, weight * x[d])
+        desired = np.where(sum_w > 0, sum_x / np.maximum(sum_w, 1e-9), x)
+        x = _project(desired, c, offset, new_row)
+    return x[inv]
+
+
+def _project(desired: np.ndarray, c: np.ndarray, offset: np.ndarray, new_row: np.ndarray) -> np.ndarray:
+    """Nearest-ish positions to ``desired`` that keep each row's required spacing.
+
+    With z = x - c the spacing constraint is "z non-decreasing within a row". The
+    forward running max and the backward running min of z are both feasible; their
+    mean is feasible too and stays close to the wish. Rows are separated by adding
+    a large per-row offset so one global accumulate serves all rows at once.
+    """
+    z = desired - c
+    lift = z + offset
+    fwd = np.maximum.accumulate(lift) - offset
+    bwd = np.minimum.accumulate(lift[::-1])[::-1] - offset
+    return (fwd + bwd) / 2 + c
