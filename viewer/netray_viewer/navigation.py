@@ -22,7 +22,7 @@ def initial_expansion(hierarchy: Hierarchy, mode: str) -> frozenset[str]:
     """The expanded groups for an ``--expand`` mode: auto, none, all or a depth."""
     mode = (mode or "auto").strip().lower()
     if mode == "none":
-        return frozenset()
+        return frozenset(hierarchy.expanded_to_depth(0))  # the root stays open: its groups show collapsed
     if mode == "all":
         return frozenset(hierarchy.all_group_ids())
     if mode.isdigit():

@@ -31,7 +31,8 @@ TITLE_FONT_PX = 12
 LINE_FONT_PX = 10
 ARROW_LENGTH = 7.0
 ARROW_HALF_WIDTH = 3.5
-MARKER_SIZE = 12.0  # the +/- square on collapsible groups
+MARKER_SIZE = 12.0
+GREEK_CHAR_WIDTH = 5.5  # width of a bar standing for one character of an unreadable line  # the +/- square on collapsible groups
 
 
 def expand_marker_rect(x: float, y: float, w: float) -> QRectF:
@@ -330,6 +331,8 @@ class ScenePainter:
             painter.drawText(QPointF(x + 6, baseline), text)
             if kind == ItemKind.GROUP:
                 self._paint_marker(painter, i, "+", zoom)
+            if has_lines and not show_lines:
+                self._paint_greeked_lines(painter, i, x, y, w, h)
             if has_lines and show_lines:
                 painter.setFont(self.line_font)
                 painter.setPen(t.text)
@@ -339,6 +342,20 @@ class ScenePainter:
                         break
                     painter.drawText(QPointF(x + 6, ly), _elide(line_metrics, line, w - 12))
                     ly += LINE_HEIGHT
+
+    def _paint_greeked_lines(self, painter: QPainter, i: int, x: float, y: float, w: float, h: float) -> None:
+        """Lines too small to read drawn as bars, so a box's body still shows how much it holds."""
+        painter.setPen(Qt.PenStyle.NoPen)
+        colour = QColor(self.theme.muted_text)
+        colour.setAlpha(110)
+        painter.setBrush(QBrush(colour))
+        ly = y + TITLE_HEIGHT + 5
+        for line in self.scene.lines[i]:
+            if ly + 5 > y + h:
+                break
+            bar = min(len(line) * GREEK_CHAR_WIDTH, w - 12)
+            painter.drawRect(QRectF(x + 6, ly, bar, 5))
+            ly += LINE_HEIGHT
 
     def _paint_selection(self, painter: QPainter, zoom: float) -> None:
         s = self.scene

@@ -52,7 +52,9 @@ def tensor_stats(array: np.ndarray) -> TensorStats:
     non_finite = int(values.size - finite.size)
     if finite.size == 0:
         return TensorStats(int(values.size), np.nan, np.nan, np.nan, np.nan, 0, non_finite, np.zeros(0), np.zeros(1), first, sampled)
-    counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+    # About two bins per sqrt(n) values: a 16-element bias gets 8 bars, not 64 mostly empty ones.
+    bins = int(np.clip(2 * np.sqrt(finite.size), 8, HISTOGRAM_BINS))
+    counts, edges = np.histogram(finite, bins=bins)
     return TensorStats(
         count=int(values.size),
         minimum=float(finite.min()),

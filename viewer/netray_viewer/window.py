@@ -368,7 +368,8 @@ class MainWindow(QMainWindow):
             self.set_expanded(frozenset(self.level.hierarchy.all_group_ids()), fit=True)
 
     def collapse_all(self) -> None:
-        self.set_expanded(frozenset(), fit=True)
+        if self.level is not None:
+            self.set_expanded(frozenset(self.level.hierarchy.expanded_to_depth(0)), fit=True)
 
     def expand_to_depth(self, depth: int) -> None:
         if self.level is not None:

@@ -1,0 +1,271 @@
+"""The viewer window, driven offscreen through its real widgets with pytest-qt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PyQt6")
+pytest.importorskip("pytestqt")
+
+from PyQt6.QtCore import QPoint, QSettings, Qt
+from PyQt6.QtGui import QImage
+from PyQt6.QtWidgets import QMessageBox
+from test_viewer_models import conv_net, if_model
+
+import netray_viewer
+from netray.ir import Node
+from netray.scene import ItemKind
+from netray_viewer.window import MainWindow
+
+LAYOUT_TIMEOUT_S = 30
+
+
+@pytest.fixture
+def make_window(qtbot: Any, tmp_path: Path) -> Any:
+    """A shown main window with a private settings file (no touching the user's recent files)."""
+
+    def make(expand: str = "all") -> MainWindow:
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(expand=expand, settings=settings)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    return make
+
+
+def open_and_wait(window: MainWindow, path: Path) -> None:
+    assert window.open_file(path)
+    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.scene is not None
+
+
+def node_named(window: MainWindow, name: str) -> Node:
+    assert window.level is not None
+    return next(n for n in window.level.graph.nodes if n.name == name)
+
+
+def item_centre(window: MainWindow, i: int) -> QPoint:
+    """Widget pixel position of an item's centre (its title band, away from any marker)."""
+    s = window.scene
+    assert s is not None
+    x = float(s.x[i] + min(s.w[i] / 2, 20))
+    y = float(s.y[i] + min(s.h[i] / 2, 10))
+    return window.canvas.map_to_widget(x, y).toPoint()
+
+
+def click(qtbot: Any, window: MainWindow, pos: QPoint, double: bool = False) -> None:
+    viewport = window.canvas.viewport()
+    if double:
+        qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=pos)
+        qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=pos)
+        qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=pos)
+    else:
+        qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=pos)
+
+
+def zoom_to_item(window: MainWindow, i: int) -> None:
+    s = window.scene
+    assert s is not None
+    window.canvas.centre_on(float(s.x[i] + s.w[i] / 2), float(s.y[i] + s.h[i] / 2), min_zoom=1.0)
+
+
+def test_click_node_shows_its_attributes_docs_and_weights(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    assert window.windowTitle().startswith("conv.onnx")
+    conv = node_named(window, "/backbone/block1/conv/Conv")
+    i = window.scene.item_of(conv)  # type: ignore[union-attr]
+    assert i is not None
+    zoom_to_item(window, i)
+    click(qtbot, window, item_centre(window, i))
+    assert window.selected == ("node", conv)
+    assert window.canvas.scene_painter is not None and window.canvas.scene_painter.selected_item == i
+    text = window.panel.plain_text()
+    assert "kernel_shape" in text and "[3, 3]" in text
+    assert "backbone / block1 / conv" in text  # scope
+    assert "backbone.block1.conv.weight" in text
+    # Small weights load at once: statistics match numpy and a histogram is drawn.
+    view = next(v for v in window.panel.weight_views if v.tensor.name == "backbone.block1.conv.weight")
+    values = conv.weights()[0].initializer.numpy()  # type: ignore[union-attr]
+    assert view.stats is not None and view.stats.maximum == pytest.approx(float(values.max()))
+    assert view.plot is not None
+
+
+def test_click_edge_shows_value_producer_and_consumers(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    s = window.scene
+    assert s is not None
+    j = next(k for k, v in enumerate(s.edge_value) if v is not None and v.name == "pooled")
+    line = s.edge_polyline(j)
+    mid = (line[len(line) // 2 - 1] + line[len(line) // 2]) / 2 if len(line) > 2 else line.mean(axis=0)
+    window.canvas.centre_on(float(mid[0]), float(mid[1]), min_zoom=1.0)
+    click(qtbot, window, window.canvas.map_to_widget(float(mid[0]), float(mid[1])).toPoint())
+    assert window.selected is not None and window.selected[0] == "value"
+    text = window.panel.plain_text()
+    assert "pooled" in text and "GlobalAveragePool" in text and "Flatten" in text
+
+
+def test_click_empty_space_shows_model_properties(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    conv = node_named(window, "/backbone/block0/conv/Conv")
+    window._select_ref("node", conv)
+    left, top, _, _ = window.scene.bounds()  # type: ignore[union-attr]
+    window.canvas.centre_on(left - 500, top - 500)
+    click(qtbot, window, QPoint(window.canvas.width() // 2, window.canvas.height() // 2))
+    assert window.selected is None
+    text = window.panel.plain_text()
+    assert "netray-tests" in text and "ONNX" in text and "logits" in text
+
+
+def test_search_expands_groups_selects_and_centres(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("none")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    target = node_named(window, "/backbone/block2/relu/Relu")
+    assert window.scene.item_of(target) is None  # hidden inside a collapsed group
+    qtbot.keyClick(window.canvas, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    window.search.focus()
+    window.search.edit.setText("block2/relu")
+    assert window.search.results.count() >= 1
+    window.search.choose(0)
+    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.selected == ("node", target)
+    i = window.scene.item_of(target)  # type: ignore[union-attr]
+    assert i is not None
+    level = window.level
+    assert level is not None
+    group_ids = {g.id for g in level.hierarchy.ancestors(target.index)} - {level.hierarchy.root.id}
+    assert group_ids and group_ids <= level.expanded
+    view = window.canvas.view_box.viewRect()
+    s = window.scene
+    assert view.contains(float(s.x[i] + s.w[i] / 2), float(s.y[i] + s.h[i] / 2))  # type: ignore[union-attr]
+
+
+def test_double_click_collapsed_group_expands_it(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("none")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    s = window.scene
+    assert s is not None
+    i = next(k for k in range(s.size) if s.kind[k] == ItemKind.GROUP)
+    group = s.ref[i]
+    zoom_to_item(window, i)
+    click(qtbot, window, item_centre(window, i), double=True)
+    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.level is not None and group.id in window.level.expanded
+    s = window.scene
+    frame = s.item_of(group)  # type: ignore[union-attr]
+    assert frame is not None and s.kind[frame] == ItemKind.FRAME  # type: ignore[union-attr]
+    # The View menu's collapse-all folds it again.
+    window.collapse_all()
+    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.scene.kind[window.scene.item_of(group)] == ItemKind.GROUP  # type: ignore[union-attr, index]
+
+
+def test_open_if_body_and_return_by_breadcrumbs(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, if_model(tmp_path / "if.onnx"))
+    main = window.level.graph  # type: ignore[union-attr]
+    assert not window.breadcrumbs.isVisible()
+    if_node = node_named(window, "If_3")
+    i = window.scene.item_of(if_node)  # type: ignore[union-attr]
+    assert i is not None
+    zoom_to_item(window, i)
+    click(qtbot, window, item_centre(window, i), double=True)
+    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.level is not None and window.level.graph is if_node.subgraphs[0]
+    assert {n.name for n in window.scene.graph.nodes} == {n.name for n in if_node.subgraphs[0].nodes}  # type: ignore[union-attr]
+    assert window.breadcrumbs.isVisible()
+    assert [b.text() for b in window.breadcrumbs.buttons] == [main.name, window.level.label]
+    qtbot.mouseClick(window.breadcrumbs.buttons[0], Qt.MouseButton.LeftButton)
+    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.level is not None and window.level.graph is main
+    assert window.scene is not None and window.scene.graph is main
+    assert window.selected == ("node", if_node)
+    assert not window.breadcrumbs.isVisible()
+
+
+def test_corrupt_file_shows_message_and_window_stays_usable(
+    make_window: Any, qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
+    window = make_window("auto")
+    good = conv_net(tmp_path / "conv.onnx")
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(good.read_bytes()[:200] + b"\xff" * 64)
+    assert window.open_file(bad) is False
+    assert len(shown) == 1 and str(bad) in shown[0] and "\n" not in shown[0] and "Traceback" not in shown[0]
+    assert window.model is None
+    open_and_wait(window, good)
+    assert window.model is not None and window.canvas.item.last_drawn >= 0
+    assert str(good.resolve()) in window.recent_files() and str(bad.resolve()) not in window.recent_files()
+
+
+def test_keys_zoom_and_fit(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    window.canvas.setFocus()
+    fitted = window.canvas.zoom()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Plus)
+    assert window.canvas.zoom() == pytest.approx(fitted * 1.25, rel=0.02)
+    centre = window.canvas.view_box.viewRect().center()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
+    assert window.canvas.view_box.viewRect().center().x() > centre.x()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_F)
+    assert window.canvas.zoom() == pytest.approx(fitted, rel=0.02)
+
+
+def test_unreadable_weight_shows_message_in_panel(make_window: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    conv = node_named(window, "/backbone/block0/conv/Conv")
+    tensor = conv.weights()[0].initializer
+    assert tensor is not None
+
+    def broken() -> np.ndarray:
+        raise OSError("disk went away")
+
+    tensor.loader = broken
+    window._select_ref("node", conv)
+    view = next(v for v in window.panel.weight_views if v.tensor is tensor)
+    assert view.stats is None
+    assert "cannot read values" in view.status.text() and "disk went away" in view.status.text()
+
+
+def _distinct_colours(png: Path) -> int:
+    image = QImage(str(png))
+    assert not image.isNull()
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    return len(colours)
+
+
+def test_snapshot_writes_a_picture_and_reports(qtbot: Any, tmp_path: Path) -> None:
+    model = conv_net(tmp_path / "conv.onnx")
+    out = tmp_path / "conv.png"
+    result = netray_viewer.snapshot(str(model), str(out), expand="all", size=(900, 700))
+    assert set(result) >= {"ready_s", "nodes", "visible"}
+    assert result["nodes"] == 3 * 3 + 3
+    assert result["visible"] >= result["nodes"]  # every op plus the input and output boxes
+    assert result["ready_s"] > 0
+    assert QImage(str(out)).width() == 900
+    assert _distinct_colours(out) > 20  # boxes of several colours, text, edges: not blank
+
+
+def test_snapshot_counts_subgraph_ops_and_raises_format_errors(qtbot: Any, tmp_path: Path) -> None:
+    import netray
+
+    result = netray_viewer.snapshot(str(if_model(tmp_path / "if.onnx")), str(tmp_path / "if.png"), size=(600, 500))
+    assert result["nodes"] == 4 + 2 + 1  # main graph, then branch, else branch
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07" + b"\xff" * 40)
+    with pytest.raises(netray.FormatError):
+        netray_viewer.snapshot(str(bad), str(tmp_path / "bad.png"))
+    assert not (tmp_path / "bad.png").exists()

@@ -1,0 +1,136 @@
+"""The viewer's parts without the window: painting, picking, statistics, search, panel text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PyQt6")
+
+from PyQt6.QtCore import QRectF
+from PyQt6.QtGui import QColor, QImage, QPainter
+from test_viewer_models import conv_net
+
+import netray
+from netray.ir import Attribute, AttrKind, Graph, Node, Port, TensorType
+from netray.scene import ItemKind, Scene
+from netray_viewer import properties
+from netray_viewer.painter import ScenePainter, arrowheads_path
+from netray_viewer.picking import nearest_edge
+from netray_viewer.search import search_graph
+from netray_viewer.theme import dark_theme, light_theme
+from netray_viewer.weights import tensor_stats
+
+
+def two_box_scene() -> Scene:
+    """Relu above Sigmoid, one edge between them, drawn as a three-point polyline."""
+    g = Graph("g")
+    a = g.value("a", TensorType("float32", (1, 8)))
+    b = g.value("b", TensorType("float32", (1, 8)))
+    c = g.value("c", TensorType("float32", (1, 8)))
+    relu = g.add_node(Node("Relu", "relu", inputs=[Port("X", [a])], outputs=[Port("Y", [b])], category="activation"))
+    sig = g.add_node(Node("Sigmoid", "sig", inputs=[Port("X", [b])], outputs=[Port("Y", [c])], category="activation"))
+    g.link()
+    return Scene(
+        graph=g,
+        expanded=frozenset(),
+        kind=np.array([ItemKind.NODE, ItemKind.NODE], np.int8),
+        x=np.array([0.0, 0.0]),
+        y=np.array([0.0, 100.0]),
+        w=np.array([80.0, 80.0]),
+        h=np.array([24.0, 24.0]),
+        depth=np.zeros(2, np.int16),
+        ref=[relu, sig],
+        title=["Relu", "Sigmoid"],
+        lines=[[], []],
+        category=["activation", "activation"],
+        edge_src=np.array([0], np.int64),
+        edge_dst=np.array([1], np.int64),
+        edge_value=[b],
+        edge_label=["1x8"],
+        edge_control=np.zeros(1, bool),
+        edge_points=np.array([[40.0, 24.0], [40.0, 60.0], [40.0, 100.0]]),
+        edge_offsets=np.array([0, 3], np.int64),
+    )
+
+
+def render(scene: Scene, zoom: float, rect: QRectF, dark: bool = False) -> tuple[QImage, int]:
+    image = QImage(400, 400, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.scale(zoom, zoom)
+    drawn = ScenePainter(scene, dark_theme() if dark else light_theme()).paint(painter, rect, zoom)
+    painter.end()
+    return image, drawn
+
+
+def test_painter_culls_to_the_visible_rectangle(qapp: object) -> None:
+    scene = two_box_scene()
+    _, both = render(scene, 1.0, QRectF(-10, -10, 200, 200))
+    _, top_only = render(scene, 1.0, QRectF(-10, -10, 200, 50))
+    assert (both, top_only) == (2, 1)
+
+
+def test_painter_fills_boxes_with_the_category_colour(qapp: object) -> None:
+    scene = two_box_scene()
+    for theme, dark in ((light_theme(), False), (dark_theme(), True)):
+        image, _ = render(scene, 2.0, QRectF(-10, -10, 200, 200), dark)
+        # A point inside the Relu box, left of its title text.
+        assert QColor(image.pixel(4, 30)).name() == theme.header("activation").name()
+
+
+def test_arrowhead_tips_sit_on_the_edge_ends() -> None:
+    scene = two_box_scene()
+    bounds = arrowheads_path(scene, np.array([0])).boundingRect()
+    assert bounds.bottom() == pytest.approx(100.0)  # the tip touches the Sigmoid box's top
+    assert bounds.top() < 100.0 and bounds.center().x() == pytest.approx(40.0)
+
+
+def test_edge_picking_is_by_distance_to_the_polyline(qapp: object) -> None:
+    scene = two_box_scene()
+    geometry = ScenePainter(scene, light_theme()).geometry
+    assert nearest_edge(scene, geometry, 43.0, 70.0, tolerance=5.0) == 0
+    assert nearest_edge(scene, geometry, 50.0, 70.0, tolerance=5.0) is None
+
+
+def test_tensor_stats_match_numpy_and_count_non_finite() -> None:
+    values = np.random.default_rng(1).standard_normal((32, 16)).astype(np.float32)
+    values[0, 0] = np.nan
+    values[1, 1] = 0.0
+    stats = tensor_stats(values)
+    finite = values[np.isfinite(values)].astype(np.float64)
+    assert stats.non_finite == 1 and stats.zeros == 1
+    assert stats.mean == pytest.approx(finite.mean()) and stats.std == pytest.approx(finite.std())
+    assert int(stats.counts.sum()) == finite.size and len(stats.edges) == len(stats.counts) + 1
+    assert stats.first[0] == "nan" and not stats.sampled
+
+
+def test_tensor_stats_of_integers_and_booleans() -> None:
+    stats = tensor_stats(np.array([[True, False, True]]))
+    assert (stats.minimum, stats.maximum, stats.zeros) == (0.0, 1.0, 1)
+    ints = tensor_stats(np.arange(-5, 6, dtype=np.int8))
+    assert (ints.minimum, ints.maximum, ints.mean) == (-5.0, 5.0, 0.0)
+
+
+def test_search_ranks_exact_op_matches_first_and_finds_tensors(tmp_path: Path) -> None:
+    graph = netray.load_model(conv_net(tmp_path / "conv.onnx")).main
+    hits = search_graph(graph, "conv")
+    assert hits[0].node is not None and hits[0].node.op == "Conv"
+    assert {h.node.op for h in hits[:3] if h.node is not None} == {"Conv"}
+    tensor_hits = [h for h in search_graph(graph, "pooled") if h.value is not None]
+    assert tensor_hits and tensor_hits[0].node is not None and tensor_hits[0].node.op == "GlobalAveragePool"
+    assert search_graph(graph, "   ") == []
+
+
+def test_node_html_escapes_names_and_links_subgraphs() -> None:
+    g = Graph("g")
+    x = g.value("<x>")
+    body = Graph("body")
+    node = g.add_node(
+        Node("Loop", "loop<1>", inputs=[Port("M", [x])], attributes=[Attribute("note", AttrKind.STRING, "a&b")], subgraphs=[body])
+    )
+    html = properties.node_html(node, None)
+    assert "loop&lt;1&gt;" in html and "&lt;x&gt;" in html and "a&amp;b" in html
+    assert f"subgraph:{node.index}:0" in html
