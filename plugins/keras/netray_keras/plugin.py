@@ -1,0 +1,55 @@
+"""The netray hooks of the Keras plugin: declare, sniff, load, document layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+
+import netray
+from netray import Category, Claim, FormatInfo, Model, OpInfo
+from netray_keras.archive import FORMAT, looks_like_keras_archive
+from netray_keras.layers import LAYERS
+from netray_keras.reader import HDF5_MAGIC, ZIP_MAGIC, read_keras
+
+EXTENSIONS = (".keras", ".h5", ".hdf5")
+
+
+@netray.hookimpl
+def netray_formats() -> list[FormatInfo]:
+    return [FormatInfo(FORMAT, EXTENSIONS, "Keras model: .keras v3 archive or Keras 2 HDF5")]
+
+
+@netray.hookimpl
+def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    """A zip with config.json, or an HDF5 file with a model_config attribute, proves it."""
+    if head.startswith(ZIP_MAGIC):
+        return Claim(FORMAT, 1.0) if looks_like_keras_archive(path) else None
+    if head.startswith(HDF5_MAGIC):
+        try:
+            with h5py.File(path, "r") as f:
+                if "model_config" in f.attrs:
+                    return Claim(FORMAT, 1.0)
+                if "model_weights" in f or "layer_names" in f.attrs or "layers" in f:
+                    return Claim(FORMAT, 0.5)  # Keras weights without a config: load explains
+        except (OSError, ValueError):
+            pass
+        return Claim(FORMAT, 0.2) if path.suffix.lower() in EXTENSIONS else None
+    return None
+
+
+@netray.hookimpl
+def netray_load(path: Path, format: str) -> Model | None:
+    if format != FORMAT:
+        return None
+    return read_keras(path)
+
+
+@netray.hookimpl
+def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
+    if format != FORMAT:
+        return None
+    spec = LAYERS.get(op)
+    if spec is None or domain:
+        return OpInfo(category=Category.CUSTOM, summary="A layer class not from Keras: shown from its saved config, never imported.") if domain else None
+    return OpInfo(category=Category(spec.category), summary=spec.summary)

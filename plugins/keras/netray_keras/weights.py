@@ -1,0 +1,170 @@
+"""Where each layer's weights live in the HDF5 weights file, and lazy loaders for them.
+
+Two layouts:
+- Keras 2 ``.h5``: ``model_weights/<layer>/`` with a ``weight_names`` attribute
+  (``conv2d_1/kernel:0``); a nested model's group holds its inner layers' weights.
+- Keras 3 ``model.weights.h5``: ``layers/<layer>/vars/<i>`` (and deeper, e.g.
+  ``layers/lstm/cell/vars/0``); a nested model's layers sit under ``layers/<model>/layers/``.
+
+The HDF5 file is opened once to list datasets (names, shapes, dtypes, byte
+offsets) and closed. A contiguous, uncompressed dataset becomes a memory-mapped
+file slice; any other is read through h5py when asked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from netray import FormatError, Tensor, file_slice_loader
+from netray_keras.archive import FORMAT
+
+H5Opener = Callable[[], AbstractContextManager[h5py.File]]
+
+
+@dataclass(frozen=True)
+class WeightInfo:
+    """One stored variable."""
+
+    name: str  # shown name, e.g. "conv2d_1/kernel"
+    h5_path: str
+    shape: tuple[int, ...]
+    dtype: str
+    offset: int | None  # byte offset of contiguous raw data within the HDF5 file
+    nbytes: int
+
+
+@dataclass
+class WeightStore:
+    """The weights of a model, by layer, with what is needed to read them later."""
+
+    source: Path  # the user's file (.h5 or .keras)
+    open_h5: H5Opener
+    base_offset: int | None  # where the HDF5 bytes start in ``source``; None when not addressable
+    by_group: dict[str, list[WeightInfo]] = field(default_factory=dict)
+    by_owner: dict[str, list[WeightInfo]] = field(default_factory=dict)
+    keras3: bool = False
+
+    def tensor(self, info: WeightInfo, name: str) -> Tensor:
+        """A lazy Tensor for a stored variable."""
+        location = f"{self.source.name} {info.h5_path}"
+        if self.base_offset is not None and info.offset is not None and np.dtype(info.dtype).isnative:
+            absolute = self.base_offset + info.offset
+            loader = self._wrap(file_slice_loader(self.source, absolute, info.nbytes, info.dtype, info.shape))
+            location += f" @ {absolute}"
+        else:
+            loader = self._h5_loader(info)
+        dtype = np.dtype(info.dtype).name
+        return Tensor(name, dtype, info.shape, loader=loader, byte_size=info.nbytes, location=location)
+
+    def _wrap(self, inner: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+        source = self.source
+
+        def load() -> np.ndarray:
+            try:
+                return inner()
+            except FormatError as exc:
+                raise FormatError(source, FORMAT, exc.reason) from exc
+
+        return load
+
+    def _h5_loader(self, info: WeightInfo) -> Callable[[], np.ndarray]:
+        open_h5, source = self.open_h5, self.source
+
+        def load() -> np.ndarray:
+            try:
+                with open_h5() as f:
+                    dataset = f[info.h5_path]
+                    if not isinstance(dataset, h5py.Dataset):
+                        raise FormatError(source, FORMAT, f"{info.h5_path} is not a dataset")
+                    return np.asarray(dataset[()])
+            except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+                raise FormatError(source, FORMAT, f"cannot read weight {info.h5_path}: {exc}") from exc
+
+        return load
+
+    def for_layer(self, scope: tuple[str, ...], layer: str) -> list[WeightInfo]:
+        """The stored variables of ``layer`` inside the nested models ``scope``."""
+        if self.keras3:
+            key = "/".join(["layers", *(part for s in (*scope, layer) for part in (s, "layers"))][:-1])
+            return self.by_group.get(key, [])
+        if not scope:
+            found = self.by_group.get(layer, [])
+            own = [w for w in found if w.name.split("/", 1)[0] in (layer, "")]
+            return own or found
+        return [w for w in self.by_owner.get(layer, []) if w.h5_path.split("/")[1] == scope[0]]
+
+
+def _natural_key(path: str) -> list[object]:
+    """``vars/10`` after ``vars/2``: numbers compare as numbers."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path)]
+
+
+def _info(name: str, h5_path: str, dataset: h5py.Dataset) -> WeightInfo:
+    offset = None
+    if dataset.chunks is None and dataset.compression is None and dataset.external is None:
+        offset = dataset.id.get_offset()
+    nbytes = int(dataset.id.get_storage_size())
+    expected = int(np.prod(dataset.shape, dtype=np.int64)) * dataset.dtype.itemsize
+    if offset is not None and nbytes != expected:
+        offset = None  # not a plain array in the file (e.g. unallocated); read through h5py
+    return WeightInfo(name, h5_path, tuple(int(d) for d in dataset.shape), dataset.dtype.str, offset, expected)
+
+
+def _datasets(group: h5py.Group, prefix: str) -> Iterator[tuple[str, h5py.Dataset]]:
+    """Datasets under ``group`` (relative path, dataset), skipping nested models' ``layers``."""
+    found: list[tuple[str, h5py.Dataset]] = []
+
+    def visit(name: str, obj: object) -> None:
+        if isinstance(obj, h5py.Dataset) and not name.startswith("layers/") and "/layers/" not in name:
+            found.append((name, obj))
+
+    group.visititems(visit)
+    found.sort(key=lambda item: _natural_key(item[0]))
+    yield from found
+
+
+def index_keras2(store: WeightStore, f: h5py.File) -> None:
+    """Fill ``store`` from a Keras 2 model file's ``model_weights`` group (or a weights-only file)."""
+    root = f["model_weights"] if "model_weights" in f else f
+    if not isinstance(root, h5py.Group):
+        return
+    for group_name, group in root.items():
+        if not isinstance(group, h5py.Group):
+            continue
+        names = group.attrs.get("weight_names")
+        weight_names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in (names if names is not None else [])]
+        infos = []
+        for weight_name in weight_names:
+            dataset = group.get(weight_name)
+            if isinstance(dataset, h5py.Dataset):
+                infos.append(_info(weight_name.removesuffix(":0"), f"{root.name}/{group_name}/{weight_name}".lstrip("/"), dataset))
+        store.by_group[group_name] = infos
+        for info in infos:
+            store.by_owner.setdefault(info.name.split("/", 1)[0], []).append(info)
+
+
+def index_keras3(store: WeightStore, f: h5py.File) -> None:
+    """Fill ``store`` from a Keras 3 ``model.weights.h5``: one entry per ``layers/...`` group."""
+    store.keras3 = True
+
+    def visit_layers(group: h5py.Group, key: str) -> None:
+        layers = group.get("layers")
+        if not isinstance(layers, h5py.Group):
+            return
+        for layer_name, layer_group in layers.items():
+            if not isinstance(layer_group, h5py.Group):
+                continue
+            layer_key = f"{key}/{layer_name}" if key else f"layers/{layer_name}"
+            store.by_group[layer_key] = [
+                _info(f"{layer_name}/{rel}", f"{layer_group.name}/{rel}".lstrip("/"), ds) for rel, ds in _datasets(layer_group, "")
+            ]
+            visit_layers(layer_group, f"{layer_key}/layers")
+
+    visit_layers(f, "")
