@@ -67,7 +67,9 @@ def convert_attribute(name: str, value: Any, ctx: Context, owner: str) -> Attrib
     if which == "shape":
         return Attribute(name, AttrKind.SHAPE, shape_of(value.shape))
     if which == "tensor":
-        return Attribute(name, AttrKind.TENSOR, tensor_from_proto(value.tensor, f"{owner}.{name}", ctx.path, ctx.format))
+        return Attribute(
+            name, AttrKind.TENSOR, tensor_from_proto(value.tensor, f"{owner}.{name}", ctx.path, ctx.format)
+        )
     if which == "func":
         graph = ctx.functions.get(value.func.name)
         if graph is None:
@@ -155,7 +157,9 @@ class GraphBuilder:
             graph.inputs.append(graph.value(arg_name, arg_type))
         for nd in node_defs:
             if nd.name in self.nodes:
-                raise FormatError(self.ctx.path, self.ctx.format, f"graph {graph.name!r} has two nodes named {nd.name!r}")
+                raise FormatError(
+                    self.ctx.path, self.ctx.format, f"graph {graph.name!r} has two nodes named {nd.name!r}"
+                )
             self.nodes[nd.name] = self._node(nd)
             self.output_keys[nd.name] = []
         for nd in node_defs:

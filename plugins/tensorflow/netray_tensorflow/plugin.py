@@ -26,9 +26,7 @@ def netray_formats() -> list[FormatInfo]:
 @hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
     if path.is_dir():
-        if any((path / name).is_file() for name in SAVED_MODEL_FILES):
-            return Claim(SAVEDMODEL, 1.0)
-        return None
+        return Claim(SAVEDMODEL, 1.0) if _folder_holds_saved_model(path) else None
     kind = text_kind(head)
     if kind is not None:
         confidence = 0.9 if path.suffix.lower() in TEXT_EXTENSIONS else 0.7
@@ -41,6 +39,18 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
     if is_meta_graph(head):
         return Claim(METAGRAPH, 0.9 if path.suffix.lower() == ".meta" else 0.8)
     return None
+
+
+def _folder_holds_saved_model(folder: Path) -> bool:
+    """A saved_model.pb(txt) in the folder whose first bytes prove a SavedModel."""
+    for name in SAVED_MODEL_FILES:
+        file = folder / name
+        if file.is_file():
+            with open(file, "rb") as f:
+                head = f.read(4096)
+            if is_saved_model(head) or text_kind(head) == "SavedModel":
+                return True
+    return False
 
 
 @hookimpl

@@ -213,5 +213,7 @@ def load_saved_model(path: Path) -> Model:
     model.properties["metagraphs"] = str(len(metas))
     variables = folder / "variables"
     if variables.is_dir():
-        model.properties["variables"] = ", ".join(sorted(p.name for p in variables.iterdir())) + " (values not read yet)"
+        model.properties["variables"] = (
+            ", ".join(sorted(p.name for p in variables.iterdir())) + " (values not read yet)"
+        )
     return _finish(model, ctxs)

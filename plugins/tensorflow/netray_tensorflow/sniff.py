@@ -6,7 +6,8 @@ Binary files are probed by walking the protobuf wire format of the head only:
   name and field 2 an op name (``Placeholder``, ``Const`` ...).
 * MetaGraphDef: field 1 (``meta_info_def``) whose field 2 is an OpList message,
   or field 2 (``graph_def``) holding a GraphDef.
-* SavedModel: field 1 a small varint (schema version), field 2 a MetaGraphDef.
+* SavedModel: field 1 a small varint (schema version), field 2 a MetaGraphDef
+  (its first field any of MetaGraphDef's message fields 1-7).
 
 An ONNX ModelProto also starts with a varint field 1 (``ir_version``, tag 0x08)
 but its field 2 is a producer-name string, so it never matches the SavedModel probe.
@@ -116,7 +117,13 @@ def is_saved_model(head: bytes) -> bool:
     if len(top) < 2 or top[0][:2] != (1, 0) or top[1][:2] != (2, 2):
         return False
     version, payload = top[0][2], top[1][2]
-    return isinstance(version, int) and version < 16 and isinstance(payload, bytes) and is_meta_graph(payload)
+    if not (isinstance(version, int) and version < 16 and isinstance(payload, bytes)):
+        return False
+    # TensorFlow 2 writes MetaGraphDef fields out of order (object_graph_def, field 7, first).
+    inner = fields(payload, 1)
+    if not inner or inner[0][1] != 2 or not 1 <= inner[0][0] <= 7:
+        return False
+    return is_meta_graph(payload) if inner[0][0] in (1, 2) else True
 
 
 def is_text(head: bytes) -> bool:
@@ -133,7 +140,7 @@ def is_text(head: bytes) -> bool:
 
 
 def text_kind(head: bytes) -> str | None:
-    """"GraphDef", "MetaGraph" or "SavedModel" for a text-format file, by its first field."""
+    """ "GraphDef", "MetaGraph" or "SavedModel" for a text-format file, by its first field."""
     if not is_text(head):
         return None
     m = TEXT_FIELD.match(head.decode("utf-8", "ignore"))

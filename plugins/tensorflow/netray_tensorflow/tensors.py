@@ -77,6 +77,8 @@ def dtype_name(enum_value: int) -> str:
     """``1`` -> ``"float32"``; reference types get a ``_ref`` suffix."""
     if enum_value > REF_OFFSET:
         return dtype_name(enum_value - REF_OFFSET) + "_ref"
+    if enum_value == 0:
+        return "unknown"
     return DTYPE_NAMES.get(enum_value, f"dtype{enum_value}")
 
 
@@ -141,27 +143,29 @@ def decode(proto: Any, dtype: str, shape: Shape | None, path: Path, format: str,
         content = proto.tensor_content
         if len(content) != count * np_dtype.itemsize:
             raise FormatError(
-                path, format, f"tensor {name!r} of shape {dims} needs {count * np_dtype.itemsize} bytes, holds {len(content)}"
+                path,
+                format,
+                f"tensor {name!r} of shape {dims} needs {count * np_dtype.itemsize} bytes, holds {len(content)}",
             )
         return np.frombuffer(content, dtype=np_dtype).reshape(dims)
-    values = np.asarray(_listed_values(proto, storage[1]))
-    if values.size > count:
-        raise FormatError(path, format, f"tensor {name!r} lists {values.size} values for {count} elements")
+    listed = np.asarray(_listed_values(proto, storage[1]))
+    if listed.size > count:
+        raise FormatError(path, format, f"tensor {name!r} lists {listed.size} values for {count} elements")
     if count * np_dtype.itemsize > MAX_FILL_BYTES:
         raise FormatError(
             path, format, f"tensor {name!r} of shape {dims} would need {count * np_dtype.itemsize} bytes to expand"
         )
     array = np.zeros(count, dtype=np_dtype)
-    if values.size:
+    if listed.size:
         if storage[1] == "half_val":
-            values = values.astype(np.uint16).view(np_dtype) if dtype == "float16" else values.astype(np.uint16)
-        array[: values.size] = values.astype(np_dtype)
-        array[values.size :] = array[values.size - 1]  # TensorFlow repeats the last value
+            listed = listed.astype(np.uint16).view(np_dtype) if dtype == "float16" else listed.astype(np.uint16)
+        array[: listed.size] = listed.astype(np_dtype)
+        array[listed.size :] = array[listed.size - 1]  # TensorFlow repeats the last value
     return array.reshape(dims)
 
 
 def _listed_values(proto: Any, field: str) -> list[Any]:
-    values = list(getattr(proto, field))
+    listed = list(getattr(proto, field))
     if field in ("scomplex_val", "dcomplex_val"):  # stored as (real, imag) pairs
-        return [complex(r, i) for r, i in zip(values[::2], values[1::2], strict=False)]
-    return values
+        return [complex(r, i) for r, i in zip(listed[::2], listed[1::2], strict=False)]
+    return listed
