@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 from netray_pytorch.legacy import MAGIC_PICKLE
+from netray_pytorch.zipstore import zip_is_whole
 
 EXPORTED_PROGRAM = "PyTorch ExportedProgram"
 STATE_DICT = "PyTorch state_dict"
@@ -35,6 +36,8 @@ def sniff(path: Path, head: bytes) -> tuple[str, float] | None:
     if not path.is_file():
         return None
     if head.startswith(b"PK\x03\x04"):
+        if not zip_is_whole(path) and path.suffix.lower() in (*_PICKLE_EXTENSIONS, ".pt2"):
+            return STATE_DICT, 0.3  # a cut torch archive: claimed so that loading says what is wrong
         kind = zip_kind(path)
         return (kind, 1.0) if kind else None
     if head.startswith(MAGIC_PICKLE):

@@ -21,8 +21,30 @@ from netray_pytorch.dtypes import finish, numpy_dtype
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 
 
+def zip_is_whole(path: Path) -> bool:
+    """True when the file ends with its zip end record.
+
+    A cut archive can still "open": zipfile finds the end record of a zip stored
+    inside it (a .pt2 holds torch.save archives) and reads that one instead.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - 22 - 65535))
+            tail = f.read()
+    except OSError:
+        return False
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return False
+    comment_length = int.from_bytes(tail[at + 20 : at + 22], "little")
+    return at + 22 + comment_length == len(tail)
+
+
 def open_zip(path: Path, format: str) -> zipfile.ZipFile:
     """The archive, or a FormatError saying why it is not one."""
+    if not zip_is_whole(path):
+        raise FormatError(path, format, "the zip archive is truncated or damaged (its end record is missing)")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
