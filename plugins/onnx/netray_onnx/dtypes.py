@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import numpy as np
-
 import ml_dtypes  # numpy types for bfloat16, float8 and the 4/2-bit types (onnx depends on it)
+import numpy as np
 
 
 def _ml(name: str) -> np.dtype[Any] | None:

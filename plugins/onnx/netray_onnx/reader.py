@@ -10,6 +10,7 @@ Per-node work is kept small: a model of 100,000 nodes should open in about a sec
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ _AT = onnx.AttributeProto
 _VARIADIC = defs.OpSchema.FormalParameterOption.Variadic
 # Attributes whose integer value names an element type.
 _DTYPE_ATTRIBUTES = frozenset({"to", "dtype", "output_dtype", "saturate_dtype"})
+_QUANTIZED_OPS = frozenset(quantization.QUANTIZED_PORTS)
 _TORCH_KEYS = frozenset({scopes.NAME_SCOPES_KEY, scopes.NAMESPACE_KEY, scopes.STACK_TRACE_KEY})
 
 PortSpec = tuple[tuple[str, ...], bool]
@@ -94,6 +96,17 @@ class ModelReader:
 
     # -- model ------------------------------------------------------------------------
     def read(self, proto: onnx.ModelProto) -> Model:
+        # Building hundreds of thousands of small objects triggers the cyclic garbage
+        # collector again and again, over everything built so far; nothing here is garbage.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._read(proto)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _read(self, proto: onnx.ModelProto) -> Model:
         model = Model(FORMAT)
         model.format_version = f"v{proto.ir_version}" if proto.ir_version else ""
         model.producer = proto.producer_name
@@ -162,7 +175,6 @@ class ModelReader:
             v = values.get(vi.name)
             if v is not None and v.initializer is None:
                 v.type = tensor_type(vi.type)
-        graph.link()
         if kind == "subgraph":
             self._add_implicit_inputs(graph, outer, needed_by_subgraphs)
         if quantized or len(proto.quantization_annotation):
@@ -210,7 +222,6 @@ class ModelReader:
             v = graph.values.get(vi.name)
             if v is not None:
                 v.type = tensor_type(vi.type)
-        graph.link()
 
     # -- nodes ------------------------------------------------------------------------
     def _read_nodes(
@@ -222,7 +233,7 @@ class ModelReader:
         needed_by_subgraphs: set[str],
     ) -> None:
         values = graph.values
-        value = graph.value
+        nodes = graph.nodes
         port_specs = self._port_specs
         categories = self._categories
         scope_from_name = self._scopes.from_name
@@ -236,10 +247,29 @@ class ModelReader:
                 category = categories[key] = category_of(domain, op)
             name = proto.name
             node = Node(op, name, domain, category=category, scope=scope_from_name(name) if "/" in name else ())
-            spec = port_specs(domain, op)
+            # Values are linked here (producer, consumers) rather than by Graph.link: one pass, not two.
             input_names = list(proto.input)
-            in_values = [(values.get(n) or value(n)) if n else None for n in input_names]
-            out_values = [(values.get(n) or value(n)) if n else None for n in proto.output]
+            in_values: list[Value | None] = []
+            for n in input_names:
+                if n:
+                    v = values.get(n)
+                    if v is None:
+                        v = values[n] = Value(n)
+                    v.consumers.append(node)
+                    in_values.append(v)
+                else:
+                    in_values.append(None)
+            out_values: list[Value | None] = []
+            for n in proto.output:
+                if n:
+                    v = values.get(n)
+                    if v is None:
+                        v = values[n] = Value(n)
+                    v.producer = node
+                    out_values.append(v)
+                else:
+                    out_values.append(None)
+            spec = port_specs(key)
             node.inputs = _ports(spec[0] if spec else None, in_values)
             node.outputs = _ports(spec[1] if spec else None, out_values)
             if len(proto.attribute):
@@ -260,15 +290,16 @@ class ModelReader:
                 function = functions.get((domain, op, proto.overload))
                 if function is not None:
                     node.subgraphs.append(function)
-            if op in quantization.QUANTIZED_PORTS:
+            if op in _QUANTIZED_OPS:
                 quantized.append((node, input_names))
-            graph.add_node(node)
+            node.index = len(nodes)
+            nodes.append(node)
 
-    def _port_specs(self, domain: str, op: str) -> tuple[PortSpec, PortSpec] | None:
-        """Formal input and output names of ``op`` from its ONNX schema (cached per op)."""
-        key = (domain, op)
+    def _port_specs(self, key: tuple[str, str]) -> tuple[PortSpec, PortSpec] | None:
+        """Formal input and output names of an op (domain, type) from its ONNX schema (cached)."""
         if key in self._ports:
             return self._ports[key]
+        domain, op = key
         spec: tuple[PortSpec, PortSpec] | None = None
         version = self.opsets.get(domain or "ai.onnx", 1 << 30)
         try:
@@ -354,13 +385,15 @@ class ModelReader:
 
 def _ports(spec: PortSpec | None, values: list[Value | None]) -> list[Port]:
     """Positional values -> named ports (schema names; a variadic last parameter gathers the rest)."""
-    ports: list[Port] = []
     if spec is None:
         return [Port(str(i), [v] if v is not None else []) for i, v in enumerate(values)]
     formal, variadic = spec
     count = len(formal)
+    if not variadic and len(values) <= count:  # the common case
+        return [Port(f, [v] if v is not None else []) for f, v in zip(formal, values, strict=False)]
+    ports: list[Port] = []
     for i, v in enumerate(values):
-        if i < count and not (variadic and i > count - 1):
+        if i < count:
             ports.append(Port(formal[i], [v] if v is not None else []))
         elif variadic and ports:
             if v is not None:

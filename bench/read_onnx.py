@@ -1,0 +1,108 @@
+"""How fast the ONNX plugin opens a large graph: a generated 100,000-node model.
+
+Prints the time to open it with netray (structure only) next to ``onnx.load``
+alone, and the peak memory of a model whose weights stay in the file.
+
+    .venv/bin/python bench/read_onnx.py [--nodes 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import netray
+
+
+def chain_model(nodes: int) -> onnx.ModelProto:
+    """A realistic-looking deep chain: MatMul+Add+Relu blocks with scoped names and small weights."""
+    width = 8
+    rng = np.random.default_rng(0)
+    graph_nodes = []
+    inits = []
+    prev = "x"
+    blocks = nodes // 3
+    for b in range(blocks):
+        scope = f"/model/layers.{b // 4}/block{b % 4}"
+        w = f"layers.{b}.weight"
+        inits.append(numpy_helper.from_array(rng.standard_normal((width, width)).astype(np.float32), w))
+        graph_nodes += [
+            helper.make_node("MatMul", [prev, w], [f"{scope}/mm"], name=f"{scope}/MatMul"),
+            helper.make_node("Add", [f"{scope}/mm", w], [f"{scope}/add"], name=f"{scope}/Add"),
+            helper.make_node("Relu", [f"{scope}/add"], [f"{scope}/out"], name=f"{scope}/Relu"),
+        ]
+        prev = f"{scope}/out"
+    graph = helper.make_graph(
+        graph_nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
+        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, ["batch", width])],
+        inits,
+    )
+    return helper.make_model(graph, producer_name="netray-bench", opset_imports=[helper.make_opsetid("", 17)])
+
+
+def big_weights_model(megabytes: int) -> onnx.ModelProto:
+    """Few nodes, large weights: opening must not cost the weights' memory."""
+    side = int((megabytes * 1024 * 1024 / 4 / 4) ** 0.5)
+    inits = [numpy_helper.from_array(np.ones((side, side), np.float32), f"w{i}") for i in range(4)]
+    nodes = [helper.make_node("MatMul", ["x" if i == 0 else f"y{i - 1}", f"w{i}"], [f"y{i}"]) for i in range(4)]
+    graph = helper.make_graph(
+        nodes,
+        "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, side])],
+        [helper.make_tensor_value_info("y3", TensorProto.FLOAT, [1, side])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def best_of(repeats: int, fn) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=100_000)
+    parser.add_argument("--megabytes", type=int, default=400, help="weights of the large-weights model")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chain.onnx"
+        onnx.save(chain_model(args.nodes), path)
+        size = path.stat().st_size
+        model = netray.load_model(path)
+        count = len(model.main.nodes)
+        t_netray = best_of(args.repeats, lambda: netray.load_model(path))
+        t_onnx = best_of(args.repeats, lambda: onnx.load(path))
+        print(f"{count} nodes, {size / 1e6:.1f} MB file")
+        print(f"  netray.load_model : {t_netray:.3f} s  ({t_netray / count * 1e6:.1f} µs/node)")
+        print(f"  onnx.load alone   : {t_onnx:.3f} s")
+        path.unlink()
+
+        big = Path(tmp) / "big.onnx"
+        onnx.save(big_weights_model(args.megabytes), big)
+        tracemalloc.start()
+        start = time.perf_counter()
+        model = netray.load_model(big)
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{big.stat().st_size / 1e6:.0f} MB of weights: opened in {elapsed * 1000:.1f} ms, "
+              f"peak Python memory {peak / 1e6:.2f} MB, {model.parameter_count()} parameters")
+
+
+if __name__ == "__main__":
+    main()
