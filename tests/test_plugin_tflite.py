@@ -560,3 +560,8 @@ def test_file_is_not_modified(tmp_path: Path, manager: PluginManager) -> None:
         assert v.initializer is not None
         v.initializer.numpy()
     assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
+
+
+def test_real_tflite_files_are_present(shared_models: Path) -> None:
+    """Guards the parametrised real-file tests against silently collecting nothing."""
+    assert len(real_tflite_files()) >= 5

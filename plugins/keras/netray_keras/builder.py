@@ -14,6 +14,7 @@ Choices, so the picture matches Keras' own model summary:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any, NamedTuple
 
@@ -111,6 +112,35 @@ def call_tensors(call: Any) -> tuple[list[tuple[Ref, TensorType | None]], dict[s
     return found, kwargs
 
 
+def snake_case(class_name: str) -> str:
+    """Keras' own ``to_snake_case``: ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def saved_keys(layers: list[dict[str, Any]], include_inputs: bool) -> dict[int, str]:
+    """The names Keras 3 gives layers in the weights file: class name in snake case, numbered.
+
+    A Functional model saves its InputLayers too (so they take numbers); a
+    Sequential model does not. Keyed by ``id(layer)`` of the config dicts.
+    """
+    used: dict[str, int] = {}
+    keys: dict[int, str] = {}
+    for layer in layers:
+        class_name = str(layer.get("class_name", ""))
+        if class_name == "InputLayer" and not include_inputs:
+            continue
+        key = snake_case(class_name)
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        keys[id(layer)] = key
+    return keys
+
+
 def layer_calls(layer: dict[str, Any]) -> list[Any]:
     calls = layer.get("inbound_nodes") or []
     return calls if isinstance(calls, list) else []
@@ -135,18 +165,26 @@ class GraphBuilder:
         return value
 
     # -- models ---------------------------------------------------------------------
-    def build_model(self, model: dict[str, Any], scope: tuple[str, ...], bound: list[Value] | None) -> list[Value]:
-        """Add ``model``'s layers; return its output values. ``bound`` feeds its inputs when nested."""
+    def build_model(
+        self, model: dict[str, Any], scope: tuple[str, ...], bound: list[Value] | None, saved: tuple[str, ...] = ()
+    ) -> list[Value]:
+        """Add ``model``'s layers; return its output values.
+
+        ``bound`` feeds its inputs when nested; ``saved`` is the model's path in a
+        Keras 3 weights file (which names layers by class, not by layer name).
+        """
         if len(scope) > 32:
             raise ConfigError("models nest more than 32 deep")
         config = model.get("config")
         if model.get("class_name") == "Sequential" or isinstance(config, list):
-            return self.build_sequential(config, scope, bound)
+            return self.build_sequential(config, scope, bound, saved)
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ConfigError(f"model {model.get('class_name')!r} has no layer list")
-        return self.build_functional(config, scope, bound)
+        return self.build_functional(config, scope, bound, saved)
 
-    def build_functional(self, config: dict[str, Any], scope: tuple[str, ...], bound: list[Value] | None) -> list[Value]:
+    def build_functional(
+        self, config: dict[str, Any], scope: tuple[str, ...], bound: list[Value] | None, saved: tuple[str, ...]
+    ) -> list[Value]:
         prefix = "".join(f"{s}/" for s in scope)
         tensors: dict[Ref, Value] = {}
 
@@ -160,6 +198,7 @@ class GraphBuilder:
             return v
 
         layers = [layer for layer in config["layers"] if isinstance(layer, dict)]
+        keys = saved_keys(layers, include_inputs=True)
         input_refs = parse_refs(config.get("input_layers"))
         output_refs = parse_refs(config.get("output_layers"))
         if bound is not None:
@@ -189,7 +228,7 @@ class GraphBuilder:
                 for k, call in enumerate(calls or [None]):
                     inputs = [value_for(r, t) for r, t in call_tensors(call)[0]] if call is not None else None
                     if k == 0:
-                        outputs = self.build_model(layer, (*scope, name), inputs)
+                        outputs = self.build_model(layer, (*scope, name), inputs, (*saved, keys[id(layer)]))
                     for t, v in enumerate(outputs):
                         tensors[Ref(name, k, t)] = v
                 continue
@@ -203,7 +242,7 @@ class GraphBuilder:
                     call_kwargs.append(kwargs)
                 n = max(outputs_per_call.get((name, k), 0), 1)
                 output_ports.append(Port("output" if k == 0 else f"output@{k}", [value_for(Ref(name, k, t)) for t in range(n)]))
-            node = self.layer_node(layer, class_name, name, layer_config, scope, input_ports, output_ports)
+            node = self.layer_node(layer, class_name, name, layer_config, scope, input_ports, output_ports, (*saved, keys[id(layer)]))
             if len(calls) > 1:
                 node.metadata["calls"] = str(len(calls))
             for k, kwargs in enumerate(call_kwargs):
@@ -211,15 +250,17 @@ class GraphBuilder:
                     node.attributes.append(value_attribute("call_kwargs" if k == 0 else f"call{k}_kwargs", str(kwargs)))
         return [value_for(r) for r in output_refs]
 
-    def build_sequential(self, config: Any, scope: tuple[str, ...], bound: list[Value] | None) -> list[Value]:
+    def build_sequential(
+        self, config: Any, scope: tuple[str, ...], bound: list[Value] | None, saved: tuple[str, ...]
+    ) -> list[Value]:
         layers = config if isinstance(config, list) else (config or {}).get("layers") if isinstance(config, dict) else None
         if not isinstance(layers, list):
             raise ConfigError("Sequential model has no layer list")
         prefix = "".join(f"{s}/" for s in scope)
         previous: list[Value] = list(bound or [])
+        layers = [layer for layer in layers if isinstance(layer, dict)]
+        keys = saved_keys(layers, include_inputs=False)
         for layer in layers:
-            if not isinstance(layer, dict):
-                continue
             class_name, name, layer_config = self.describe(layer)
             if class_name == "InputLayer":
                 if not previous:
@@ -233,10 +274,10 @@ class GraphBuilder:
                     shape = ((layer.get("build_config") or {}).get("input_shape")) if isinstance(layer.get("build_config"), dict) else None
                 previous = [self.model_input(f"{prefix}{name}_input", tensor_type(shape, layer_config.get("dtype")), scope)]
             if self.is_model(layer):
-                previous = self.build_model(layer, (*scope, name), previous)
+                previous = self.build_model(layer, (*scope, name), previous, (*saved, keys[id(layer)]))
                 continue
             out = self.new_value(prefix + name)
-            self.layer_node(layer, class_name, name, layer_config, scope, [Port("inputs", previous)], [Port("output", [out])])
+            self.layer_node(layer, class_name, name, layer_config, scope, [Port("inputs", previous)], [Port("output", [out])], (*saved, keys[id(layer)]))
             previous = [out]
         return previous
 
@@ -279,6 +320,7 @@ class GraphBuilder:
         scope: tuple[str, ...],
         inputs: list[Port],
         outputs: list[Port],
+        saved: tuple[str, ...],
     ) -> Node:
         module = layer.get("module")
         module = module if isinstance(module, str) else None
@@ -302,14 +344,14 @@ class GraphBuilder:
                 node.attributes.append(value_attribute("module", module))
             if isinstance(registered, str):
                 node.attributes.append(value_attribute("registered_name", registered))
-        self.attach_weights(node, class_name, config, scope)
+        self.attach_weights(node, class_name, config, scope, saved)
         self.graph.add_node(node)
         return node
 
-    def attach_weights(self, node: Node, class_name: str, config: dict[str, Any], scope: tuple[str, ...]) -> None:
+    def attach_weights(self, node: Node, class_name: str, config: dict[str, Any], scope: tuple[str, ...], saved: tuple[str, ...]) -> None:
         if self.store is None:
             return
-        infos = self.store.for_layer(scope, node.name)
+        infos = self.store.for_layer(scope, node.name, saved)
         names = weight_names(class_name, config)
         prefix = "".join(f"{s}/" for s in scope)
         for i, info in enumerate(infos):

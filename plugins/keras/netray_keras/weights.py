@@ -89,11 +89,13 @@ class WeightStore:
 
         return load
 
-    def for_layer(self, scope: tuple[str, ...], layer: str) -> list[WeightInfo]:
-        """The stored variables of ``layer`` inside the nested models ``scope``."""
+    def for_layer(self, scope: tuple[str, ...], layer: str, saved: tuple[str, ...]) -> list[WeightInfo]:
+        """The stored variables of ``layer`` inside the nested models ``scope``.
+
+        ``saved`` is the layer's path of Keras 3 weight-file names (class-based).
+        """
         if self.keras3:
-            key = "/".join(["layers", *(part for s in (*scope, layer) for part in (s, "layers"))][:-1])
-            return self.by_group.get(key, [])
+            return self.by_group.get("layers/" + "/layers/".join(saved), [])
         if not scope:
             found = self.by_group.get(layer, [])
             own = [w for w in found if w.name.split("/", 1)[0] in (layer, "")]
@@ -147,7 +149,9 @@ def index_keras2(store: WeightStore, f: h5py.File) -> None:
                 infos.append(_info(weight_name.removesuffix(":0"), f"{root.name}/{group_name}/{weight_name}".lstrip("/"), dataset))
         store.by_group[group_name] = infos
         for info in infos:
-            store.by_owner.setdefault(info.name.split("/", 1)[0], []).append(info)
+            # "<owner path>/<variable>": the owning layer is the last path component before the variable.
+            parts = info.name.split("/")
+            store.by_owner.setdefault(parts[-2] if len(parts) > 1 else group_name, []).append(info)
 
 
 def index_keras3(store: WeightStore, f: h5py.File) -> None:
