@@ -33,6 +33,8 @@ FOLD_MIN_OPS = 64
 # The shortest block and the smallest run worth folding as a repeat.
 MIN_PERIOD = 3
 MIN_REPEAT_COVER = 12
+# Blocks shorter than this are not given a group each: the whole run is one group.
+MIN_BLOCK_GROUP_OPS = 8
 MAX_PERIOD_CANDIDATES = 8
 MAX_USES_PER_BLOCK = 8  # how many uses of one op type per block the period search expects
 # The shortest run of single-input/single-output ops folded as a chain.
@@ -336,11 +338,17 @@ class _Folder:
         start, period, copies = found
         blocks = [seq[start + j * period : start + (j + 1) * period] for j in range(copies)]
         n = self.counter
-        container = self._new_group(parent, f"block.0 … block.{copies - 1} ×{copies}", "repeat", [], f"~repeat{n}")
-        for j, block in enumerate(blocks):
-            inner = self._new_group(container, f"block.{j}", "scope", block, f"block.{j}")
-            if len(block) >= FOLD_MIN_OPS:
-                self.fold(inner)
+        if period < MIN_BLOCK_GROUP_OPS:
+            # A few ops repeated: one group of them all reads better than many tiny boxes.
+            ops = self.graph.nodes
+            label = f"{ops[blocks[0][0]].op} … {ops[blocks[0][-1]].op} ×{copies}"
+            self._new_group(parent, label, "repeat", [i for block in blocks for i in block], f"~repeat{n}")
+        else:
+            container = self._new_group(parent, f"block.0 … block.{copies - 1} ×{copies}", "repeat", [], f"~repeat{n}")
+            for j, block in enumerate(blocks):
+                inner = self._new_group(container, f"block.{j}", "scope", block, f"block.{j}")
+                if len(block) >= FOLD_MIN_OPS:
+                    self.fold(inner)
         before = self._fold_repeats(parent, seq[:start])
         after = self._fold_repeats(parent, seq[start + copies * period :])
         return before + after

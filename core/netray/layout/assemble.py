@@ -115,10 +115,10 @@ def assemble_scene(
     d_item = vis[conn.dst]
     keep = (s_item != d_item) & (s_item >= 0) & (d_item >= 0)
     triples = np.stack([s_item[keep], d_item[keep], conn.value[keep]])
-    if triples.size:
-        triples = np.unique(triples, axis=1)
-    else:
-        triples = np.zeros((3, 0), dtype=np.int64)
+    if triples.shape[1]:
+        triples = triples[:, np.lexsort(triples[::-1])]
+        first = np.concatenate([[True], (triples[:, 1:] != triples[:, :-1]).any(axis=0)])
+        triples = triples[:, first]
 
     bx = np.array(boxes.x)
     by = np.array(boxes.y)
@@ -139,32 +139,30 @@ def assemble_scene(
             chains[item] = c
         return c
 
+    block_origin = {key: np.array([ox, oy]) for key, (_, _, ox, oy) in block_at.items()}
     polylines: list[np.ndarray] = []
     for e in range(triples.shape[1]):
         s, d = int(triples[0, e]), int(triples[1, e])
         cs, cd = chain_of(s), chain_of(d)
-        blocks_d = {id(b): j for j, (b, _) in enumerate(cd)}
+        # Both chains end at the root block: the lowest shared block is where they part.
+        common = 1
+        limit = min(len(cs), len(cd))
+        while common < limit and cs[-common - 1][0] is cd[-common - 1][0]:
+            common += 1
         parts = [np.array([[bx[s] + bw[s] / 2, by[s] + bh[s]]])]
-        j_d = 0
-        for b, k in cs:
-            j = blocks_d.get(id(b))
-            _, _, ox, oy = block_at[id(b)]
-            if j is None:
-                pts = b.out_points.get(k)
-                if pts is not None:
-                    parts.append(pts + np.array([ox, oy]))
-                continue
-            kd = cd[j][1]
-            pts = b.pair_points.get((k, kd))
+        for b, k in cs[: len(cs) - common]:
+            pts = b.out_points.get(k)
             if pts is not None:
-                parts.append(pts + np.array([ox, oy]))
-            j_d = j
-            break
-        for b, k in reversed(cd[:j_d]):
-            _, _, ox, oy = block_at[id(b)]
+                parts.append(pts + block_origin[id(b)])
+        lca, ks = cs[len(cs) - common]
+        kd = cd[len(cd) - common][1]
+        pts = lca.pair_points.get((ks, kd))
+        if pts is not None:
+            parts.append(pts + block_origin[id(lca)])
+        for b, k in reversed(cd[: len(cd) - common]):
             pts = b.in_points.get(k)
             if pts is not None:
-                parts.append(pts + np.array([ox, oy]))
+                parts.append(pts + block_origin[id(b)])
         parts.append(np.array([[bx[d] + bw[d] / 2, by[d]]]))
         polylines.append(np.concatenate(parts))
 

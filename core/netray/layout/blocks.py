@@ -106,10 +106,8 @@ def build_block(
         w[k], h[k] = (sh, sw) if transposed else (sw, sh)
 
     edges = conn.group_edges(group, starts)
-    if edges.internal_src.size:
-        pairs = np.unique(np.stack([edges.internal_src, edges.internal_dst]), axis=1)
-    else:
-        pairs = np.zeros((2, 0), dtype=np.int64)
+    code = np.unique(edges.internal_src * m + edges.internal_dst)
+    pairs = np.stack([code // max(m, 1), code % max(m, 1)])
     n_in, n_out = len(edges.in_dst), len(edges.out_src)
     in_port = m + np.arange(n_in)
     out_port = m + n_in + np.arange(n_out)

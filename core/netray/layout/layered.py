@@ -302,8 +302,15 @@ def _x_coordinates(
     inv = np.empty(total, dtype=np.int64)
     inv[perm] = np.arange(total)
     s, d = inv[lsrc], inv[ldst]  # edges in sorted indices
-    # Dummies pull harder so long edges stay straight.
-    weight = np.where(real[s] & real[d], 1.0, 4.0)
+    # Long edges (dummies) pull hardest so they run straight; then links of plain chains.
+    out_deg = np.bincount(s, minlength=total)
+    in_deg = np.bincount(d, minlength=total)
+    chain_link = (out_deg[s] == 1) & (in_deg[d] == 1)
+    weight = np.where(~real[s] & ~real[d], 8.0, np.where(~real[s] | ~real[d], 2.0, 1.0))
+    weight = np.where(chain_link, weight * 4.0, weight)
+    from_above_w = np.bincount(d, weights=weight, minlength=total)
+    from_below_w = np.bincount(s, weights=weight, minlength=total)
+    both_w = from_above_w + from_below_w
     big = float(max(cum[-1], 1.0)) * 4.0 + 1.0
     offset = row_id * big
     x = x_sorted
@@ -311,20 +318,21 @@ def _x_coordinates(
         if it % 4 == 0:
             _check(cancel)
         mode = it % 3  # 0: from above, 1: from below, 2: both
-        sum_w = np.zeros(total)
-        sum_x = np.zeros(total)
-        if mode in (0, 2):
-            np.add.at(sum_w, d, weight)
-            np.add.at(sum_x, d, weight * x[s])
-        if mode in (1, 2):
-            np.add.at(sum_w, s, weight)
-            np.add.at(sum_x, s, weight * x[d])
+        if mode == 0:
+            sum_w, sum_x = from_above_w, np.bincount(d, weights=weight * x[s], minlength=total)
+        elif mode == 1:
+            sum_w, sum_x = from_below_w, np.bincount(s, weights=weight * x[d], minlength=total)
+        else:
+            sum_w = both_w
+            sum_x = np.bincount(d, weights=weight * x[s], minlength=total) + np.bincount(
+                s, weights=weight * x[d], minlength=total
+            )
         desired = np.where(sum_w > 0, sum_x / np.maximum(sum_w, 1e-9), x)
-        x = _project(desired, c, offset, new_row)
+        x = _project(desired, c, offset)
     return x[inv]
 
 
-def _project(desired: np.ndarray, c: np.ndarray, offset: np.ndarray, new_row: np.ndarray) -> np.ndarray:
+def _project(desired: np.ndarray, c: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Nearest-ish positions to ``desired`` that keep each row's required spacing.
 
     With z = x - c the spacing constraint is "z non-decreasing within a row". The
