@@ -7,16 +7,19 @@ import sys
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
+_app: QApplication | None = None  # held here so the application outlives its caller's frame
+
 
 def application() -> QApplication:
     """The process's QApplication, created on first use."""
+    global _app
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app
-    app = QApplication(sys.argv[:1])
-    app.setApplicationName("netray")
-    app.setOrganizationName("netray")
-    return app
+    _app = QApplication(sys.argv[:1])
+    _app.setApplicationName("netray")
+    _app.setOrganizationName("netray")
+    return _app
 
 
 def run(path: str | None = None, expand: str = "auto") -> int:
