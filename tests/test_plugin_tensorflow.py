@@ -7,11 +7,12 @@ reader uses are TensorFlow's own .proto definitions).
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
-import sys
 import time
+import venv
 from pathlib import Path
 
 import numpy as np
@@ -451,40 +452,77 @@ def test_pickle_posing_as_graphdef_is_never_executed(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.xfail(strict=True, reason="core/netray/known_formats.py hints ONNX for every .pb (reported to the lead)")
+def test_core_hint_for_a_frozen_graphdef_names_the_tensorflow_plugin(shared_models: Path) -> None:
+    from netray.known_formats import guess_format
+
+    path = shared_models / "tensorflow" / "frozen" / "tf2onnx" / "regression_frozen.pb"
+    known = guess_format(path, path.read_bytes()[:4096])
+    assert known is not None and known.distribution == "netray-plugin-tensorflow"
+
+
+def test_core_hints_name_the_plugins_for_other_tensorflow_and_mxnet_files(shared_models: Path) -> None:
+    from netray.known_formats import guess_format
+
+    expected = {
+        "tensorflow/savedmodel/tf_serving/saved_model_counter": "netray-plugin-tensorflow",
+        "tensorflow/metagraph/tf2onnx/regression_model.meta": "netray-plugin-tensorflow",
+        "mxnet/insightface/det1-symbol.json": "netray-plugin-mxnet",
+        "mxnet/insightface/det1-0001.params": "netray-plugin-mxnet",
+    }
+    for relative, distribution in expected.items():
+        path = shared_models / relative
+        head = path.read_bytes()[:4096] if path.is_file() else b""
+        known = guess_format(path, head)
+        assert known is not None and known.distribution == distribution, relative
+
+
 # -- each plugin alone in a fresh environment ----------------------------------------------------
 
 RUN_SLOW = os.environ.get("NETRAY_SLOW_TESTS") == "1" or os.environ.get("CI", "").lower() == "true"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not RUN_SLOW, reason="creates virtual environments and installs from PyPI; set NETRAY_SLOW_TESTS=1")
-@pytest.mark.parametrize(
-    ("plugin_dir", "distribution", "model"),
-    [
-        ("tensorflow", "netray-plugin-tensorflow", "tensorflow/frozen/tf2onnx/regression_frozen.pb"),
-        ("mxnet", "netray-plugin-mxnet", "mxnet/insightface/det1-symbol.json"),
-    ],
-)
-def test_plugin_installs_and_works_alone(
-    tmp_path: Path, repo_root: Path, shared_models: Path, plugin_dir: str, distribution: str, model: str
-) -> None:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    netray = venv / "bin" / "netray"
-    pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, str(repo_root)], check=True, timeout=900)
-    model_path = shared_models / model
-    without = subprocess.run([str(netray), "info", str(model_path)], capture_output=True, text=True, timeout=120)
-    assert without.returncode != 0
-    assert f"pip install {distribution}" in without.stdout + without.stderr
-    subprocess.run([*pip, str(repo_root / "plugins" / plugin_dir)], check=True, timeout=900)
-    with_plugin = subprocess.run(
-        [str(netray), "info", "--json", str(model_path)], capture_output=True, text=True, timeout=120
-    )
-    assert with_plugin.returncode == 0, with_plugin.stderr
-    import json
+def pip(bin_dir: Path, *args: str) -> None:
+    command = [str(bin_dir / "python"), "-m", "pip", "--disable-pip-version-check", "-q", *args]
+    subprocess.run(command, check=True, timeout=900, capture_output=True)
 
-    summary = json.loads(with_plugin.stdout)
-    assert summary["format"].split()[0] in ("TensorFlow", "MXNet")
-    assert summary["graphs"][0]["nodes"] == {"tensorflow": 8, "mxnet": 10}[plugin_dir]
+
+def netray_info(bin_dir: Path, model: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(bin_dir / "netray"), "info", "--json", str(model)], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not RUN_SLOW, reason="builds a fresh venv from PyPI; set NETRAY_SLOW_TESTS=1 (always on under CI=true)"
+)
+def test_each_plugin_installs_and_works_alone_in_a_fresh_venv(
+    tmp_path: Path, repo_root: Path, shared_models: Path
+) -> None:
+    """Core only: both formats name their plugin. Then each plugin (built as a wheel) on its own reads its file."""
+    venv.EnvBuilder(with_pip=True, clear=True).create(tmp_path / "venv")
+    bin_dir = tmp_path / "venv" / "bin"
+    pip(bin_dir, "install", "--no-deps", "-e", str(repo_root))
+    pip(bin_dir, "install", "numpy", "pluggy", "click", "rich")  # the core's needs, without the viewer's Qt
+    cases = {
+        "tensorflow": ("netray-plugin-tensorflow", shared_models / "tensorflow/frozen/tf2onnx/regression_frozen.pb", 8),
+        "mxnet": ("netray-plugin-mxnet", shared_models / "mxnet/insightface/det1-symbol.json", 10),
+    }
+    # (A frozen .pb is hinted as ONNX by the core today: see the xfail test above.)
+    hinted = {
+        "netray-plugin-tensorflow": shared_models / "tensorflow/savedmodel/tf_serving/saved_model_counter",
+        "netray-plugin-mxnet": cases["mxnet"][1],
+    }
+    for distribution, model in hinted.items():
+        result = netray_info(bin_dir, model)
+        assert result.returncode != 0
+        assert f"pip install {distribution}" in result.stdout + result.stderr
+    for name, (distribution, model, nodes) in cases.items():
+        pip(bin_dir, "install", str(repo_root / "plugins" / name))  # with its own dependencies from PyPI
+        result = netray_info(bin_dir, model)
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert summary["graphs"][0]["nodes"] == nodes
+        assert summary["format"].startswith({"tensorflow": "TensorFlow GraphDef", "mxnet": "MXNet"}[name])
+        pip(bin_dir, "uninstall", "-y", distribution)  # so the next plugin is checked alone
