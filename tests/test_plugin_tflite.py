@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
+import shutil
 import struct
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -565,3 +569,49 @@ def test_file_is_not_modified(tmp_path: Path, manager: PluginManager) -> None:
 def test_real_tflite_files_are_present(shared_models: Path) -> None:
     """Guards the parametrised real-file tests against silently collecting nothing."""
     assert len(real_tflite_files()) >= 5
+
+
+# -- installs alone (one test for both of this engineer's plugins: TFLite and Keras) ---------
+SLOW = os.environ.get("NETRAY_SLOW_TESTS") == "1" or os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SLOW, reason="creates a venv and installs packages from PyPI: set NETRAY_SLOW_TESTS=1")
+def test_tflite_and_keras_plugins_install_alone(tmp_path: Path, repo_root: Path, shared_models: Path) -> None:
+    """core alone -> install hints; core + tflite alone -> .tflite opens; core + keras alone -> .keras/.h5 open."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    netray_cli = venv / "bin" / "netray"
+    src = tmp_path / "src"  # a copy: building must not write into the working tree
+    shutil.copytree(repo_root, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache"))
+
+    def pip(*args: str) -> None:
+        subprocess.run([str(py), "-m", "pip", "-q", *args], check=True, timeout=900)
+
+    def info(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(netray_cli), "info", str(path), "--json"], capture_output=True, text=True, timeout=300)
+
+    tflite_file = shared_models / "tflite" / "tf_serving" / "half_plus_two.tflite"
+    keras_file = shared_models / "keras" / "keras3" / "melody_lstm.keras"
+    h5_file = shared_models / "keras" / "r4ghu_mnist" / "mnistCNN.h5"
+    pip("install", str(src))
+    for path, dist in ((tflite_file, "netray-plugin-tflite"), (keras_file, "netray-plugin-keras"), (h5_file, "netray-plugin-keras")):
+        result = info(path)
+        assert result.returncode != 0 and f"pip install {dist}" in result.stderr + result.stdout, (path, result.stderr)
+
+    pip("install", str(src / "plugins" / "tflite"))
+    result = info(tflite_file)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["graphs"][0]["nodes"] == 2
+    assert "pip install netray-plugin-keras" in info(keras_file).stderr
+    assert subprocess.run([str(py), "-c", "import h5py"], capture_output=True).returncode != 0, "h5py must not come with tflite"
+
+    pip("uninstall", "-y", "netray-plugin-tflite")
+    pip("install", str(src / "plugins" / "keras"))
+    for path, layers in ((keras_file, 3), (h5_file, 9)):
+        result = info(path)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["graphs"][0]["nodes"] == layers
+    assert "pip install netray-plugin-tflite" in info(tflite_file).stderr
+    assert subprocess.run([str(py), "-c", "import keras"], capture_output=True).returncode != 0, "keras must not be needed"
