@@ -19,7 +19,8 @@ def netray_formats() -> list[FormatInfo]:
 
 @netray.hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
-    return Claim(FORMAT, 1.0) if sniff(path, head) else None
+    confidence = sniff(path, head)
+    return Claim(FORMAT, confidence) if confidence else None
 
 
 @netray.hookimpl

@@ -85,6 +85,11 @@ def model_from_module(torch: Any, module: Any, where: Path | str) -> Model:
 
 
 def read_torchscript(path: Path) -> Model:
+    try:
+        with zipfile.ZipFile(path):
+            pass
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise FormatError(path, FORMAT, f"the zip archive is truncated or damaged ({exc})") from exc
     facts = _archive_facts(path)
     torch, module = _load(path)
     model = model_from_module(torch, module, path)

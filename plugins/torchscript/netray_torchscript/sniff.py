@@ -25,5 +25,24 @@ def is_torchscript_zip(path: Path) -> bool:
     return bool(has_code & has_data)
 
 
-def sniff(path: Path, head: bytes) -> bool:
-    return path.is_file() and head.startswith(b"PK\x03\x04") and is_torchscript_zip(path)
+EXTENSIONS = (".pt", ".pth", ".jit", ".ptl", ".torchscript")
+
+
+def sniff(path: Path, head: bytes) -> float | None:
+    """1.0 for a TorchScript archive; 0.2 for a zip named like one that zipfile cannot open
+    (claimed so that loading says what is wrong); None otherwise."""
+    if not path.is_file() or not head.startswith(b"PK\x03\x04"):
+        return None
+    if is_torchscript_zip(path):
+        return 1.0
+    if path.suffix.lower() in EXTENSIONS and not _opens(path):
+        return 0.2
+    return None
+
+
+def _opens(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path):
+            return True
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
