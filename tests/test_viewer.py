@@ -41,8 +41,7 @@ def make_window(qtbot: Any, tmp_path: Path) -> Any:
 
 
 def open_and_wait(window: MainWindow, path: Path) -> None:
-    assert window.open_file(path)
-    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.open_file(path, block=True)
     assert window.scene is not None
 
 
@@ -136,7 +135,7 @@ def test_search_expands_groups_selects_and_centres(make_window: Any, qtbot: Any,
     window.search.edit.setText("block2/relu")
     assert window.search.results.count() >= 1
     window.search.choose(0)
-    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
     assert window.selected == ("node", target)
     i = window.scene.item_of(target)  # type: ignore[union-attr]
     assert i is not None
@@ -158,14 +157,14 @@ def test_double_click_collapsed_group_expands_it(make_window: Any, qtbot: Any, t
     group = s.ref[i]
     zoom_to_item(window, i)
     click(qtbot, window, item_centre(window, i), double=True)
-    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
     assert window.level is not None and group.id in window.level.expanded
     s = window.scene
     frame = s.item_of(group)  # type: ignore[union-attr]
     assert frame is not None and s.kind[frame] == ItemKind.FRAME  # type: ignore[union-attr]
     # The View menu's collapse-all folds it again.
     window.collapse_all()
-    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
     assert window.scene.kind[window.scene.item_of(group)] == ItemKind.GROUP  # type: ignore[union-attr, index]
 
 
@@ -179,13 +178,13 @@ def test_open_if_body_and_return_by_breadcrumbs(make_window: Any, qtbot: Any, tm
     assert i is not None
     zoom_to_item(window, i)
     click(qtbot, window, item_centre(window, i), double=True)
-    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
     assert window.level is not None and window.level.graph is if_node.subgraphs[0]
     assert {n.name for n in window.scene.graph.nodes} == {n.name for n in if_node.subgraphs[0].nodes}  # type: ignore[union-attr]
     assert window.breadcrumbs.isVisible()
     assert [b.text() for b in window.breadcrumbs.buttons] == [main.name, window.level.label]
     qtbot.mouseClick(window.breadcrumbs.buttons[0], Qt.MouseButton.LeftButton)
-    assert window.wait_for_layout(LAYOUT_TIMEOUT_S)
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
     assert window.level is not None and window.level.graph is main
     assert window.scene is not None and window.scene.graph is main
     assert window.selected == ("node", if_node)
@@ -201,7 +200,7 @@ def test_corrupt_file_shows_message_and_window_stays_usable(
     good = conv_net(tmp_path / "conv.onnx")
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(good.read_bytes()[:200] + b"\xff" * 64)
-    assert window.open_file(bad) is False
+    assert window.open_file(bad, block=True) is False
     assert len(shown) == 1 and str(bad) in shown[0] and "\n" not in shown[0] and "Traceback" not in shown[0]
     assert window.model is None
     open_and_wait(window, good)
@@ -269,3 +268,39 @@ def test_snapshot_counts_subgraph_ops_and_raises_format_errors(qtbot: Any, tmp_p
     with pytest.raises(netray.FormatError):
         netray_viewer.snapshot(str(bad), str(tmp_path / "bad.png"))
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_opening_runs_in_the_background(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("auto")
+    path = conv_net(tmp_path / "conv.onnx")
+    assert window.open_file(path) is True  # returns at once; reading happens in a worker thread
+    assert window.busy
+    qtbot.waitUntil(lambda: not window.busy and window.scene is not None, timeout=LAYOUT_TIMEOUT_S * 1000)
+    assert window.model is not None and window.model.source == path
+
+
+def test_esc_cancels_a_running_layout(qtbot: Any) -> None:
+    import time
+
+    from netray.layout import LayoutCancelled
+    from netray_viewer.layout_worker import LayoutJob
+
+    class SlowCache:
+        """Reports progress, then works until told to stop, as a big layout would."""
+
+        def scene(self, expanded: frozenset[str], cancel: Any = None, progress: Any = None) -> Any:
+            progress(0.25)
+            while not cancel():
+                time.sleep(0.005)
+            raise LayoutCancelled()
+
+    job = LayoutJob(7, SlowCache(), frozenset())  # type: ignore[arg-type]
+    progress: list[tuple[int, int, int]] = []
+    job.progressed.connect(lambda *a: progress.append(a))
+    with qtbot.waitSignal(job.cancelled, timeout=5000) as cancelled:
+        job.start()
+        qtbot.waitUntil(lambda: bool(progress), timeout=5000)
+        job.cancel()
+    assert cancelled.args == [7]
+    assert progress[0] == (7, 250, 1000)
+    job.wait(2000)

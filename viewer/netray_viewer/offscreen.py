@@ -45,15 +45,14 @@ def snapshot(
     window.resize(*size)
     window.show()
     app.processEvents()
-    window.open_file(path)
-    window.wait_for_layout()
+    window.open_file(path, block=True)  # raises the FormatError
     if window.layout_error is not None:
         raise FormatError(path, window.model.format if window.model else "", window.layout_error)
     if select and window.level is not None:
         node = next((n for n in window.level.graph.nodes if n.name == select), None)
         if node is not None:
             window.reveal_node(node)
-            window.wait_for_layout()
+            window.wait_until_idle()
     app.processEvents()
     image = window.grab()  # paints the canvas: the first complete draw
     ready = time.monotonic() - start

@@ -7,11 +7,12 @@ hands the result to the canvas, minimap and panels.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QRectF, QSettings, Qt
+from PyQt6.QtCore import QRectF, QSettings, Qt, QThread
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
     QApplication,
@@ -27,7 +28,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from netray.api import load_model
 from netray.errors import FormatError
 from netray.ir import Model, Node, Value
 from netray.plugins import get_manager
@@ -38,6 +38,7 @@ from netray_viewer.canvas import GraphCanvas
 from netray_viewer.layout_worker import LayoutJob
 from netray_viewer.minimap import Minimap
 from netray_viewer.navigation import GraphLevel, Navigation
+from netray_viewer.open_worker import OpenJob
 from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
 from netray_viewer.theme import Theme, apply_application_palette, theme_named
@@ -67,8 +68,12 @@ class MainWindow(QMainWindow):
         self.layout_error: str | None = None
         self._token = 0
         self._job: LayoutJob | None = None
-        self._running: set[LayoutJob] = set()  # kept alive until their threads end
+        self._running: set[QThread] = set()  # jobs kept alive until their threads end
         self._after_layout: Callable[[], None] | None = None
+        self._open_token = 0
+        self._open_job: OpenJob | None = None
+        self._opening = Path()
+        self.open_error: FormatError | None = None
 
         self.canvas = GraphCanvas(self.theme)
         self.breadcrumbs = Breadcrumbs()
@@ -168,31 +173,58 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str | Path) -> bool:
-        """Load ``path`` and show it; a FormatError becomes a message (or is raised in snapshot mode)."""
+    def open_file(self, path: str | Path, block: bool = False) -> bool:
+        """Open ``path`` in the background; a FormatError becomes a message (raised in snapshot mode).
+
+        With ``block`` wait until the model is read and laid out; returns whether it opened.
+        """
         path = Path(path)
-        try:
-            model = load_model(path)
-            navigation = Navigation(model, self.expand_mode)
-        except FormatError as exc:
-            return self._fail(exc)
-        except Exception as exc:  # hierarchy or an unexpected reader bug: still one line, not a crash
-            return self._fail(FormatError(path, "", f"{type(exc).__name__}: {exc}"))
-        self.model = model
+        self._open_token += 1
+        self.open_error = None
+        job = OpenJob(self._open_token, path, self.expand_mode)
+        job.opened.connect(self._on_opened)
+        job.failed.connect(self._on_open_failed)
+        job.stage.connect(lambda token, text: self._on_stage(token, text))
+        job.finished.connect(lambda j=job: self._running.discard(j))
+        self._running.add(job)
+        self._open_job = job
+        self._opening = path
+        self.status_label.setText(f"Opening {path.name}…")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        job.start()
+        if not block:
+            return True
+        self.wait_until_idle()
+        if self.open_error is not None and self.raise_errors:
+            raise self.open_error
+        return self.open_error is None
+
+    def _on_stage(self, token: int, text: str) -> None:
+        if token == self._open_token:
+            self.status_label.setText(text)
+
+    def _on_opened(self, token: int, navigation: Navigation) -> None:
+        if token != self._open_token:
+            return
+        self._open_job = None
+        self.model = navigation.model
         self.navigation = navigation
         self.selected = None
-        self._remember(path)
+        self._remember(self._opening)
         self._update_title()
         self._show_level(fit=True)
         self.show_model_properties()
-        return True
 
-    def _fail(self, exc: FormatError) -> bool:
-        if self.raise_errors:
-            raise exc
+    def _on_open_failed(self, token: int, exc: FormatError) -> None:
+        if token != self._open_token:
+            return
+        self._open_job = None
+        self.open_error = exc
+        self.progress.setVisible(False)
         self.status_label.setText("Could not open the file")
-        QMessageBox.warning(self, "netray — cannot open file", str(exc))
-        return False
+        if not self.raise_errors:
+            QMessageBox.warning(self, "netray — cannot open file", str(exc))
 
     def _remember(self, path: Path) -> None:
         recent = [str(p) for p in (self.settings.value("recent", []) or []) if str(p) != str(path.resolve())]
@@ -242,10 +274,6 @@ class MainWindow(QMainWindow):
     def scene(self) -> Scene | None:
         return self.canvas.scene_data
 
-    @property
-    def layout_busy(self) -> bool:
-        return self._job is not None
-
     def request_layout(self, fit: bool = False, after: Callable[[], None] | None = None) -> None:
         """Lay out the current level in the background; ``after`` runs once the scene is shown."""
         level = self.level
@@ -271,8 +299,14 @@ class MainWindow(QMainWindow):
         job.start()
 
     def cancel_layout(self) -> None:
+        """Esc: stop the layout in progress, or stop waiting for a file being read."""
         if self._job is not None:
             self._job.cancel()
+        elif self._open_job is not None:
+            self._open_token += 1  # its result will be ignored when it arrives
+            self._open_job = None
+            self.progress.setVisible(False)
+            self.status_label.setText("Opening cancelled")
 
     def _on_progress(self, token: int, done: int, total: int) -> None:
         if token == self._token and total > 0:
@@ -311,22 +345,23 @@ class MainWindow(QMainWindow):
         if token == self._token:
             self._finish_job("Layout cancelled")
 
-    def wait_for_layout(self, timeout_s: float | None = None) -> bool:
-        """Process events until no layout is pending (used by snapshot and tests)."""
-        import time
+    @property
+    def busy(self) -> bool:
+        """A file is being read or a layout computed."""
+        return self._open_job is not None or self._job is not None
 
+    def wait_until_idle(self, timeout_s: float | None = None) -> bool:
+        """Process events until no file is being opened and no layout is pending (snapshot, tests)."""
         app = QApplication.instance()
         start = time.monotonic()
-        while self._job is not None:
+        while self.busy:
             if timeout_s is not None and time.monotonic() - start > timeout_s:
                 return False
             if app is not None:
                 app.processEvents()
-            if self._job is not None and not self._job.isRunning():
-                # The thread ended; its queued signals arrive with the next processEvents.
-                time.sleep(0.001)
-            else:
-                time.sleep(0.005)
+            time.sleep(0.002)
+        if app is not None:
+            app.processEvents()
         return True
 
     def _show_level(self, fit: bool, after: Callable[[], None] | None = None) -> None:
@@ -507,7 +542,7 @@ class MainWindow(QMainWindow):
             if i is not None:
                 self.canvas.centre_on(float(scene.x[i] + scene.w[i] / 2), float(scene.y[i] + scene.h[i] / 2), FOCUS_ZOOM)
 
-        if expanded == level.expanded and self.scene is not None and not self.layout_busy:
+        if expanded == level.expanded and self.scene is not None and not self.busy:
             focus()
         else:
             self.set_expanded(expanded, after=focus)
@@ -560,7 +595,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, a0: QCloseEvent | None) -> None:
         for job in list(self._running):
-            job.cancel()
+            if isinstance(job, LayoutJob):
+                job.cancel()
         for job in list(self._running):
             job.wait(5000)
         super().closeEvent(a0)

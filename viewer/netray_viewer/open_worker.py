@@ -1,0 +1,44 @@
+"""Read a model file and build its group hierarchy off the UI thread.
+
+Reading a large file and grouping 100,000 operations take seconds; done in a
+QThread, the window keeps repainting and shows progress meanwhile. Every failure
+arrives as one ``FormatError`` through ``failed``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import QThread, pyqtSignal
+
+from netray.api import load_model
+from netray.errors import FormatError
+from netray_viewer.navigation import Navigation
+
+
+class OpenJob(QThread):
+    """Loads ``path`` and prepares the main graph's navigation level."""
+
+    opened = pyqtSignal(int, object)  # token, Navigation
+    failed = pyqtSignal(int, object)  # token, FormatError
+    stage = pyqtSignal(int, str)  # token, what is happening now
+
+    def __init__(self, token: int, path: Path, expand: str) -> None:
+        super().__init__()
+        self.token = token
+        self.path = path
+        self.expand = expand
+
+    def run(self) -> None:
+        try:
+            self.stage.emit(self.token, f"Reading {self.path.name}…")
+            model = load_model(self.path)
+            self.stage.emit(self.token, f"Grouping {len(model.main.nodes):,} operations…")
+            navigation = Navigation(model, self.expand)
+        except FormatError as exc:
+            self.failed.emit(self.token, exc)
+            return
+        except Exception as exc:  # a reader or hierarchy bug: still one line for the user, never a crash
+            self.failed.emit(self.token, FormatError(self.path, "", f"{type(exc).__name__}: {exc}"))
+            return
+        self.opened.emit(self.token, navigation)
