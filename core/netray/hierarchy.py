@@ -35,6 +35,7 @@ MIN_PERIOD = 3
 MIN_REPEAT_COVER = 12
 # Blocks shorter than this are not given a group each: the whole run is one group.
 MIN_BLOCK_GROUP_OPS = 8
+PHASE_SHIFT_COST = 1.0  # in values crossing a block boundary
 MAX_PERIOD_CANDIDATES = 8
 MAX_USES_PER_BLOCK = 8  # how many uses of one op type per block the period search expects
 # The shortest run of single-input/single-output ops folded as a chain.
@@ -405,7 +406,9 @@ class _Folder:
                 break
             bounds = s + period * np.arange(copies + 1)
             bounds = bounds[bounds <= n]
-            score = float(live[bounds].mean())
+            # The run's own start is usually the true one (the op before it differs):
+            # shift only where clearly fewer values cross the boundaries.
+            score = float(live[bounds].mean()) + (0.0 if phase == 0 else PHASE_SHIFT_COST)
             key = (score, -copies, s, copies)
             if key < best:
                 best = key
