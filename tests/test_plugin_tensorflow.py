@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import time
 import venv
@@ -225,6 +226,61 @@ def test_real_meta_graph_uses_its_op_defs_for_port_names(shared_models: Path) ->
     assert any(n.control_inputs for n in model.main.nodes)
     t = mul.attribute("T")
     assert t is not None and t.kind is AttrKind.DTYPE and t.value == "float32"
+
+
+def test_saved_model_variables_come_lazily_from_the_checkpoint(shared_models: Path) -> None:
+    """half_plus_two computes y = a * x + b with a = 0.5, b = 2 (and c = 3 for y3)."""
+    root = shared_models / "tensorflow" / "savedmodel" / "tf_serving"
+    for name in (
+        "saved_model_half_plus_two_cpu",
+        "saved_model_half_plus_two_tf2_cpu",
+    ):  # TF1 VariableV2, TF2 VarHandleOp
+        model = manager().load(root / name)
+        variables = {
+            n.name: n.outputs[0].values[0].initializer
+            for n in model.main.nodes
+            if n.op in ("VariableV2", "VarHandleOp")
+        }
+        for var, expected in (("a", 0.5), ("b", 2.0), ("c", 3.0)):
+            tensor = variables[var]
+            assert tensor is not None and tensor.dtype == "float32" and tensor.shape == ()
+            assert "variables.data-00000-of-00001" in tensor.location
+            assert float(tensor.numpy()) == expected
+        assert "given to variable nodes" in model.properties["variables"]
+
+
+def test_tf2_checkpoint_keys_map_through_the_object_graph(shared_models: Path) -> None:
+    from netray_tensorflow.checkpoint import variable_tensors
+
+    index = (
+        shared_models / "tensorflow/savedmodel/tf_serving/saved_model_half_plus_two_tf2_cpu/variables/variables.index"
+    )
+    plain = variable_tensors(index, {})
+    assert sorted(plain) == ["a", "b", "c"]
+    mapped = variable_tensors(index, {1: "renamed_a"})  # object 1 of the object graph holds variable a
+    assert "renamed_a" in mapped and "a" not in mapped and float(mapped["renamed_a"].numpy()) == 0.5
+
+
+def test_snappy_blocks_and_broken_checkpoints(tmp_path: Path, shared_models: Path) -> None:
+    from netray_tensorflow.checkpoint import snappy_decompress
+
+    assert snappy_decompress(b"\x07\x08abc\x01\x03", tmp_path) == b"abcabca"
+    for bad in (b"\x07\x08abc\x01\x09", b"\x07\x08ab", b"\xff\xff\xff\xff\x0f"):
+        with pytest.raises(FormatError):
+            snappy_decompress(bad, tmp_path)
+    source = shared_models / "tensorflow" / "savedmodel" / "tf_serving" / "saved_model_half_plus_two_cpu"
+    folder = tmp_path / "broken"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes((source / "saved_model.pb").read_bytes())
+    index = (source / "variables" / "variables.index").read_bytes()
+    (folder / "variables" / "variables.index").write_bytes(index[:30] + b"\xff" * 40 + index[70:])
+    model = manager().load(folder)  # a broken checkpoint leaves the graph readable
+    assert len(model.main.nodes) == 74 and model.properties["variables"].startswith("not read")
+    (folder / "variables" / "variables.index").write_bytes(index)  # data shard missing: fails on read only
+    model = manager().load(folder)
+    tensor = next(n for n in model.main.nodes if n.name == "a").outputs[0].values[0].initializer
+    with pytest.raises(FormatError):
+        tensor.numpy()
 
 
 # -- generated graphs ----------------------------------------------------------------------------
@@ -519,7 +575,11 @@ def test_each_plugin_installs_and_works_alone_in_a_fresh_venv(
         assert result.returncode != 0
         assert f"pip install {distribution}" in result.stdout + result.stderr
     for name, (distribution, model, nodes) in cases.items():
-        pip(bin_dir, "install", str(repo_root / "plugins" / name))  # with its own dependencies from PyPI
+        # A copy, so that building the wheel leaves no build/ folder in the repository.
+        source = shutil.copytree(
+            repo_root / "plugins" / name, tmp_path / name, ignore=shutil.ignore_patterns("build", "*.egg-info")
+        )
+        pip(bin_dir, "install", str(source))  # with its own dependencies from PyPI
         result = netray_info(bin_dir, model)
         assert result.returncode == 0, result.stderr
         summary = json.loads(result.stdout)

@@ -17,6 +17,7 @@ from google.protobuf import message, text_format
 
 from netray import FormatError, Graph, Model, TensorType
 from netray_tensorflow import protos
+from netray_tensorflow.checkpoint import variable_tensors
 from netray_tensorflow.graphdef import Context, GraphBuilder
 from netray_tensorflow.sniff import is_text
 from netray_tensorflow.tensors import dtype_name, shape_of
@@ -27,6 +28,7 @@ SAVEDMODEL = "TensorFlow SavedModel"
 # Beyond this many graph visits (Graph.walk follows every call of every function)
 # calls inside function bodies are no longer expanded as subgraphs.
 WALK_LIMIT = 20000
+VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 
 
 def read_message(path: Path, cls: Any, format: str) -> Any:
@@ -175,6 +177,8 @@ def load_meta_graph(path: Path) -> Model:
     if not meta_graph.graph_def.node and not meta_graph.graph_def.library.function:
         raise FormatError(path, METAGRAPH, "the MetaGraphDef holds no graph nodes")
     model, ctx = model_from_meta_graph(path, meta_graph, METAGRAPH, path.stem)
+    # A checkpoint's .meta sits beside its .index and .data-* files.
+    attach_variables(model, path.with_suffix(".index"), meta_graph)
     return _finish(model, [ctx])
 
 
@@ -211,9 +215,42 @@ def load_saved_model(path: Path) -> Model:
     assert model is not None
     model.format_version = str(saved.saved_model_schema_version)
     model.properties["metagraphs"] = str(len(metas))
-    variables = folder / "variables"
-    if variables.is_dir():
-        model.properties["variables"] = (
-            ", ".join(sorted(p.name for p in variables.iterdir())) + " (values not read yet)"
-        )
+    attach_variables(model, folder / "variables" / "variables.index", metas[first])
     return _finish(model, ctxs)
+
+
+def saved_variable_names(meta_graph: Any) -> dict[int, str]:
+    """Object index -> variable name, from a SavedModel's object graph (TF2)."""
+    names = {}
+    for i, node in enumerate(meta_graph.object_graph_def.nodes):
+        if node.WhichOneof("kind") == "variable":
+            names[i] = node.variable.name.removesuffix(":0")
+    return names
+
+
+def attach_variables(model: Model, index_path: Path, meta_graph: Any) -> None:
+    """Give variable nodes (VariableV2, VarHandleOp) their checkpoint values as lazy initializers.
+
+    A checkpoint that cannot be read leaves the graph as it is, with the reason in the properties.
+    """
+    if not index_path.is_file():
+        return
+    try:
+        tensors = variable_tensors(index_path, saved_variable_names(meta_graph))
+    except FormatError as exc:
+        model.properties["variables"] = f"not read: {exc.reason}"
+        return
+    matched = 0
+    for node in model.main.nodes:
+        if node.op not in VARIABLE_OPS or not node.outputs:
+            continue
+        shared = node.attribute("shared_name")
+        for name in (shared.value if shared is not None else None, node.name):
+            tensor = tensors.get(name) if isinstance(name, str) and name else None
+            if tensor is not None:
+                value = node.outputs[0].values[0]
+                value.initializer = tensor
+                value.type = TensorType(tensor.dtype, tensor.shape)
+                matched += 1
+                break
+    model.properties["variables"] = f"{len(tensors)} tensors in {index_path.name}, {matched} given to variable nodes"
