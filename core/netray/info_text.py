@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 MAX_OPS_SHOWN = 25
 
 
+def _console() -> Console:
+    # Piped output (a file, a test) gets a wide page rather than rich's 80 columns,
+    # so names and shapes are never cut.
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def _shape(shape: list[Any] | None) -> str:
     if shape is None:
         return "?"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    # Escaped: rich would read "[batch, 3]" as markup.
+    return escape("[" + ", ".join("?" if d is None else str(d) for d in shape) + "]")
 
 
 def _human(n: int) -> str:
@@ -24,8 +33,8 @@ def _human(n: int) -> str:
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
-    console.print(f"[bold]{summary['source'] or ''}[/bold]")
+    console = console or _console()
+    console.print(f"[bold]{escape(summary['source'] or '')}[/bold]")
     console.print(f"format      {summary['format']}")
     if summary["producer"]:
         console.print(f"producer    {summary['producer']}")
@@ -33,7 +42,7 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         console.print("imports     " + ", ".join(f"{k or 'ai.onnx'} {v}" for k, v in summary["imports"].items()))
     console.print(f"parameters  {summary['parameters']:,} ({_human(summary['parameters'])})")
     for key, value in summary["metadata"].items():
-        console.print(f"meta        {key} = {str(value)[:100]}")
+        console.print(escape(f"meta        {key} = {str(value)[:100]}"))
     for graph in summary["graphs"]:
         table = Table(title=f"graph {graph['name']!r}: {graph['nodes']} operations", title_justify="left")
         table.add_column("")
@@ -42,21 +51,21 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         table.add_column("shape")
         for kind in ("inputs", "outputs"):
             for v in graph[kind]:
-                table.add_row(kind[:-1], v["name"], str(v["dtype"] or "?"), _shape(v["shape"]))
+                table.add_row(kind[:-1], escape(v["name"]), escape(str(v["dtype"] or "?")), _shape(v["shape"]))
         console.print(table)
     ops = list(summary["ops"].items())
     table = Table(title=f"operations ({sum(c for _, c in ops)} in all graphs)", title_justify="left")
     table.add_column("op")
     table.add_column("count", justify="right")
     for op, count in ops[:MAX_OPS_SHOWN]:
-        table.add_row(op, str(count))
+        table.add_row(escape(op), str(count))
     if len(ops) > MAX_OPS_SHOWN:
         table.add_row(f"… {len(ops) - MAX_OPS_SHOWN} more types", "")
     console.print(table)
 
 
 def print_formats(rows: list[dict[str, Any]], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or _console()
     if not rows:
         console.print("No format plugins installed. Install one, e.g.: pip install netray-plugin-onnx")
         return
