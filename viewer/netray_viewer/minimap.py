@@ -37,11 +37,14 @@ class Minimap(QWidget):
         self._scale = SIZE / max(width, height)
         self._origin = QPointF(left, top)
         self.setFixedSize(max(int(width * self._scale), 24) + 4, max(int(height * self._scale), 24) + 4)
-        self.setVisible(True)
         self.update()
 
     def set_view_rect(self, rect: QRectF) -> None:
+        """Move the view rectangle; the minimap hides while the whole scene is in view."""
         self.view_rect = QRectF(rect)
+        if self.painter is not None:
+            left, top, right, bottom = self.painter.scene.bounds()
+            self.setVisible(not rect.contains(QRectF(left, top, right - left, bottom - top)))
         self.update()
 
     def _render(self) -> QImage:

@@ -214,10 +214,28 @@ class ScenePainter:
         self.title_font = QFont()
         self.title_font.setPixelSize(TITLE_FONT_PX)
         self.title_font.setBold(True)
+        self.title_fonts: list[tuple[QFont, QFontMetricsF]] = []
+        for px in (TITLE_FONT_PX, TITLE_FONT_PX - 1, TITLE_FONT_PX - 2):
+            font = QFont()
+            font.setPixelSize(px)
+            font.setBold(True)
+            self.title_fonts.append((font, QFontMetricsF(font)))
         self.line_font = QFont()
         self.line_font.setPixelSize(LINE_FONT_PX)
         self.edge_font = QFont()
         self.edge_font.setPixelSize(LINE_FONT_PX - 1)
+
+    def _fit_title(self, title: str, width: float) -> tuple[QFont, QFontMetricsF, str]:
+        """The largest title font (down to 9px) in which ``title`` fits ``width``; else elided at 9px.
+
+        netray.labels sizes boxes from estimated character widths, which run a
+        little narrow for wide fonts; shrinking a pixel beats cutting "ReduceSum".
+        """
+        for font, metrics in self.title_fonts:
+            if metrics.horizontalAdvance(title) <= width:
+                return font, metrics, title
+        font, metrics = self.title_fonts[-1]
+        return font, metrics, _elide(metrics, title, width)
 
     # -- the frame ------------------------------------------------------------------
     def paint(self, painter: QPainter, visible: QRectF, zoom: float) -> int:
@@ -391,33 +409,45 @@ class ScenePainter:
                     painter.drawRoundedRect(rect.adjusted(3, 3, 3, 3), radius, radius)
         if not show_title:
             return
-        title_metrics = QFontMetricsF(self.title_font)
         line_metrics = QFontMetricsF(self.line_font)
         for i in boxes.tolist():
             kind = s.kind[i]
             x, y, w, h = float(s.x[i]), float(s.y[i]), float(s.w[i]), float(s.h[i])
             io = kind in (ItemKind.INPUT, ItemKind.OUTPUT)
-            has_lines = bool(s.lines[i]) and h > TITLE_HEIGHT + 2 and not io
+            has_lines = bool(s.lines[i]) and h > TITLE_HEIGHT + 2
             marker_room = MARKER_SIZE + 6 if kind == ItemKind.GROUP else 0.0
-            painter.setFont(self.title_font)
-            painter.setPen(t.text if io else t.header_text)
+            indent = h / 4 if io else 6.0  # inside the pill's rounded end
             band_h = TITLE_HEIGHT if has_lines else h
-            text = _elide(title_metrics, s.title[i], w - 12 - marker_room)
-            baseline = y + (band_h + title_metrics.ascent() - title_metrics.descent()) / 2
-            painter.drawText(QPointF(x + 6, baseline), text)
+            font, metrics, text = self._fit_title(s.title[i], w - 2 * indent - marker_room)
+            painter.setFont(font)
+            painter.setPen(t.text if io else t.header_text)
+            baseline = y + (band_h + metrics.ascent() - metrics.descent()) / 2
+            painter.drawText(QPointF(x + indent, baseline), text)
             if kind == ItemKind.GROUP:
                 self._paint_marker(painter, i, "+", zoom)
+            elif kind == ItemKind.NODE and getattr(s.ref[i], "subgraphs", None):
+                self._paint_subgraph_badge(painter, x, y, w, band_h)
             if has_lines and not show_lines:
-                self._paint_greeked_lines(painter, i, x, y, w, h)
+                self._paint_greeked_lines(painter, i, x + indent - 6, y, w, h)
             if has_lines and show_lines:
                 painter.setFont(self.line_font)
-                painter.setPen(t.text)
+                painter.setPen(t.muted_text if io else t.text)
                 ly = y + TITLE_HEIGHT + 2 + line_metrics.ascent()
                 for line in s.lines[i]:
                     if ly > y + h - 2:
                         break
-                    painter.drawText(QPointF(x + 6, ly), _elide(line_metrics, line, w - 12))
+                    painter.drawText(QPointF(x + indent, ly), _elide(line_metrics, line, w - 2 * indent))
                     ly += LINE_HEIGHT
+
+    def _paint_subgraph_badge(self, painter: QPainter, x: float, y: float, w: float, band_h: float) -> None:
+        """Two stacked squares at the title's right: this node holds graphs (double-click opens)."""
+        size = min(8.0, band_h * 0.45)
+        right = x + w - 6
+        top = y + (min(band_h, TITLE_HEIGHT) - size) / 2 - 1
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(self._pen(self.theme.header_text, 1.0, 1.0))
+        painter.drawRect(QRectF(right - size, top + 2, size - 2, size - 2))
+        painter.drawRect(QRectF(right - size + 2, top, size - 2, size - 2))
 
     def _paint_greeked_lines(self, painter: QPainter, i: int, x: float, y: float, w: float, h: float) -> None:
         """Lines too small to read drawn as bars, so a box's body still shows how much it holds."""

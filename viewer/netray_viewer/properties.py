@@ -78,7 +78,7 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     parts.append(_section("Outputs", _value_rows(node.outputs), raw=True))
     if node.subgraphs:
         links = [
-            (sub.name or f"graph {k}", f"<a href='subgraph:{node.index}:{k}'>open ({len(sub.nodes)} nodes)</a>")
+            (sub.name or f"graph {k}", f"<a href='subgraph:{node.index}:{k}'>open ({len(sub.nodes)} node{'s' if len(sub.nodes) != 1 else ''})</a>")
             for k, sub in enumerate(node.subgraphs)
         ]
         parts.append(_section("Subgraphs", links, raw=True))
