@@ -81,6 +81,18 @@ lam.save(os.path.join(out, "lambda.keras"))
 lam.save(os.path.join(out, "lambda.h5"))
 os.remove(marker)
 
+# The in-memory object through the plugin's load_object hook (only this plugin registered).
+from netray.plugins import PluginManager
+from netray.summary import model_summary
+from netray_keras import plugin as keras_plugin
+pm = PluginManager(load_entry_points=False)
+pm.register(keras_plugin, "keras")
+seen = pm.load_object(twin, {})
+kernel = seen.graphs[0].values["shared_dense/kernel"].initializer.numpy()
+facts["object"] = {"nodes": len(seen.graphs[0].nodes), "params": model_summary(seen)["parameters"],
+                   "layers_property": seen.properties.get("layers"), "format": seen.format,
+                   "kernel_equal": bool((kernel == shared.kernel.numpy()).all())}
+
 # Keras' own view of the real .keras files.
 real = {}
 for path in sys.argv[2:]:
@@ -267,6 +279,15 @@ def test_lambda_bytecode_is_shown_never_run(manager: PluginManager, generated: t
     assert node.op == "Lambda" and node.category is Category.CUSTOM
     assert node.attribute("function") is not None or any(a.name.startswith("function") for a in node.attributes)
     assert not (out / "lambda_ran.txt").exists()
+
+
+def test_in_memory_keras_model(generated: tuple[Path, dict[str, Any]]) -> None:
+    _, facts = generated
+    seen = facts["object"]
+    assert seen["format"] == "Keras"
+    assert seen["nodes"] == facts["twin"]["flat_layers"] and seen["params"] == facts["twin"]["params"]
+    assert seen["layers_property"] == str(facts["twin"]["layers"])
+    assert seen["kernel_equal"]
 
 
 def test_operator_info(manager: PluginManager) -> None:

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 from netray import Category, Graph, Node, Port, TensorType, Value
 from netray_keras.attributes import config_attributes, value_attribute
-from netray_keras.layers import LAYERS, MODEL_CLASSES, is_keras_module, weight_names
-from netray_keras.weights import WeightStore
+from netray_keras.layers import LAYERS, MODEL_CLASSES, is_keras_module
+from netray_keras.weights import LayerWeights
 
 
 class Ref(NamedTuple):
@@ -149,7 +149,7 @@ def layer_calls(layer: dict[str, Any]) -> list[Any]:
 class GraphBuilder:
     """Adds the layers of one saved model (and the models nested in it) to a graph."""
 
-    def __init__(self, graph: Graph, store: WeightStore | None) -> None:
+    def __init__(self, graph: Graph, store: LayerWeights | None) -> None:
         self.graph = graph
         self.store = store
 
@@ -349,16 +349,13 @@ class GraphBuilder:
         return node
 
     def attach_weights(self, node: Node, class_name: str, config: dict[str, Any], scope: tuple[str, ...], saved: tuple[str, ...]) -> None:
+        """The layer's stored variables as named input ports holding weight values."""
         if self.store is None:
             return
-        infos = self.store.for_layer(scope, node.name, saved)
-        names = weight_names(class_name, config)
         prefix = "".join(f"{s}/" for s in scope)
-        for i, info in enumerate(infos):
-            short = info.name.rsplit("/", 1)[-1]
-            if self.store.keras3 and len(names) == len(infos):
-                short = names[i]
-            value = self.new_value(f"{prefix}{node.name}/{short}", TensorType(None, info.shape))
-            value.initializer = self.store.tensor(info, value.name)
-            value.type = TensorType(value.initializer.dtype, info.shape)
+        for short, make_tensor in self.store.layer_tensors(scope, node.name, saved, class_name, config):
+            value = self.new_value(f"{prefix}{node.name}/{short}")
+            tensor = make_tensor(value.name)
+            value.initializer = tensor
+            value.type = TensorType(tensor.dtype, tensor.shape)
             node.inputs.append(Port(short, [value]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -10,6 +11,7 @@ import netray
 from netray import Category, Claim, FormatInfo, Model, OpInfo
 from netray_keras.archive import FORMAT, looks_like_keras_archive
 from netray_keras.layers import LAYERS
+from netray_keras.objects import model_from_object
 from netray_keras.reader import HDF5_MAGIC, ZIP_MAGIC, read_keras
 
 EXTENSIONS = (".keras", ".h5", ".hdf5")
@@ -43,6 +45,12 @@ def netray_load(path: Path, format: str) -> Model | None:
     if format != FORMAT:
         return None
     return read_keras(path)
+
+
+@netray.hookimpl
+def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
+    """A ``keras.Model`` already in memory (Functional or Sequential)."""
+    return model_from_object(obj)
 
 
 @netray.hookimpl

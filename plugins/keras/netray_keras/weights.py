@@ -18,14 +18,27 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
 
 from netray import FormatError, Tensor, file_slice_loader
 from netray_keras.archive import FORMAT
+from netray_keras.layers import weight_names
 
 H5Opener = Callable[[], AbstractContextManager[h5py.File]]
+TensorFactory = Callable[[str], Tensor]  # value name -> lazy Tensor
+
+
+class LayerWeights(Protocol):
+    """Where the graph builder gets each layer's weights: a file's store, or a live model."""
+
+    def layer_tensors(
+        self, scope: tuple[str, ...], layer: str, saved: tuple[str, ...], class_name: str, config: dict[str, Any]
+    ) -> list[tuple[str, TensorFactory]]:
+        """(port name, tensor factory) for each variable of ``layer`` inside nested models ``scope``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,18 @@ class WeightStore:
                 raise FormatError(source, FORMAT, f"cannot read weight {info.h5_path}: {exc}") from exc
 
         return load
+
+    def layer_tensors(
+        self, scope: tuple[str, ...], layer: str, saved: tuple[str, ...], class_name: str, config: dict[str, Any]
+    ) -> list[tuple[str, TensorFactory]]:
+        infos = self.for_layer(scope, layer, saved)
+        names = weight_names(class_name, config)
+        found: list[tuple[str, TensorFactory]] = []
+        for i, info in enumerate(infos):
+            # Keras 2 names variables; Keras 3 numbers them (vars/0), named here from the class table.
+            short = names[i] if self.keras3 and len(names) == len(infos) else info.name.rsplit("/", 1)[-1]
+            found.append((short, lambda value_name, info=info: self.tensor(info, value_name)))  # type: ignore[misc]
+        return found
 
     def for_layer(self, scope: tuple[str, ...], layer: str, saved: tuple[str, ...]) -> list[WeightInfo]:
         """The stored variables of ``layer`` inside the nested models ``scope``.
