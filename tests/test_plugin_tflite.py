@@ -413,6 +413,38 @@ def test_recursive_while_is_shown_without_a_cycle(tmp_path: Path, manager: Plugi
     assert len(list(model.all_graphs())) == 3  # walking terminates
 
 
+def test_if_branches_and_support_metadata_name(tmp_path: Path, manager: PluginManager) -> None:
+    def if_options(b: flatbuffers.Builder) -> int:
+        tflite.IfOptionsStart(b)
+        tflite.IfOptionsAddThenSubgraphIndex(b, 1)
+        tflite.IfOptionsAddElseSubgraphIndex(b, 2)
+        return tflite.IfOptionsEnd(b)
+
+    # A TFLite Support ModelMetadata flatbuffer ("M001"): its first field is the model name.
+    meta = flatbuffers.Builder(64)
+    name = meta.CreateString("Toy classifier")
+    meta.StartObject(1)
+    meta.PrependUOffsetTRelativeSlot(0, name, 0)
+    meta.Finish(meta.EndObject(), file_identifier=b"M001")
+    branch = [TensorDef("v", T.FLOAT32, [2]), TensorDef("r", T.FLOAT32, [2])]
+    spec = ModelDef(
+        opcodes=[(BUILTIN["IF"], None), (BUILTIN["RELU"], None), (BUILTIN["TANH"], None)],
+        graphs=[
+            GraphDef("main", [TensorDef("flag", T.BOOL, []), TensorDef("x", T.FLOAT32, [2]), TensorDef("y", T.FLOAT32, [2])], [0, 1], [2],
+                     [OpDef(0, [0, 1], [2], options=(tflite.BuiltinOptions.IfOptions, if_options))]),
+            GraphDef("then", branch, [0], [1], [OpDef(1, [0], [1])]),
+            GraphDef("else", branch, [0], [1], [OpDef(2, [0], [1])]),
+        ],
+        metadata={"TFLITE_METADATA": bytes(meta.Output())},
+    )
+    model = manager.load(write(tmp_path, "if.tflite", build(spec)))
+    (node,) = model.graphs[0].nodes
+    assert node.op == "IF" and [p.name for p in node.inputs] == ["cond", "input1"]
+    assert [g.name for g in node.subgraphs] == ["then", "else"]
+    assert [n.op for n in node.subgraphs[1].nodes] == ["TANH"]
+    assert model.properties["support_metadata_name"] == "Toy classifier"
+
+
 def test_custom_op_name_and_options(tmp_path: Path, manager: PluginManager) -> None:
     fbb = flexbuffers.Builder()
     with fbb.Map():
