@@ -401,6 +401,19 @@ def test_cli_reads_netray_files(tmp_path: Path) -> None:
     assert summary["parameters"] == build_everything_model().parameter_count()
 
 
+def test_viewer_opens_a_netray_file(tmp_path: Path) -> None:
+    probe = subprocess.run([sys.executable, "-c", "import netray_viewer; assert netray_viewer.snapshot"], capture_output=True, timeout=120)
+    if probe.returncode != 0:
+        pytest.skip("the viewer (netray_viewer.snapshot) is not available")
+    path = netray.save_model(build_everything_model(), tmp_path / "m.netray")
+    png = tmp_path / "m.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-m", "netray.cli", "open", str(path), "--snapshot", str(png)], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["nodes"] >= 3
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # ---------------------------------------------------------------------------------------
 # Real files, through every installed plugin
 # ---------------------------------------------------------------------------------------

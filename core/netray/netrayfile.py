@@ -22,6 +22,8 @@ and every problem becomes ``FormatError(path, "netray", reason)``.
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import json
 import math
 import os
@@ -29,7 +31,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,22 @@ MAX_NPY_HEADER = 1 << 16
 ALIGNMENT = 64  # tensor data starts on this boundary, so memory maps are aligned
 _ALIGN_EXTRA_ID = 0xD935  # the "zipalign" extra field id used by Android's tool
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # as zipfile.structFileHeader
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building or encoding a large IR.
+
+    Hundreds of thousands of new objects otherwise trigger repeated full
+    collections over everything alive: loading then runs about 3 times slower.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------------------
@@ -312,14 +330,8 @@ def _model_header(model: Model, enc: _Encoder) -> dict[str, Any]:
     }
 
 
-def save(model: Model, path: str | Path, weights: bool = True) -> Path:
-    """Write ``model`` to ``path`` as a ``.netray`` file; with ``weights``, every readable tensor's values too.
-
-    The file is written beside the target and renamed into place, so a failure
-    leaves an existing file untouched. Raises FormatError (naming the tensor) when
-    a tensor's values cannot be read; pass ``weights=False`` to save structure only.
-    """
-    path = Path(path)
+def _encode(model: Model, weights: bool) -> tuple[str, _Encoder, list[dict[str, Any]]]:
+    """netray.json's text, the encoder's tables and the tensors' entries."""
     enc = _Encoder()
     _collect_graphs(model, enc)
     doc: dict[str, Any] = {"version": VERSION, "model": _model_header(model, enc)}
@@ -339,7 +351,19 @@ def save(model: Model, path: str | Path, weights: bool = True) -> Path:
     doc["tensors"] = tensors_json
     # The marker opens the file, so sniffing can check it from the first bytes.
     text = MARKER.decode() + ", " + json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)[1:]
+    return text, enc, tensors_json
 
+
+def save(model: Model, path: str | Path, weights: bool = True) -> Path:
+    """Write ``model`` to ``path`` as a ``.netray`` file; with ``weights``, every readable tensor's values too.
+
+    The file is written beside the target and renamed into place, so a failure
+    leaves an existing file untouched. Raises FormatError (naming the tensor) when
+    a tensor's values cannot be read; pass ``weights=False`` to save structure only.
+    """
+    path = Path(path)
+    with _gc_paused():
+        text, enc, tensors_json = _encode(model, weights)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -706,14 +730,14 @@ def load(path: str | Path) -> Model:
     path = Path(path)
     try:
         file_size = path.stat().st_size
-        with open(path, "rb") as f, zipfile.ZipFile(f) as zf:
+        with _gc_paused(), open(path, "rb") as f, zipfile.ZipFile(f) as zf:
             doc = _read_json(zf, file_size)
             tensors = _expect(doc.get("tensors", []), list, "tensors")
             loaders: list[Callable[[], np.ndarray] | None] = []
             for i, t in enumerate(tensors):
                 member = _expect(t, dict, f"tensors[{i}]").get("data")
                 loaders.append(None if member is None else _npy_loader(path, f, zf, _expect(member, str, f"tensors[{i}].data"), file_size))
-        model = _Decoder(doc, loaders).build()
+            model = _Decoder(doc, loaders).build()
     except _Bad as exc:
         raise FormatError(path, FORMAT, str(exc)) from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
