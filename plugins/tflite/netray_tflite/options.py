@@ -52,6 +52,7 @@ FLEXBUFFER_FIELDS = {"CompositeAttributes", "CustomAttributes"}
 _SKIP_SUFFIXES = ("AsNumpy", "Length", "IsNone", "BufferHasIdentifier")
 
 
+@cache
 def snake_case(name: str) -> str:
     """``FusedActivationFunction`` -> ``fused_activation_function``."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
@@ -141,7 +142,11 @@ def read_options(table: flatbuffers.table.Table, cls: type, limit: int) -> tuple
             length = getattr(obj, getter + "Length")()
             if length > limit:
                 raise ValueError(f"{cls.__name__}.{field} claims {length} elements, more than the file holds")
-            values = [getattr(obj, getter)(j) for j in range(length)]
+            as_numpy = getattr(obj, getter + "AsNumpy", None)
+            if as_numpy is not None and length:
+                values = as_numpy().tolist()  # one read for numeric vectors
+            else:
+                values = [getattr(obj, getter)(j) for j in range(length)]
             if getter in FLEXBUFFER_FIELDS:
                 attributes.append(flexbuffer_attribute(field, bytes(values)))
                 continue
