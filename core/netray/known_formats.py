@@ -12,7 +12,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class KnownFormat:
     name: str
-    distribution: str
+    distribution: str  # "" where no netray plugin reads the format yet
     extensions: tuple[str, ...]
     magic: tuple[tuple[int, bytes], ...] = ()  # (offset, bytes) any of which proves it
 
@@ -21,10 +21,19 @@ KNOWN_FORMATS: tuple[KnownFormat, ...] = (
     KnownFormat("ONNX", "netray-plugin-onnx", (".onnx", ".onnxtxt", ".ort", ".pb")),
     KnownFormat("TFLite", "netray-plugin-tflite", (".tflite", ".lite"), ((4, b"TFL3"),)),
     KnownFormat("Keras", "netray-plugin-keras", (".keras", ".h5", ".hdf5"), ((0, b"\x89HDF\r\n\x1a\n"),)),
-    KnownFormat("PyTorch", "netray-plugin-pytorch", (".pt2", ".pth", ".pkl", ".bin", ".ckpt")),
+    KnownFormat("PyTorch", "netray-plugin-pytorch", (".pt2", ".pth", ".pkl", ".ckpt")),
     KnownFormat("TorchScript", "netray-plugin-torchscript", (".pt", ".jit", ".ptl", ".torchscript")),
     KnownFormat("TensorFlow", "netray-plugin-tensorflow", (".pb", ".pbtxt", ".meta", ".savedmodel")),
     KnownFormat("MXNet", "netray-plugin-mxnet", ("-symbol.json", ".params")),
+    # Recognised so the message can say what the file is, though no plugin reads them yet.
+    KnownFormat("GGUF", "", (".gguf",), ((0, b"GGUF"),)),
+    KnownFormat("safetensors", "", (".safetensors",)),
+    KnownFormat("Caffe", "", (".prototxt", ".caffemodel")),
+    KnownFormat("Core ML", "", (".mlmodel", ".mlpackage")),
+    KnownFormat("Darknet", "", (".cfg",)),
+    KnownFormat("ncnn", "", (".param",), ((0, b"7767517"),)),
+    KnownFormat("OpenVINO IR", "", (".xml",)),
+    KnownFormat("TensorFlow.js", "", ("model.json",)),
 )
 
 

@@ -164,6 +164,8 @@ class PluginManager:
                 head = f.read(HEAD_BYTES)
         known = guess_format(path, head)
         installed = {r.distribution for r in self.records.values()}
+        if known is not None and not known.distribution:
+            return NoReaderError(path, f"it looks like {known.name}, which no netray plugin reads yet")
         if known is not None and known.distribution not in installed:
             return NoReaderError(
                 path,
