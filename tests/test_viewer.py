@@ -304,3 +304,92 @@ def test_esc_cancels_a_running_layout(qtbot: Any) -> None:
     assert cancelled.args == [7]
     assert progress[0] == (7, 250, 1000)
     job.wait(2000)
+
+
+def test_real_tflite_file_opens_and_its_nodes_are_clickable(make_window: Any, qtbot: Any, shared_models: Path) -> None:
+    path = shared_models / "tflite" / "tf_serving" / "half_plus_two.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in the shared models")
+    window = make_window("auto")
+    open_and_wait(window, path)
+    s = window.scene
+    assert s is not None and window.canvas.item.frames_painted > 0
+    i = next(k for k in range(s.size) if s.kind[k] == ItemKind.NODE)
+    zoom_to_item(window, i)
+    click(qtbot, window, item_centre(window, i))
+    assert window.selected == ("node", s.ref[i])
+    assert s.ref[i].op in window.panel.plain_text()
+
+
+def test_wheel_zooms_toward_the_pointer(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    from PyQt6.QtCore import QPointF
+    from PyQt6.QtGui import QWheelEvent
+    from PyQt6.QtWidgets import QApplication
+
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    canvas = window.canvas
+    before = canvas.zoom()
+    pointer = QPointF(canvas.width() * 0.3, canvas.height() * 0.3)
+    under = canvas.view_box.mapSceneToView(canvas.mapToScene(pointer.toPoint()))
+    event = QWheelEvent(
+        pointer,
+        QPointF(canvas.mapToGlobal(pointer.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.zoom() > before * 1.1
+    after = canvas.view_box.mapSceneToView(canvas.mapToScene(pointer.toPoint()))
+    assert (after.x(), after.y()) == pytest.approx((under.x(), under.y()), abs=2.0 / canvas.zoom())
+
+
+def test_drop_a_file_onto_the_window_opens_it(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    from PyQt6.QtCore import QMimeData, QPointF, QUrl
+    from PyQt6.QtGui import QDropEvent
+
+    window = make_window("auto")
+    path = if_model(tmp_path / "dropped.onnx")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
+    assert window.model is not None and window.model.source == path
+    assert window.windowTitle().startswith("dropped.onnx")
+
+
+def test_frame_marker_collapses_and_depth_menu_expands(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    from netray_viewer.painter import expand_marker_rect
+
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    s = window.scene
+    assert s is not None
+    frame = max((k for k in range(s.size) if s.kind[k] == ItemKind.FRAME), key=lambda k: s.depth[k])
+    group = s.ref[frame]
+    marker = expand_marker_rect(s.x[frame], s.y[frame], s.w[frame]).center()
+    window.canvas.centre_on(marker.x(), marker.y(), min_zoom=1.5)
+    click(qtbot, window, window.canvas.map_to_widget(marker.x(), marker.y()).toPoint())
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
+    assert window.level is not None and group.id not in window.level.expanded
+    assert window.scene.kind[window.scene.item_of(group)] == ItemKind.GROUP  # type: ignore[union-attr, index]
+    window.expand_to_depth(1)
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
+    depths = {g.depth for g in window.level.hierarchy.groups.values() if g.id in window.level.expanded}
+    assert depths and max(depths) <= 1
+
+
+def test_theme_switch_repaints_and_is_remembered(make_window: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    light = window.canvas.grab().toImage().pixelColor(3, 3).lightness()
+    window.apply_theme("dark")
+    dark = window.canvas.grab().toImage().pixelColor(3, 3).lightness()
+    assert light > 200 and dark < 60
+    assert window.canvas.scene_painter is not None and window.canvas.scene_painter.theme.name == "dark"
+    assert window.settings.value("theme") == "dark"
