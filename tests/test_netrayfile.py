@@ -320,6 +320,33 @@ def test_round_trip_keeps_everything_with_weights(tmp_path: Path) -> None:
     assert not main.values["external"].initializer.has_data  # type: ignore[union-attr]
 
 
+def test_ml_dtypes_tensors_keep_their_dtype(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bfloat16, float8 and int4 arrays (as the ONNX plugin gives them) come back as the same dtype and bits."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    g = Graph("main", "main")
+    arrays = {
+        "bf16": np.linspace(-2, 2, 12).astype(ml_dtypes.bfloat16).reshape(3, 4),
+        "f8": np.linspace(-1, 1, 8).astype(ml_dtypes.float8_e4m3fn),
+        "i4": np.arange(-8, 8).astype(ml_dtypes.int4).reshape(4, 4)[:, ::2],  # not contiguous either
+    }
+    for name, array in arrays.items():
+        g.value(name, TensorType(array.dtype.name, array.shape)).initializer = array_tensor(name, array)
+    model = Model("ml", [g])
+    loaded = round_trip(model, tmp_path)
+    for name, array in arrays.items():
+        back = loaded.main.values[name].initializer.numpy()  # type: ignore[union-attr]
+        assert back.dtype == array.dtype and back.shape == array.shape
+        assert back.tobytes() == np.ascontiguousarray(array).tobytes()
+    monkeypatch.setattr(netrayfile, "_named_dtype", lambda name: None)  # a reader without ml_dtypes
+    raw = netray.load_model(tmp_path / "m.netray").main.values["bf16"].initializer.numpy()  # type: ignore[union-attr]
+    assert raw.dtype == np.uint16 and raw.tobytes() == arrays["bf16"].tobytes()
+    monkeypatch.undo()
+    wrong_width = rewrite(tmp_path / "m.netray", tmp_path / "w.netray", members={"dtypes.json": b'{"tensors/0.npy": "float64"}'})
+    assert_format_error(wrong_width, "does not match")
+    malformed = rewrite(tmp_path / "m.netray", tmp_path / "x.netray", members={"dtypes.json": b"[1, 2]"})
+    assert_format_error(malformed, "dtypes.json")
+
+
 def test_round_trip_without_weights_keeps_structure(tmp_path: Path) -> None:
     model = build_everything_model()
     loaded = round_trip(model, tmp_path, weights=False)

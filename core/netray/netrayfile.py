@@ -59,6 +59,7 @@ FORMAT = "netray"
 EXTENSION = ".netray"
 VERSION = 1
 JSON_MEMBER = "netray.json"
+VIEWS_MEMBER = "dtypes.json"  # {tensor member: dtype name} for arrays stored as raw unsigned integers
 MARKER = b'{"format": "netray"'
 # netray.json of a model with a million nodes stays well under this.
 MAX_JSON_BYTES = 1 << 30
@@ -292,15 +293,38 @@ def _tensor_json(t: Tensor, member: str | None, enc: _Encoder) -> dict[str, Any]
     return out
 
 
-def _storable(array: np.ndarray) -> np.ndarray:
-    """The array in a form ``np.save`` writes without pickle, in C order."""
+def _storable(array: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """The array in a form ``np.save`` writes without pickle, in C order, and the
+    name of the dtype to view it as again when numpy alone cannot name it.
+
+    Types from ml_dtypes (bfloat16, float8, int4) are stored as unsigned integers
+    of the same width and viewed back on reading.
+    """
+    view = None
     if array.dtype.hasobject:
         items = array.ravel().tolist()
         kind = bytes if items and all(isinstance(x, bytes) for x in items) else str
         array = np.array([x if isinstance(x, kind) else str(x) for x in items], dtype=kind).reshape(array.shape)
-    if array.dtype.kind == "V" or array.dtype.names is not None:
+    elif array.dtype.kind == "V" and array.dtype.names is None and array.dtype.itemsize in (1, 2, 4, 8):
+        view = array.dtype.name
+        array = array.view(f"<u{array.dtype.itemsize}") if array.flags.c_contiguous else array.copy(order="C").view(f"<u{array.dtype.itemsize}")
+    if array.dtype.kind == "V":
         raise ValueError(f"dtype {array.dtype} cannot be stored in a .npy member")
-    return array if array.flags.c_contiguous else array.copy(order="C")
+    return (array if array.flags.c_contiguous else array.copy(order="C")), view
+
+
+def _named_dtype(name: str) -> np.dtype[Any] | None:
+    """numpy's dtype called ``name``, also from ml_dtypes when that is installed; None if unknown."""
+    try:
+        return np.dtype(name)
+    except TypeError:
+        pass
+    try:
+        import ml_dtypes  # optional: ships with onnx and jax, not a dependency of the core
+    except ImportError:
+        return None
+    kind = getattr(ml_dtypes, name, None)
+    return np.dtype(kind) if kind is not None else None
 
 
 def _write_aligned_member(zf: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
@@ -372,17 +396,22 @@ def save(model: Model, path: str | Path, weights: bool = True) -> Path:
             info = zipfile.ZipInfo(JSON_MEMBER, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, text.encode("utf-8"))  # first member: sniffing reads it from the head
+            views: dict[str, str] = {}
             for t, t_json in zip(enc.tensors, tensors_json, strict=True):
                 member = t_json.get("data")
                 if member is None:
                     continue
                 try:
-                    array = _storable(np.asarray(t.numpy()))
+                    array, view = _storable(np.asarray(t.numpy()))
                 except FormatError as exc:
                     raise FormatError(path, FORMAT, f"cannot save the values of tensor {t.name!r} ({exc.reason}); save with weights=False to keep structure only") from exc
                 except ValueError as exc:
                     raise FormatError(path, FORMAT, f"cannot save tensor {t.name!r}: {exc}") from exc
                 _write_aligned_member(zf, member, array)
+                if view is not None:
+                    views[member] = view
+            if views:  # known only now that the arrays were read, so after them
+                zf.writestr(zipfile.ZipInfo(VIEWS_MEMBER, date_time=(1980, 1, 1, 0, 0, 0)), json.dumps(views))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -701,6 +730,35 @@ def _npy_loader(path: Path, f: Any, zf: zipfile.ZipFile, member: str, file_size:
     return file_slice_loader(path, data_start, length, dtype, shape)
 
 
+def _read_views(zf: zipfile.ZipFile) -> dict[str, str]:
+    """The dtype names of tensors stored as raw unsigned integers (an absent member: none)."""
+    try:
+        info = zf.getinfo(VIEWS_MEMBER)
+    except KeyError:
+        return {}
+    if info.file_size > MAX_JSON_BYTES:
+        raise _Bad(f"{VIEWS_MEMBER} is too large")
+    views = json.loads(zf.read(info).decode("utf-8"))
+    if not isinstance(views, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in views.items()):
+        raise _Bad(f"{VIEWS_MEMBER} must map tensor members to dtype names")
+    return views
+
+
+def _viewing_loader(path: Path, load_raw: Callable[[], np.ndarray], name: str) -> Callable[[], np.ndarray]:
+    """A loader giving the raw unsigned array viewed as dtype ``name``; without ml_dtypes, the raw array."""
+
+    def load() -> np.ndarray:
+        raw = load_raw()
+        dtype = _named_dtype(name)
+        if dtype is None:
+            return raw
+        if dtype.itemsize != raw.dtype.itemsize:
+            raise FormatError(path, FORMAT, f"dtype {name} does not match its stored {raw.dtype} values")
+        return raw.view(dtype)
+
+    return load
+
+
 def _read_json(zf: zipfile.ZipFile, file_size: int) -> dict[str, Any]:
     try:
         info = zf.getinfo(JSON_MEMBER)
@@ -733,10 +791,15 @@ def load(path: str | Path) -> Model:
         with _gc_paused(), open(path, "rb") as f, zipfile.ZipFile(f) as zf:
             doc = _read_json(zf, file_size)
             tensors = _expect(doc.get("tensors", []), list, "tensors")
+            views = _read_views(zf)
             loaders: list[Callable[[], np.ndarray] | None] = []
             for i, t in enumerate(tensors):
                 member = _expect(t, dict, f"tensors[{i}]").get("data")
-                loaders.append(None if member is None else _npy_loader(path, f, zf, _expect(member, str, f"tensors[{i}].data"), file_size))
+                if member is None:
+                    loaders.append(None)
+                    continue
+                loader = _npy_loader(path, f, zf, _expect(member, str, f"tensors[{i}].data"), file_size)
+                loaders.append(loader if member not in views else _viewing_loader(path, loader, views[member]))
             model = _Decoder(doc, loaders).build()
     except _Bad as exc:
         raise FormatError(path, FORMAT, str(exc)) from None
