@@ -1,8 +1,9 @@
 """Measure the viewer's frame cost: ``python -m netray_viewer.benchmark MODEL [MODEL ...]``.
 
 For each model: load, hierarchy, first layout, then the time to paint one
-1600x1000 frame with the whole scene in view (far out), at zoom 1 (titles and
-lines) and at zoom 2, each the median of several frames. Prints one line per
+1600x1000 frame with the whole scene in view (far out), and centred at zooms
+0.15 (boxes and arrows), 0.35 (titles), 1 and 2 (attribute lines, edge labels),
+each the median of several frames. Prints one line per
 model; numbers are wall-clock seconds or milliseconds on this machine.
 """
 
@@ -58,7 +59,7 @@ def measure(path: Path, expand: str, repeat: int, width: int = 1600, height: int
     figures = [f"{path.name}: {len(model.main.nodes):,} ops, {scene.size:,} items, {len(scene.edge_src):,} edges",
                f"load {t_load:.2f}s hierarchy {t_hier:.2f}s layout {t_layout:.2f}s paint-cache {t_cache * 1000:.0f}ms"]
     cx, cy = (left + right) / 2, (top + bottom) / 2
-    for label, zoom in (("fit", fit_zoom), ("zoom1", 1.0), ("zoom2", 2.0)):
+    for label, zoom in (("fit", fit_zoom), ("mid", 0.15), ("titles", 0.35), ("zoom1", 1.0), ("zoom2", 2.0)):
         half_w, half_h = width / zoom / 2, height / zoom / 2
         visible = (left, top, right, bottom) if label == "fit" else (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
         ms, drawn = _frame_ms(painter, width, height, visible, zoom, repeat)
