@@ -199,6 +199,20 @@ def test_generated_params_in_each_layout_round_trip(tmp_path: Path, layout: str)
     assert bn.category is Category.NORMALIZATION
 
 
+def test_opening_reads_no_weight_bytes(tmp_path: Path) -> None:
+    """Values come from the file when asked for: rewritten bytes after opening are what a read returns."""
+    arrays = mlp_arrays()
+    (tmp_path / "lazy-symbol.json").write_text(json.dumps(mlp_symbol()))
+    params = tmp_path / "lazy-0001.params"
+    write_params(params, arrays)
+    model = manager().load(tmp_path / "lazy-symbol.json")
+    changed = {k: (v + 1).astype(v.dtype) for k, v in arrays.items()}
+    write_params(params, changed)  # same layout, new values
+    tensor = model.main.values["fc1_weight"].initializer
+    assert tensor is not None
+    np.testing.assert_array_equal(tensor.numpy(), changed["arg:fc1_weight"])
+
+
 def test_weights_without_params_are_weights_without_data(tmp_path: Path) -> None:
     (tmp_path / "net-symbol.json").write_text(json.dumps(mlp_symbol()))
     model = manager().load(tmp_path / "net-symbol.json")
