@@ -110,6 +110,11 @@ def test_click_edge_shows_value_producer_and_consumers(make_window: Any, qtbot: 
     assert window.selected is not None and window.selected[0] == "value"
     text = window.panel.plain_text()
     assert "pooled" in text and "GlobalAveragePool" in text and "Flatten" in text
+    # The consumer is a link: following it selects that node.
+    flatten = node_named(window, "/head/Flatten")
+    window.panel.label.linkActivated.emit(f"node:{flatten.index}")
+    assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
+    assert window.selected == ("node", flatten)
 
 
 def test_click_empty_space_shows_model_properties(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
@@ -130,9 +135,10 @@ def test_search_expands_groups_selects_and_centres(make_window: Any, qtbot: Any,
     open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
     target = node_named(window, "/backbone/block2/relu/Relu")
     assert window.scene.item_of(target) is None  # hidden inside a collapsed group
+    window.activateWindow()
     qtbot.keyClick(window.canvas, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    window.search.focus()
-    window.search.edit.setText("block2/relu")
+    assert window.search.isVisible()
+    qtbot.keyClicks(window.search.edit, "block2/relu")
     assert window.search.results.count() >= 1
     window.search.choose(0)
     assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
@@ -393,3 +399,22 @@ def test_theme_switch_repaints_and_is_remembered(make_window: Any, tmp_path: Pat
     assert light > 200 and dark < 60
     assert window.canvas.scene_painter is not None and window.canvas.scene_painter.theme.name == "dark"
     assert window.settings.value("theme") == "dark"
+
+
+def test_minimap_click_moves_the_view_and_recent_menu_lists_the_file(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    path = conv_net(tmp_path / "conv.onnx")
+    open_and_wait(window, path)
+    s = window.scene
+    assert s is not None
+    first = window.scene.item_of(node_named(window, "/backbone/block0/conv/Conv"))
+    assert first is not None
+    window.canvas.centre_on(float(s.x[first]), float(s.y[first]), min_zoom=2.0)
+    assert window.minimap.isVisible()  # only part of the graph is in view
+    # Click the minimap near its bottom: the view moves to the end of the graph.
+    before = window.canvas.view_box.viewRect().center().y()
+    qtbot.mouseClick(window.minimap, Qt.MouseButton.LeftButton, pos=QPoint(window.minimap.width() // 2, window.minimap.height() - 4))
+    after = window.canvas.view_box.viewRect().center().y()
+    _, top, _, bottom = s.bounds()
+    assert after > before and after > top + 0.8 * (bottom - top)
+    assert str(path.resolve()) in [a.text() for a in window.recent_menu.actions()]
