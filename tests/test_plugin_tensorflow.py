@@ -334,7 +334,7 @@ def test_short_value_lists_fill_and_absurd_shapes_fail_on_read(tmp_path: Path) -
             tensor.numpy()
 
 
-def library_graph(n_chain: int = 0) -> GraphDef:
+def library_graph(n_chain: int = 0, calls_per_link: int = 2) -> GraphDef:
     """A While whose body and cond are functions, a call to a recursive function, and a fan-out call chain."""
     g = GraphDef()
     lib = g.library
@@ -354,7 +354,8 @@ def library_graph(n_chain: int = 0) -> GraphDef:
         f.signature.name = f"chain{k}"
         f.signature.input_arg.add(name="i", type=types_pb2.DT_INT32)
         if k + 1 < n_chain:
-            f.node_def.extend([node("a", f"chain{k + 1}", ("i",)), node("b", f"chain{k + 1}", ("a:0",))])
+            calls = [node("a", f"chain{k + 1}", ("i",)), node("b", f"chain{k + 1}", ("a:0",))]
+            f.node_def.extend(calls[:calls_per_link])
     g.node.extend(
         [
             node(
@@ -387,12 +388,13 @@ def test_functions_become_subgraphs_without_cycles(tmp_path: Path) -> None:
     assert sorted(g.name for g in model.all_graphs()) == sorted(["loop", "body", "cond", "recurse"])
 
 
-def test_exponential_call_fan_out_stays_cheap(tmp_path: Path) -> None:
-    model = manager().load(write(tmp_path / "fan.pb", library_graph(n_chain=40)))
+@pytest.mark.parametrize(("n_chain", "calls_per_link"), [(40, 2), (2000, 1)], ids=["fan-out 2^40", "depth 2000"])
+def test_call_fan_out_and_depth_stay_walkable(tmp_path: Path, n_chain: int, calls_per_link: int) -> None:
+    model = manager().load(write(tmp_path / "fan.pb", library_graph(n_chain, calls_per_link)))
     start = time.perf_counter()
-    graphs = list(model.all_graphs())
+    graphs = list(model.all_graphs())  # recursive in the core: must neither explode nor overflow the stack
     assert time.perf_counter() - start < 5
-    assert len(graphs) == 4 + 40
+    assert len(graphs) == 4 + n_chain
     assert "attributes only" in model.properties["function calls"]
 
 

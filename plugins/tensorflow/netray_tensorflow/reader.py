@@ -28,6 +28,7 @@ SAVEDMODEL = "TensorFlow SavedModel"
 # Beyond this many graph visits (Graph.walk follows every call of every function)
 # calls inside function bodies are no longer expanded as subgraphs.
 WALK_LIMIT = 20000
+MAX_NESTING = 64  # Graph.walk recurses once per level of nested subgraphs
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 
 
@@ -88,19 +89,37 @@ def attach_calls(ctx: Context, tops: list[Graph]) -> str:
             continue
         node.subgraphs.append(callee)
         edges.setdefault(id(caller), []).append(callee)
-    cost: dict[int, int] = {}
-
-    def visits(g: Graph) -> int:
-        if id(g) not in cost:
-            cost[id(g)] = min(WALK_LIMIT * 2, 1 + sum(visits(s) for n in g.nodes for s in n.subgraphs))
-        return cost[id(g)]
-
-    if sum(visits(g) for g in tops) > WALK_LIMIT:
+    cost, depth = walk_cost(tops)
+    if cost > WALK_LIMIT or depth > MAX_NESTING:
         for caller, node, callee in ctx.calls:
             if caller.kind == "function" and callee in node.subgraphs:
                 node.subgraphs.remove(callee)
         notes.append("calls inside function bodies are shown as attributes only (too many nested calls)")
     return "; ".join(notes)
+
+
+def walk_cost(tops: list[Graph]) -> tuple[int, int]:
+    """Graphs a full walk visits (capped) and the deepest nesting, without recursion.
+
+    Subgraph links form a DAG here (attach_calls refuses cycles), so a post-order
+    pass over each graph's distinct children computes both.
+    """
+    visits: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    for top in tops:
+        stack: list[tuple[Graph, bool]] = [(top, False)]
+        while stack:
+            g, children_done = stack.pop()
+            if id(g) in visits:
+                continue
+            subs = [s for n in g.nodes for s in n.subgraphs]
+            if not children_done:
+                stack.append((g, True))
+                stack.extend((s, False) for s in subs if id(s) not in visits)
+                continue
+            visits[id(g)] = min(WALK_LIMIT * 2, 1 + sum(visits[id(s)] for s in subs))
+            depths[id(g)] = 1 + max((depths[id(s)] for s in subs), default=0)
+    return sum(visits[id(g)] for g in tops), max((depths[id(g)] for g in tops), default=0)
 
 
 def tensor_info_text(info: Any) -> str:
