@@ -13,7 +13,7 @@ from typing import Any
 import pyqtgraph as pg
 from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QNativeGestureEvent, QPainter
-from PyQt6.QtWidgets import QGestureEvent, QPinchGesture, QStyleOptionGraphicsItem, QWidget
+from PyQt6.QtWidgets import QGestureEvent, QLabel, QPinchGesture, QStyleOptionGraphicsItem, QWidget
 
 from netray.scene import ItemKind, Scene
 from netray_viewer.painter import ScenePainter, expand_marker_rect
@@ -83,6 +83,9 @@ class GraphCanvas(pg.GraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().grabGesture(Qt.GestureType.PinchGesture)
         self.scene_data: Scene | None = None
+        self.placeholder = QLabel("Open a model file: File › Open…, or drop it here", self)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet(f"color: {theme.muted_text.name()}; font-size: 15px;")
 
     # -- content --------------------------------------------------------------------
     @property
@@ -91,6 +94,7 @@ class GraphCanvas(pg.GraphicsView):
 
     def set_scene(self, scene: Scene | None, fit: bool = True) -> None:
         self.scene_data = scene
+        self.placeholder.setVisible(scene is None)
         self.item.set_painter(ScenePainter(scene, self.theme) if scene is not None else None)
         if fit:
             self.fit()
@@ -99,6 +103,7 @@ class GraphCanvas(pg.GraphicsView):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setBackground(theme.background)
+        self.placeholder.setStyleSheet(f"color: {theme.muted_text.name()}; font-size: 15px;")
         if self.item.painter is not None:
             self.item.painter.theme = theme
         self.item.update()
@@ -154,6 +159,9 @@ class GraphCanvas(pg.GraphicsView):
 
     def resizeEvent(self, ev: Any) -> None:
         super().resizeEvent(ev)
+        placeholder = getattr(self, "placeholder", None)  # pyqtgraph resizes during its own __init__
+        if placeholder is not None:
+            placeholder.setGeometry(self.rect())
         self.resized.emit()
 
     # -- input ----------------------------------------------------------------------

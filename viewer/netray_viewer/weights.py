@@ -129,7 +129,7 @@ class WeightView(QWidget):
             return
         self._show(stats_text(self.stats))
         if self.stats.counts.size:
-            self.plot = pg.PlotWidget()
+            self.plot = pg.PlotWidget(background=None)  # the panel's own colour, in either theme
             self.plot.setFixedHeight(110)
             self.plot.setMenuEnabled(False)
             self.plot.setMouseEnabled(x=False, y=False)

@@ -381,8 +381,8 @@ class MainWindow(QMainWindow):
 
     def toggle_group(self, group: Any, expand: bool) -> None:
         level = self.level
-        if level is None:
-            return
+        if level is None or group is level.hierarchy.root:
+            return  # the root frames the whole graph; it never collapses
         expanded = set(level.expanded)
         if expand:
             expanded.add(group.id)
