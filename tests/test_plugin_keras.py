@@ -81,6 +81,22 @@ lam.save(os.path.join(out, "lambda.keras"))
 lam.save(os.path.join(out, "lambda.h5"))
 os.remove(marker)
 
+# A subclassed model: its graph is Python code, only its config and variables are saved.
+@keras.saving.register_keras_serializable(package="netray_test")
+class Subclassed(keras.Model):
+    def __init__(self, units=2, **kwargs):
+        super().__init__(**kwargs)
+        self.proj = layers.Dense(units)
+        self.blocks = [layers.Dense(3), layers.Dense(units)]
+    def call(self, x):
+        return self.proj(x) + self.blocks[1](self.blocks[0](x))
+    def get_config(self):
+        return {"units": 2, "name": self.name}
+sub = Subclassed(name="subclassed")
+sub(keras.ops.zeros((1, 3)))
+sub.save(os.path.join(out, "subclassed.keras"))
+facts["subclassed"] = {"params": sub.count_params(), "variables": len(sub.weights)}
+
 # The in-memory object through the plugin's load_object hook (only this plugin registered).
 from netray.plugins import PluginManager
 from netray.summary import model_summary
@@ -279,6 +295,16 @@ def test_lambda_bytecode_is_shown_never_run(manager: PluginManager, generated: t
     assert node.op == "Lambda" and node.category is Category.CUSTOM
     assert node.attribute("function") is not None or any(a.name.startswith("function") for a in node.attributes)
     assert not (out / "lambda_ran.txt").exists()
+
+
+def test_subclassed_model_is_a_safe_partial_view(manager: PluginManager, generated: tuple[Path, dict[str, Any]]) -> None:
+    out, facts = generated
+    model = manager.load(out / "subclassed.keras")
+    (node,) = model.graphs[0].nodes
+    assert node.op == "Subclassed" and node.category is Category.CUSTOM
+    assert "call()" in node.metadata["note"]
+    assert model_summary(model)["parameters"] == facts["subclassed"]["params"]
+    assert len(node.weights()) == facts["subclassed"]["variables"]
 
 
 def test_in_memory_keras_model(generated: tuple[Path, dict[str, Any]]) -> None:

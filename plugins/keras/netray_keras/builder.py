@@ -179,6 +179,8 @@ class GraphBuilder:
         if model.get("class_name") == "Sequential" or isinstance(config, list):
             return self.build_sequential(config, scope, bound, saved)
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            if not scope and model.get("class_name") not in MODEL_CLASSES:
+                return self.build_opaque(model)
             raise ConfigError(f"model {model.get('class_name')!r} has no layer list")
         return self.build_functional(config, scope, bound, saved)
 
@@ -280,6 +282,27 @@ class GraphBuilder:
             self.layer_node(layer, class_name, name, layer_config, scope, [Port("inputs", previous)], [Port("output", [out])], (*saved, keys[id(layer)]))
             previous = [out]
         return previous
+
+    def build_opaque(self, model: dict[str, Any]) -> list[Value]:
+        """A subclassed model: its layer graph is Python code, not saved. One custom node shows
+        its config and every variable of the weights file: a safe partial view."""
+        class_name = str(model.get("class_name"))
+        raw_config, raw_build = model.get("config"), model.get("build_config")
+        config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
+        build: dict[str, Any] = raw_build if isinstance(raw_build, dict) else {}
+        inputs = [self.model_input("input", tensor_type(build.get("input_shape"), None), ())] if build.get("input_shape") else []
+        output = self.new_value("output")
+        node = self.layer_node(model, class_name, str(config.get("name") or class_name.lower()), config, (), [Port("inputs", inputs)], [Port("output", [output])], ())
+        node.metadata["note"] = "subclassed model: its call() is Python code that is not saved; shown as one node with all its variables"
+        all_tensors = getattr(self.store, "all_tensors", None)
+        if all_tensors is not None:
+            for path, make_tensor in all_tensors():
+                value = self.new_value(path)
+                tensor = make_tensor(value.name)
+                value.initializer = tensor
+                value.type = TensorType(tensor.dtype, tensor.shape)
+                node.inputs.append(Port(path, [value]))
+        return [output]
 
     def model_input(self, name: str, type: TensorType, scope: tuple[str, ...]) -> Value:
         v = self.new_value(name, type)

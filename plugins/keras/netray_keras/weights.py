@@ -63,6 +63,7 @@ class WeightStore:
     by_group: dict[str, list[WeightInfo]] = field(default_factory=dict)
     by_owner: dict[str, list[WeightInfo]] = field(default_factory=dict)
     keras3: bool = False
+    everything: list[WeightInfo] = field(default_factory=list)  # Keras 3: every model variable
 
     def tensor(self, info: WeightInfo, name: str) -> Tensor:
         """A lazy Tensor for a stored variable."""
@@ -113,6 +114,10 @@ class WeightStore:
             short = names[i] if self.keras3 and len(names) == len(infos) else info.name.rsplit("/", 1)[-1]
             found.append((short, lambda value_name, info=info: self.tensor(info, value_name)))  # type: ignore[misc]
         return found
+
+    def all_tensors(self) -> list[tuple[str, TensorFactory]]:
+        """Every model variable by its path in the weights file (for models without a layer graph)."""
+        return [(info.h5_path, lambda value_name, info=info: self.tensor(info, value_name)) for info in self.everything]  # type: ignore[misc]
 
     def for_layer(self, scope: tuple[str, ...], layer: str, saved: tuple[str, ...]) -> list[WeightInfo]:
         """The stored variables of ``layer`` inside the nested models ``scope``.
@@ -197,3 +202,10 @@ def index_keras3(store: WeightStore, f: h5py.File) -> None:
             visit_layers(layer_group, f"{layer_key}/layers")
 
     visit_layers(f, "")
+
+    def visit_all(name: str, obj: object) -> None:
+        if isinstance(obj, h5py.Dataset) and not name.startswith("optimizer/"):
+            store.everything.append(_info(name, name, obj))
+
+    f.visititems(visit_all)
+    store.everything.sort(key=lambda info: _natural_key(info.h5_path))
