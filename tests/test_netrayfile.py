@@ -417,6 +417,18 @@ def test_saving_over_an_existing_file_is_atomic(tmp_path: Path) -> None:
     assert netray.load_model(path).main.values["q.weight"].initializer.has_data is False  # type: ignore[union-attr]
 
 
+def test_saved_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        fresh = netray.save_model(build_everything_model(), tmp_path / "fresh.netray", weights=False)
+        assert fresh.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+        fresh.chmod(0o640)
+        netray.save_model(build_everything_model(), fresh, weights=False)
+        assert fresh.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+    finally:
+        os.umask(umask)
+
+
 def test_cli_reads_netray_files(tmp_path: Path) -> None:
     path = tmp_path / "m.netray"
     netray.save_model(build_everything_model(), path)

@@ -378,6 +378,16 @@ def _encode(model: Model, weights: bool) -> tuple[str, _Encoder, list[dict[str, 
     return text, enc, tensors_json
 
 
+def _file_mode(path: Path) -> int:
+    """The permission bits for the saved file: those of the file it replaces, else 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def save(model: Model, path: str | Path, weights: bool = True) -> Path:
     """Write ``model`` to ``path`` as a ``.netray`` file; with ``weights``, every readable tensor's values too.
 
@@ -414,6 +424,7 @@ def save(model: Model, path: str | Path, weights: bool = True) -> Path:
                 zf.writestr(zipfile.ZipInfo(VIEWS_MEMBER, date_time=(1980, 1, 1, 0, 0, 0)), json.dumps(views))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))  # mkstemp made it private; give it the mode a new file gets
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -724,7 +735,7 @@ def _npy_loader(path: Path, f: Any, zf: zipfile.ZipFile, member: str, file_size:
         raise _Bad(f"tensor member {member!r}: object or Fortran-ordered arrays are not allowed")
     data_start = f.tell()
     length = start + info.file_size - data_start
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: a hostile shape cannot overflow
     if length != expected:
         raise _Bad(f"tensor member {member!r} holds {length} bytes, its header says {expected}")
     return file_slice_loader(path, data_start, length, dtype, shape)
