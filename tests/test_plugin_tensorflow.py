@@ -312,6 +312,15 @@ def test_generated_graphdef_nodes_edges_weights(tmp_path: Path, text: bool) -> N
     assert model.properties["GraphDef version"].startswith("producer 1205")
 
 
+def test_in_memory_graph_def_loads_through_the_api() -> None:
+    weight = np.ones((8, 4), np.float32)
+    pm = manager()
+    model = pm.load_object(dense_graph(weight, np.zeros(4, np.float32)), {})
+    assert model.format == "TensorFlow GraphDef" and len(model.main.nodes) == 7
+    np.testing.assert_array_equal(model.main.values["model/dense/kernel:0"].initializer.numpy(), weight)
+    assert plugin.netray_load_object(object(), {}) is None
+
+
 def test_short_value_lists_fill_and_absurd_shapes_fail_on_read(tmp_path: Path) -> None:
     g = GraphDef()
     filled = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[1.5])

@@ -219,8 +219,10 @@ class GraphBuilder:
             value = self.graph.value(f"{nd.name}:{key}")
             value.type = TensorType(dtype if len(keys) == 1 else None, shape)
             node.outputs.append(Port("output" if len(keys) == 1 else key, [value]))
-        if nd.op == "Const" and "value" in nd.attr and node.outputs:
-            tensor = tensor_from_proto(nd.attr["value"].tensor, nd.name, self.ctx.path, self.ctx.format)
+        constant = node.attribute("value")
+        if nd.op == "Const" and constant is not None and constant.kind is AttrKind.TENSOR and node.outputs:
+            tensor = constant.value  # the attribute and the output value share one lazy Tensor
+            tensor.name = nd.name
             value = node.outputs[0].values[0]
             value.initializer = tensor
             value.type = TensorType(tensor.dtype, tensor.shape)

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo, hookimpl
+from netray_tensorflow import protos
 from netray_tensorflow.operators import lookup
-from netray_tensorflow.reader import GRAPHDEF, METAGRAPH, SAVEDMODEL, load_graphdef, load_meta_graph, load_saved_model
+from netray_tensorflow.reader import (
+    GRAPHDEF,
+    METAGRAPH,
+    SAVEDMODEL,
+    load_graphdef,
+    load_meta_graph,
+    load_saved_model,
+    model_from_graph_def,
+)
 from netray_tensorflow.sniff import is_graph_def, is_meta_graph, is_saved_model, text_kind
 
 FORMATS = {GRAPHDEF, METAGRAPH, SAVEDMODEL}
@@ -64,6 +74,24 @@ def netray_load(path: Path, format: str) -> Model | None:
     if format == METAGRAPH:
         return load_meta_graph(path)
     return load_graphdef(path)
+
+
+@hookimpl
+def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
+    """A GraphDef message, or a TensorFlow graph (``tf.Graph``, a concrete function) via its GraphDef."""
+    graph_def = None
+    if type(obj).__name__ == "GraphDef" and hasattr(obj, "SerializeToString"):
+        graph_def = protos.GraphDef()
+        graph_def.ParseFromString(obj.SerializeToString())  # tensorflow's or tensorboard's class alike
+    elif type(obj).__module__.startswith("tensorflow"):
+        graph = getattr(obj, "graph", obj)  # a ConcreteFunction carries its FuncGraph
+        if callable(getattr(graph, "as_graph_def", None)):
+            graph_def = protos.GraphDef()
+            graph_def.ParseFromString(graph.as_graph_def().SerializeToString())
+    if graph_def is None:
+        return None
+    name = str(options.get("name", "graph"))
+    return model_from_graph_def(graph_def, Path(f"<{type(obj).__name__}>"), name)
 
 
 @hookimpl

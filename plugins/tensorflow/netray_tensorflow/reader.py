@@ -181,11 +181,15 @@ def _finish(model: Model, ctxs: list[Context]) -> Model:
 
 
 def load_graphdef(path: Path) -> Model:
-    graph_def = read_message(path, protos.GraphDef, GRAPHDEF)
+    return model_from_graph_def(read_message(path, protos.GraphDef, GRAPHDEF), path, path.stem)
+
+
+def model_from_graph_def(graph_def: Any, path: Path, name: str) -> Model:
+    """A Model of a parsed GraphDef (from a file, or an in-memory message)."""
     if not graph_def.node and not graph_def.library.function:
         raise FormatError(path, GRAPHDEF, "the GraphDef holds no nodes")
     ctx = Context(path, GRAPHDEF)
-    model = Model(GRAPHDEF, [build_graphs(graph_def, ctx, path.stem, None)])
+    model = Model(GRAPHDEF, [build_graphs(graph_def, ctx, name, None)])
     model.producer = "TensorFlow"
     _versions(graph_def, model)
     return _finish(model, [ctx])
