@@ -227,7 +227,9 @@ class GraphBuilder:
             value.initializer = tensor
             value.type = TensorType(tensor.dtype, tensor.shape)
         elif nd.op in INPUT_OPS and node.outputs and "shape" in nd.attr:
-            node.outputs[0].values[0].type = TensorType(dtype, shape_of(nd.attr["shape"].shape))
+            value = node.outputs[0].values[0]
+            declared = shape_of(nd.attr["shape"].shape)
+            value.type = TensorType(dtype, declared if declared is not None else value.type.shape)
 
     @staticmethod
     def _output_shapes(nd: Any) -> list[Shape | None]:
