@@ -91,20 +91,21 @@ class _Adjacency:
         index = {id(n): i for i, n in enumerate(graph.nodes)}
         src: list[int] = []
         dst: list[int] = []
-        feeds_from_data = np.zeros(len(graph.nodes), dtype=bool)
+        feeds_from_data = [False] * len(graph.nodes)
         for j, node in enumerate(graph.nodes):
-            for v in node.input_values():
-                if v.initializer is None:
-                    feeds_from_data[j] = True
-                p = v.producer
-                if p is not None:
-                    i = index.get(id(p))
-                    if i is not None and i != j:
-                        src.append(i)
-                        dst.append(j)
+            for port in node.inputs:
+                for v in port.values:
+                    if v.initializer is None:
+                        feeds_from_data[j] = True
+                    p = v.producer
+                    if p is not None:
+                        i = index.get(id(p), j)
+                        if i != j:
+                            src.append(i)
+                            dst.append(j)
         n = len(graph.nodes)
-        pairs = np.unique(np.array([src, dst], dtype=np.int64).reshape(2, -1), axis=1)
-        self.src, self.dst = pairs[0], pairs[1]
+        codes = np.unique(np.array(src, dtype=np.int64) * max(n, 1) + np.array(dst, dtype=np.int64))
+        self.src, self.dst = codes // max(n, 1), codes % max(n, 1)
         self.succ_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
         order = np.argsort(self.dst, kind="stable")
         self.pred_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.dst, minlength=n))])
@@ -113,7 +114,7 @@ class _Adjacency:
         self.out_degree = np.diff(self.succ_ptr)
         self.in_degree = np.diff(self.pred_ptr)
         # A node fed by nothing but weights is a constant (ONNX Constant, a shape literal).
-        self.constant = ~feeds_from_data & (self.in_degree == 0)
+        self.constant = ~np.array(feeds_from_data, dtype=bool) & (self.in_degree == 0)
 
 
 class Hierarchy:
@@ -155,6 +156,9 @@ class Hierarchy:
         """Sort members, number depths, lay groups out in depth-first order, count ops and parameters."""
         graph = self.graph
         ops = [n.op for n in graph.nodes]
+        first: dict[int, int] = {}
+        for g in list(self.root.walk())[::-1]:
+            first[id(g)] = min([*g.nodes, *(first[id(c)] for c in g.children)], default=0)
         pos = 0
         stack: list[tuple[Group, bool]] = [(self.root, False)]
         post: list[Group] = []
@@ -165,7 +169,7 @@ class Hierarchy:
                 post.append(g)
                 continue
             g.nodes.sort()
-            g.children.sort(key=_first_node)
+            g.children.sort(key=lambda c: first[id(c)])
             g.depth = 0 if g.parent is None else g.parent.depth + 1
             g.start = pos
             k = len(g.nodes)
@@ -346,10 +350,17 @@ class _Folder:
             self._new_group(parent, label, "repeat", [i for block in blocks for i in block], f"~repeat{n}")
         else:
             container = self._new_group(parent, f"block.0 … block.{copies - 1} ×{copies}", "repeat", [], f"~repeat{n}")
+            first: Group | None = None
             for j, block in enumerate(blocks):
                 inner = self._new_group(container, f"block.{j}", "scope", block, f"block.{j}")
-                if len(block) >= FOLD_MIN_OPS:
+                if len(block) < FOLD_MIN_OPS:
+                    continue
+                if first is None:
                     self.fold(inner)
+                    first = inner
+                else:
+                    # Same op sequence: fold it the way the first block was folded.
+                    self._copy_folds(first, inner, dict(zip(blocks[0], block, strict=True)))
         before = self._fold_repeats(parent, seq[:start])
         after = self._fold_repeats(parent, seq[start + copies * period :])
         return before + after
@@ -430,6 +441,16 @@ class _Folder:
         np.add.at(diff, np.arange(n)[has] + 1, 1)
         np.add.at(diff, last[has] + 1, -1)
         return np.cumsum(diff)[: n + 1]
+
+    def _copy_folds(self, template: Group, target: Group, mapping: dict[int, int]) -> None:
+        """Give ``target`` the groups ``template`` has, with ops mapped position by position."""
+        target.nodes = [mapping[i] for i in template.nodes]
+        for i in target.nodes:
+            self.node_group[i] = target
+        for t_child in template.children:
+            tag = t_child.id.rsplit("/", 1)[-1]
+            child = self._new_group(target, t_child.label, t_child.kind, [], tag)
+            self._copy_folds(t_child, child, mapping)
 
     # -- chains and sections -------------------------------------------------------------------
 

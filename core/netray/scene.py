@@ -84,10 +84,13 @@ class Scene:
 
     def item_of(self, ref: Node | Value | Any) -> int | None:
         """The item that draws ``ref`` (a Node, Value or Group), or None if it is hidden."""
-        for i, r in enumerate(self.ref):
-            if r is ref:
-                return i
-        return None
+        index = self.__dict__.get("_item_index")
+        if index is None:
+            # Built on first use: a dict from id(ref) to item, so look-ups stay O(1) on big scenes.
+            index = {id(r): i for i, r in enumerate(self.ref)}
+            self.__dict__["_item_index"] = index
+        i = index.get(id(ref))
+        return i if i is not None and self.ref[i] is ref else None
 
     def edge_polyline(self, j: int) -> np.ndarray:
         return self.edge_points[self.edge_offsets[j] : self.edge_offsets[j + 1]]

@@ -141,8 +141,13 @@ def assemble_scene(
 
     block_origin = {key: np.array([ox, oy]) for key, (_, _, ox, oy) in block_at.items()}
     polylines: list[np.ndarray] = []
+    routes: dict[tuple[int, int], np.ndarray] = {}  # values between the same two boxes share a route
     for e in range(triples.shape[1]):
         s, d = int(triples[0, e]), int(triples[1, e])
+        known = routes.get((s, d))
+        if known is not None:
+            polylines.append(known)
+            continue
         cs, cd = chain_of(s), chain_of(d)
         # Both chains end at the root block: the lowest shared block is where they part.
         common = 1
@@ -164,7 +169,8 @@ def assemble_scene(
             if pts is not None:
                 parts.append(pts + block_origin[id(b)])
         parts.append(np.array([[bx[d] + bw[d] / 2, by[d]]]))
-        polylines.append(np.concatenate(parts))
+        route = routes[(s, d)] = np.concatenate(parts)
+        polylines.append(route)
 
     counts = np.array([len(p) for p in polylines], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
