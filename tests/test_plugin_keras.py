@@ -70,6 +70,13 @@ cnn.save(os.path.join(out, "cnn.keras"))
 facts["cnn"] = {"layers": keras_layers(cnn), "params": cnn.count_params(),
                 "weights": {w.path: w.numpy().tolist() for w in cnn.weights}}
 
+# Recurrent wrappers (weights nested below the layer) in a Sequential with an Input.
+rnn = keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(20, 6), layers.Bidirectional(layers.LSTM(4, return_sequences=True)),
+                        layers.TimeDistributed(layers.Dense(3)), layers.GRU(2)], name="rnn")
+for ext in ("keras", "h5"):
+    rnn.save(os.path.join(out, f"rnn.{ext}"))
+facts["rnn"] = {"layers": keras_layers(rnn), "params": rnn.count_params(), "variables": len(rnn.weights)}
+
 # A Lambda layer: its Python bytecode is saved in the config; reading must never run it.
 marker = os.path.join(out, "lambda_ran.txt")
 def side_effect(t):
@@ -256,6 +263,21 @@ def test_shared_layer_and_nested_models(manager: PluginManager, generated: tuple
     assert sm.scope == ("head",) and graph.outputs == list(sm.output_values())
     assert [v.name for v in graph.inputs] == ["a", "b"]
     assert graph.inputs[0].type.shape == ("batch", 8)
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+def test_recurrent_wrappers(manager: PluginManager, generated: tuple[Path, dict[str, Any]], ext: str) -> None:
+    out, facts = generated
+    model = manager.load(out / f"rnn.{ext}")
+    graph = model.graphs[0]
+    assert len(graph.nodes) == facts["rnn"]["layers"]
+    assert model_summary(model)["parameters"] == facts["rnn"]["params"]
+    assert len(list(graph.weights())) == facts["rnn"]["variables"]
+    assert [n.op for n in graph.nodes] == ["Embedding", "Bidirectional", "TimeDistributed", "GRU"]
+    assert graph.inputs[0].type.dtype == "int32"
+    bidirectional = graph.nodes[1]
+    ports = [p.name for p in bidirectional.inputs[1:]]
+    assert len(ports) == len(set(ports)) == 6  # forward and backward kernels told apart
 
 
 def test_weights_match_keras_values(manager: PluginManager, generated: tuple[Path, dict[str, Any]]) -> None:

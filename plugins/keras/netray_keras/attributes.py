@@ -58,7 +58,8 @@ def config_attributes(config: dict[str, Any], prefix: str = "") -> list[Attribut
         if value is None:
             continue
         if _is_serialized_object(value):
-            attributes.append(Attribute(name, AttrKind.STRING, object_text(value)))
+            text = object_text(value)  # a wrapped layer's whole config can be long
+            attributes.append(Attribute(name, AttrKind.STRING, text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"))
         elif isinstance(value, dict):
             attributes.extend(config_attributes(value, prefix=f"{name}."))
         else:

@@ -111,7 +111,8 @@ class WeightStore:
         found: list[tuple[str, TensorFactory]] = []
         for i, info in enumerate(infos):
             # Keras 2 names variables; Keras 3 numbers them (vars/0), named here from the class table.
-            short = names[i] if self.keras3 and len(names) == len(infos) else info.name.rsplit("/", 1)[-1]
+            # Otherwise the path below the layer: "kernel", or "forward_lstm/kernel" in wrappers.
+            short = names[i] if self.keras3 and len(names) == len(infos) else info.name.split("/", 1)[-1]
             found.append((short, lambda value_name, info=info: self.tensor(info, value_name)))  # type: ignore[misc]
         return found
 
