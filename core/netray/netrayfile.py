@@ -453,12 +453,21 @@ def _index(x: Any, size: int, where: str) -> int:
     return x
 
 
+# The helpers below build their error text only on failure: they run for every field.
 def _str(d: dict[str, Any], key: str, where: str, default: str = "") -> str:
-    return _expect(d.get(key, default), str, f"{where}.{key}")  # type: ignore[no-any-return]
+    x = d.get(key, default)
+    if type(x) is not str:
+        raise _Bad(f"{where}.{key}: expected str, found {type(x).__name__}")
+    return x
 
 
 def _list(d: dict[str, Any], key: str, where: str) -> list[Any]:
-    return _expect(d.get(key, []), list, f"{where}.{key}")  # type: ignore[no-any-return]
+    x = d.get(key)
+    if x is None:
+        return []
+    if type(x) is not list:
+        raise _Bad(f"{where}.{key}: expected list, found {type(x).__name__}")
+    return x
 
 
 class _Decoder:
@@ -530,8 +539,12 @@ class _Decoder:
         raise _Bad(f"{where}: unknown value tag {tag!r}")
 
     def mapping(self, d: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-        m = _expect(d.get(key, {}), dict, f"{where}.{key}")
-        return {k: self.any(v, f"{where}.{key}.{k}") for k, v in m.items()}
+        m = d.get(key)
+        if m is None:
+            return {}
+        if type(m) is not dict:
+            raise _Bad(f"{where}.{key}: expected dict, found {type(m).__name__}")
+        return {k: v if type(v) is str else self.any(v, f"{where}.{key}.{k}") for k, v in m.items()}
 
     def shape(self, x: Any, where: str) -> tuple[Any, ...] | None:
         if x is None:
