@@ -112,7 +112,7 @@ class WeightStore:
         for i, info in enumerate(infos):
             # Keras 2 names variables; Keras 3 numbers them (vars/0), named here from the class table.
             # Otherwise the path below the layer: "kernel", or "forward_lstm/kernel" in wrappers.
-            short = names[i] if self.keras3 and len(names) == len(infos) else info.name.split("/", 1)[-1]
+            short = names[i] if self.keras3 and len(names) == len(infos) else _below(info.name, layer)
             found.append((short, lambda value_name, info=info: self.tensor(info, value_name)))  # type: ignore[misc]
         return found
 
@@ -132,6 +132,14 @@ class WeightStore:
             own = [w for w in found if w.name.split("/", 1)[0] in (layer, "")]
             return own or found
         return [w for w in self.by_owner.get(layer, []) if w.h5_path.split("/")[1] == scope[0]]
+
+
+def _below(weight_name: str, layer: str) -> str:
+    """The part of a weight's name after its layer's own name (or after the first component)."""
+    parts = weight_name.split("/")
+    if layer in parts[:-1]:
+        return "/".join(parts[parts.index(layer) + 1 :])
+    return "/".join(parts[1:]) or weight_name
 
 
 def _natural_key(path: str) -> list[object]:
