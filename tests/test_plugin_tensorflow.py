@@ -304,6 +304,7 @@ def test_generated_graphdef_nodes_edges_weights(tmp_path: Path, text: bool) -> N
     assert matmul.device == "/device:CPU:0" and matmul.scope == ("model", "dense")
     assert [c.name for c in matmul.control_inputs] == ["init"]
     assert [v.name for v in matmul.input_values()] == ["x:0", "model/dense/kernel:0"]  # ^init is no data edge
+    assert [p.name for p in matmul.inputs] == ["a", "b"]  # MatMul's OpDef names, from the operator table
     assert matmul.outputs[0].values[0].type.shape == (None, 4)
     assert matmul.outputs[0].values[0].type.dtype == "float32"
     np.testing.assert_array_equal(matmul.weights()[0].initializer.numpy(), weight)

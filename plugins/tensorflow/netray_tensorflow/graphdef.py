@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from netray import Attribute, AttrKind, Category, FormatError, Graph, Node, Port, Shape, TensorType, Value
-from netray_tensorflow.operators import lookup
+from netray_tensorflow.operators import INPUT_NAMES, lookup
 from netray_tensorflow.tensors import dtype_name, shape_of, tensor_from_proto
 
 INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
@@ -256,12 +256,15 @@ class GraphBuilder:
                 node.control_inputs.append(self.nodes[src])
 
     def _input_names(self, op: str, count: int) -> list[str]:
-        """The OpDef's argument names when the file carries them and they map one to one."""
+        """The OpDef's argument names when the file carries them (or the table knows them) one to one."""
         op_def = self.ctx.op_defs.get(op)
         if op_def is not None:
             args = list(op_def.input_arg)
             if len(args) == count and not any(a.number_attr or a.type_list_attr for a in args):
                 return [a.name for a in args]
+        known = INPUT_NAMES.get(op)
+        if known is not None and len(known) == count:
+            return list(known)
         return ["input"] if count == 1 else [f"input{i}" for i in range(count)]
 
     def value_for(self, ref: str) -> Value:

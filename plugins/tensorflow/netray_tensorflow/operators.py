@@ -172,3 +172,52 @@ def lookup(op: str) -> tuple[Category, str] | None:
     if found is None and op.startswith("_Mkl"):  # oneDNN rewrites keep the base op's meaning
         return OPERATORS.get(op[4:])
     return found
+
+
+# Input argument names of common ops (from TensorFlow's OpDefs), used when the file
+# carries no stripped OpDefs (frozen GraphDefs) and the input count matches.
+INPUT_NAMES: dict[str, tuple[str, ...]] = {
+    "Conv2D": ("input", "filter"),
+    "Conv3D": ("input", "filter"),
+    "DepthwiseConv2dNative": ("input", "filter"),
+    "Conv2DBackpropInput": ("input_sizes", "filter", "out_backprop"),
+    "MatMul": ("a", "b"),
+    "BatchMatMul": ("x", "y"),
+    "BatchMatMulV2": ("x", "y"),
+    "BiasAdd": ("value", "bias"),
+    "FusedBatchNorm": ("x", "scale", "offset", "mean", "variance"),
+    "FusedBatchNormV3": ("x", "scale", "offset", "mean", "variance"),
+    "Reshape": ("tensor", "shape"),
+    "Transpose": ("x", "perm"),
+    "ExpandDims": ("input", "dim"),
+    "Fill": ("dims", "value"),
+    "Pad": ("input", "paddings"),
+    "PadV2": ("input", "paddings", "constant_values"),
+    "Slice": ("input", "begin", "size"),
+    "StridedSlice": ("input", "begin", "end", "strides"),
+    "GatherV2": ("params", "indices", "axis"),
+    "Tile": ("input", "multiples"),
+    "Mean": ("input", "reduction_indices"),
+    "Sum": ("input", "reduction_indices"),
+    "Max": ("input", "reduction_indices"),
+    "Add": ("x", "y"),
+    "AddV2": ("x", "y"),
+    "Sub": ("x", "y"),
+    "Mul": ("x", "y"),
+    "RealDiv": ("x", "y"),
+    "Maximum": ("x", "y"),
+    "Minimum": ("x", "y"),
+    "Pow": ("x", "y"),
+    "Select": ("condition", "t", "e"),
+    "SelectV2": ("condition", "t", "e"),
+    "Assign": ("ref", "value"),
+    "AssignAdd": ("ref", "value"),
+    "AssignVariableOp": ("resource", "value"),
+    "ReadVariableOp": ("resource",),
+    "Switch": ("data", "pred"),
+    "Relu": ("features",),
+    "Relu6": ("features",),
+    "Softmax": ("logits",),
+    "Identity": ("input",),
+    "Cast": ("x",),
+}

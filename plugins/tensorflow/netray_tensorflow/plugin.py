@@ -7,7 +7,7 @@ from typing import Any
 
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo, hookimpl
 from netray_tensorflow import protos
-from netray_tensorflow.operators import lookup
+from netray_tensorflow.operators import INPUT_NAMES, lookup
 from netray_tensorflow.reader import (
     GRAPHDEF,
     METAGRAPH,
@@ -101,4 +101,4 @@ def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     found = lookup(op)
     if found is None:
         return None
-    return OpInfo(category=found[0], summary=found[1])
+    return OpInfo(category=found[0], summary=found[1], inputs=[(name, "") for name in INPUT_NAMES.get(op, ())])
