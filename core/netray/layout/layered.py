@@ -29,6 +29,7 @@ NODE_SEP = 22.0  # horizontal gap between boxes
 DUMMY_SEP = 8.0  # horizontal gap next to an edge's dummy point
 RANK_SEP = 34.0  # vertical gap between rows (room for shape labels)
 X_PASSES = 16
+STRAIGHTEN_PASSES = 3
 
 
 class LayoutCancelled(Exception):
@@ -145,7 +146,8 @@ def layered_layout(
 
     order = _order_rows(total, v_rank, lsrc, ldst, seed, cancel)
     _check(cancel)
-    cx = _x_coordinates(v_rank, order, v_width, v_real, lsrc, ldst, cancel)
+    v_chain = np.concatenate([np.full(n, -1, dtype=np.int64), dummy_owner])
+    cx = _x_coordinates(v_rank, order, v_width, v_real, v_chain, lsrc, ldst, cancel)
 
     # -- rows --
     n_rows = int(v_rank.max()) + 1 if total else 0
@@ -274,11 +276,16 @@ def _x_coordinates(
     pos: np.ndarray,
     v_width: np.ndarray,
     v_real: np.ndarray,
+    v_chain: np.ndarray,
     lsrc: np.ndarray,
     ldst: np.ndarray,
     cancel: Callable[[], bool] | None,
 ) -> np.ndarray:
-    """Centre x of every vertex: pulled toward its neighbours, pushed apart within rows."""
+    """Centre x of every vertex: pulled toward its neighbours, pushed apart within rows.
+
+    Ends with passes that line up each long edge's dummies on one vertical,
+    which the neighbour averaging alone leaves wavy.
+    """
     total = len(v_rank)
     if total == 0:
         return np.zeros(0)
@@ -329,6 +336,16 @@ def _x_coordinates(
             )
         desired = np.where(sum_w > 0, sum_x / np.maximum(sum_w, 1e-9), x)
         x = _project(desired, c, offset)
+    chain = v_chain[perm]
+    dummies = np.flatnonzero(chain >= 0)
+    if dummies.size:
+        owners, which = np.unique(chain[dummies], return_inverse=True)
+        counts = np.bincount(which, minlength=len(owners))
+        for _ in range(STRAIGHTEN_PASSES):
+            mean = np.bincount(which, weights=x[dummies], minlength=len(owners)) / counts
+            desired = x.copy()
+            desired[dummies] = mean[which]
+            x = _project(desired, c, offset)
     return x[inv]
 
 
