@@ -280,6 +280,8 @@ def benchmark(names: list[str], repeat: int, with_netron: bool, netron_timeout: 
         path = Path(record["path"])
         print(f"# {name}: {record['nodes']:,} nodes, {record['bytes'] / 1e6:.1f} MB", file=sys.stderr, flush=True)
         row: dict[str, Any] = {"model": name, "file_nodes": record["nodes"], "file_mb": round(record["bytes"] / 1e6, 2)}
+        # Other work on a shared machine inflates every figure; keep the load beside them.
+        row["load_average_1min_before"] = round(os.getloadavg()[0], 2)
         row["default"] = measure_ready(path, "auto", repeat)
         row["all"] = measure_ready(path, "all", repeat)
         row["paint_default"] = measure_paint(path, "auto")
