@@ -17,6 +17,61 @@ from netray.ir import Graph, Model, Node, Value, shape_text
 MAX_LIST = 200  # rows shown per section before "… and N more"
 
 
+ZWSP = "\u200b"  # a break opportunity Qt honours inside long names
+
+
+def breakable(text: str) -> str:
+    """Escape ``text`` and let long names wrap after ``/``, ``.`` and ``_`` instead of widening the panel."""
+    escaped = escape(text)
+    if len(text) <= 24:
+        return escaped
+    for mark in ("/", ".", "_", ":"):
+        escaped = escaped.replace(mark, mark + ZWSP)
+    return escaped
+
+
+def doc_html(text: str) -> str:
+    """Operator documentation (plain or markdown-ish, often hard-wrapped) as readable HTML.
+
+    Lines of a paragraph are joined; blank lines separate paragraphs; list items
+    and fenced code keep their own lines.
+    """
+    blocks: list[str] = []
+    paragraph: list[str] = []
+    in_code = False
+    code: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            blocks.append("<p>" + escape(" ".join(paragraph)) + "</p>")
+            paragraph.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("```"):
+            if in_code:
+                blocks.append("<pre>" + escape("\n".join(code)) + "</pre>")
+                code.clear()
+            else:
+                flush()
+            in_code = not in_code
+            continue
+        if in_code:
+            code.append(raw)
+        elif not line:
+            flush()
+        elif line[:2] in ("* ", "- ") or (line[:1].isdigit() and line[1:3] in (". ", ") ")):
+            flush()
+            paragraph.append(line)
+            flush()
+        else:
+            paragraph.append(line)
+    if in_code and code:
+        blocks.append("<pre>" + escape("\n".join(code)) + "</pre>")
+    flush()
+    return "".join(blocks)
+
+
 def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> str:
     """A titled two-column table; values are escaped unless ``raw``."""
     body = []
@@ -25,7 +80,7 @@ def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> 
         if k == MAX_LIST:
             body.append(f"<tr><td colspan=2><i>… and {len(rows) - MAX_LIST} more</i></td></tr>")
             break
-        shown = value if raw else escape(value)
+        shown = value if raw else breakable(value)
         body.append(f"<tr><td style='padding-right:8px'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
     if not body:
         return ""
@@ -38,7 +93,7 @@ def value_type_text(value: Value) -> str:
 
 
 def node_link(node: Node) -> str:
-    return f"<a href='node:{node.index}'>{escape(node.name or node.op)}</a> ({escape(node.op)})"
+    return f"<a href='node:{node.index}'>{breakable(node.name or node.op)}</a> ({escape(node.op)})"
 
 
 def _value_rows(ports: Iterable[Any]) -> list[tuple[str, str]]:
@@ -48,7 +103,7 @@ def _value_rows(ports: Iterable[Any]) -> list[tuple[str, str]]:
             rows.append((port.name, "<i>omitted</i>"))
         for v in port.values:
             kind = " (weight)" if v.initializer is not None else ""
-            text = f"{escape(v.name)}: <tt>{escape(value_type_text(v))}</tt>{kind}"
+            text = f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>{kind}"
             if v.quantization is not None and str(v.quantization):
                 text += f"<br><small>{escape(str(v.quantization))}</small>"
             rows.append((port.name, text))
@@ -59,7 +114,7 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     """Everything about one operation."""
     head = f"<h3 style='margin-bottom:0'>{escape(node.op)}</h3>"
     if node.name:
-        head += f"<div><tt>{escape(node.name)}</tt></div>"
+        head += f"<div><tt>{breakable(node.name)}</tt></div>"
     parts = [head]
     if info is not None and info.summary:
         parts.append(f"<p>{escape(info.summary)}</p>")
@@ -88,13 +143,13 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     if node.doc:
         parts.append(f"<h4>Description</h4><p>{escape(node.doc)}</p>")
     if info is not None and info.doc and info.doc.strip() != info.summary.strip():
-        parts.append(f"<h4>Documentation</h4><div>{escape(info.doc).replace(chr(10), '<br>')}</div>")
+        parts.append(f"<h4>Documentation</h4>{doc_html(info.doc)}")
     return "".join(parts)
 
 
 def value_html(value: Value) -> str:
     """An edge: the tensor, who makes it and who reads it."""
-    parts = [f"<h3 style='margin-bottom:0'>{escape(value.name)}</h3>"]
+    parts = [f"<h3 style='margin-bottom:0'>{breakable(value.name)}</h3>"]
     rows = [("type", value_type_text(value))]
     if value.type.denotation:
         rows.append(("denotation", value.type.denotation))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QTextDocument
-from PyQt6.QtWidgets import QDockWidget, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QDockWidget, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from netray.ir import Node
 from netray_viewer.weights import WeightView
@@ -39,6 +39,9 @@ class PropertiesPanel(QDockWidget):
         self._layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        # Text wraps to the panel's width; it never scrolls sideways.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         scroll.setWidget(body)
         self.setWidget(scroll)
         self.setMinimumWidth(300)
@@ -63,7 +66,7 @@ class PropertiesPanel(QDockWidget):
         """The panel's text without markup, for tests and copying."""
         doc = QTextDocument()
         doc.setHtml(self.label.text())
-        texts = [doc.toPlainText()]
+        texts = [doc.toPlainText().replace("\u200b", "")]
         for view in self.weight_views:
             doc.setHtml(view.header.text())
             texts.append(doc.toPlainText())
