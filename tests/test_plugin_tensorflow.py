@@ -520,7 +520,6 @@ def test_pickle_posing_as_graphdef_is_never_executed(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="core/netray/known_formats.py hints ONNX for every .pb (reported to the lead)")
 def test_core_hint_for_a_frozen_graphdef_names_the_tensorflow_plugin(shared_models: Path) -> None:
     from netray.known_formats import guess_format
 
@@ -577,7 +576,6 @@ def test_each_plugin_installs_and_works_alone_in_a_fresh_venv(
         "tensorflow": ("netray-plugin-tensorflow", shared_models / "tensorflow/frozen/tf2onnx/regression_frozen.pb", 8),
         "mxnet": ("netray-plugin-mxnet", shared_models / "mxnet/insightface/det1-symbol.json", 10),
     }
-    # (A frozen .pb is hinted as ONNX by the core today: see the xfail test above.)
     hinted = {
         "netray-plugin-tensorflow": shared_models / "tensorflow/savedmodel/tf_serving/saved_model_counter",
         "netray-plugin-mxnet": cases["mxnet"][1],

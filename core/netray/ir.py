@@ -425,11 +425,21 @@ class Graph:
         return sum(v.initializer.size or 0 for v in self.weights() if v.initializer is not None)
 
     def walk(self) -> Iterator[Graph]:
-        """This graph and every subgraph nested in its nodes, depth first."""
-        yield self
-        for node in self.nodes:
-            for sub in node.subgraphs:
-                yield from sub.walk()
+        """This graph and every subgraph nested in its nodes, each once, depth first.
+
+        Iterative with a visited set: formats share bodies between many callers
+        (TensorFlow functions), and a recursive walk would revisit them on every path.
+        """
+        seen = {id(self)}
+        stack: list[Graph] = [self]
+        while stack:
+            graph = stack.pop()
+            yield graph
+            for node in reversed(graph.nodes):
+                for sub in reversed(node.subgraphs):
+                    if id(sub) not in seen:
+                        seen.add(id(sub))
+                        stack.append(sub)
 
     def __repr__(self) -> str:
         return f"Graph({self.name!r}, {len(self.nodes)} nodes)"

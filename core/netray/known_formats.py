@@ -18,7 +18,7 @@ class KnownFormat:
 
 
 KNOWN_FORMATS: tuple[KnownFormat, ...] = (
-    KnownFormat("ONNX", "netray-plugin-onnx", (".onnx", ".onnxtxt", ".ort", ".pb")),
+    KnownFormat("ONNX", "netray-plugin-onnx", (".onnx", ".onnxtxt", ".ort")),
     KnownFormat("TFLite", "netray-plugin-tflite", (".tflite", ".lite"), ((4, b"TFL3"),)),
     KnownFormat("Keras", "netray-plugin-keras", (".keras", ".h5", ".hdf5"), ((0, b"\x89HDF\r\n\x1a\n"),)),
     KnownFormat("PyTorch", "netray-plugin-pytorch", (".pt2", ".pth", ".pkl", ".ckpt")),
@@ -45,10 +45,12 @@ def guess_format(path: Path, head: bytes) -> KnownFormat | None:
                 return known
     if path.is_dir() and (path / "saved_model.pb").exists():
         return next(k for k in KNOWN_FORMATS if k.name == "TensorFlow")
-    # ONNX protobufs start with field 1 (ir_version, varint): byte 0x08.
+    # `.pb` is both ONNX and TensorFlow. An ONNX ModelProto starts with field 1
+    # (ir_version, varint): byte 0x08; a GraphDef with field 1 (node, a message): 0x0a.
     name = path.name.lower()
-    if head[:1] == b"\x08" and name.endswith(".onnx"):
-        return KNOWN_FORMATS[0]
+    if name.endswith(".pb"):
+        family = "ONNX" if head[:1] == b"\x08" else "TensorFlow"
+        return next(k for k in KNOWN_FORMATS if k.name == family)
     for known in KNOWN_FORMATS:
         if any(name.endswith(ext) for ext in known.extensions):
             return known
