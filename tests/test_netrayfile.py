@@ -617,6 +617,10 @@ HOSTILE_EDITS = {
     "bad dimension": (lambda d: d["values"][0].__setitem__("shape", [1.5]), "dimension"),
     "no marker": (lambda d: d.__setitem__("format", "other"), "marker"),
     "newer version": (lambda d: d.__setitem__("version", 99), "newer"),
+    "producer that does not output it": (lambda d: d["values"][0].__setitem__("producer", 0), "does not output"),
+    "consumer that does not read it": (lambda d: d["values"][0].__setitem__("consumers", [1]), "does not read"),
+    "graph attribute holding text": (lambda d: set_in(d, "graphs", 0, "nodes", 0, "attributes", 13, "value", value="main"), "cannot hold str"),
+    "shape attribute holding a number": (lambda d: set_in(d, "graphs", 0, "nodes", 0, "attributes", 17, "value", value=5), "cannot hold int"),
     "missing member": (lambda d: set_in(d, "tensors", 0, "data", value="tensors/nope.npy"), "missing"),
     "object array dtype": (lambda d: set_in(d, "graphs", 0, "nodes", 0, "attributes", 0, "value", value={"$array": {"dtype": "O", "shape": [1], "data": [1]}}), "not allowed"),
 }

@@ -470,6 +470,35 @@ def _list(d: dict[str, Any], key: str, where: str) -> list[Any]:
     return x
 
 
+def _is_shape(x: Any) -> bool:
+    return isinstance(x, (tuple, list)) and all(d is None or (isinstance(d, (int, str)) and not isinstance(d, bool)) for d in x)
+
+
+def _fits_kind(kind: AttrKind, value: Any) -> bool:
+    """Whether an attribute value has the structure its kind promises to readers (panels, hierarchy).
+
+    Scalar and list kinds are left loose: plugins fill them with what their format holds.
+    """
+    if value is None:
+        return True
+    if kind is AttrKind.FLOAT:
+        return isinstance(value, (int, float))
+    if kind is AttrKind.TENSOR:
+        return isinstance(value, Tensor)
+    if kind is AttrKind.GRAPH:
+        return isinstance(value, Graph)
+    if kind is AttrKind.SHAPE:
+        return _is_shape(value)
+    sequence = isinstance(value, (list, tuple))
+    if kind is AttrKind.TENSORS:
+        return sequence and all(isinstance(x, Tensor) for x in value)
+    if kind is AttrKind.GRAPHS:
+        return sequence and all(isinstance(x, Graph) for x in value)
+    if kind is AttrKind.SHAPES:
+        return sequence and all(x is None or _is_shape(x) for x in value)
+    return True
+
+
 class _Decoder:
     """Rebuilds the IR from a parsed netray.json, checking every reference."""
 
@@ -655,7 +684,10 @@ class _Decoder:
                     kind = AttrKind(_str(a, "kind", aw))
                 except ValueError as exc:
                     raise _Bad(f"{aw}: unknown attribute kind {a.get('kind')!r}") from exc
-                node.attributes.append(Attribute(_str(a, "name", aw), kind, self.any(a.get("value"), aw), _str(a, "doc", aw)))
+                value = self.any(a.get("value"), aw)
+                if not _fits_kind(kind, value):
+                    raise _Bad(f"{aw}: a {kind.value} attribute cannot hold {type(value).__name__}")
+                node.attributes.append(Attribute(_str(a, "name", aw), kind, value, _str(a, "doc", aw)))
 
     def _fill_value(self, value: Value, v: dict[str, Any], where: str) -> None:
         dtype = v.get("dtype")
@@ -683,9 +715,16 @@ class _Decoder:
                 raise _Bad(f"{where}.quantization: {exc}") from exc
         value.description = _str(v, "description", where)
         value.metadata = self.mapping(v, "metadata", where)
+        # Producer and consumers are kept as written (a subgraph may read an outer value),
+        # but each must really have the value among its outputs or inputs.
         if v.get("producer") is not None:
             value.producer = self.nodes[_index(v["producer"], len(self.nodes), f"{where}.producer")]
+            if not any(x is value for x in value.producer.output_values()):
+                raise _Bad(f"{where}: its producer {value.producer.name or value.producer.op!r} does not output it")
         value.consumers = [self.nodes[_index(i, len(self.nodes), f"{where}.consumers")] for i in _list(v, "consumers", where)]
+        for consumer in value.consumers:
+            if not any(x is value for x in consumer.input_values()):
+                raise _Bad(f"{where}: its consumer {consumer.name or consumer.op!r} does not read it")
 
     def _check_acyclic(self) -> None:
         """A graph may not contain itself (walks over subgraphs would never end)."""
@@ -833,7 +872,7 @@ def load(path: str | Path) -> Model:
         raise FormatError(path, FORMAT, f"{JSON_MEMBER} is not valid JSON ({exc})") from None
     except RecursionError:
         raise FormatError(path, FORMAT, f"{JSON_MEMBER} is nested too deeply") from None
-    except (OSError, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (OSError, struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         raise FormatError(path, FORMAT, f"malformed file ({type(exc).__name__}: {exc})") from None
     model.source = path
     return model
