@@ -475,6 +475,16 @@ class ScenePainter:
             painter.setBrush(QBrush(t.highlight_edge))
             painter.drawPath(arrowheads_path(s, j))
         i = self.selected_item
+        if i is not None and i < s.size and len(s.edge_src) and zoom >= ARROW_ZOOM:
+            # The selected box's inputs and outputs stand out from the other edges.
+            touching = np.flatnonzero((s.edge_src == i) | (s.edge_dst == i))
+            if len(touching) <= 1000:
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.setPen(self._pen(t.highlight_edge, 2.0, zoom))
+                painter.drawPath(edges_path(s, touching))
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(QBrush(t.highlight_edge))
+                painter.drawPath(arrowheads_path(s, touching))
         if i is not None and i < s.size:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(self._pen(t.selection, 3.0, zoom))

@@ -87,6 +87,10 @@ def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> 
     return f"<h4 style='margin-bottom:2px'>{escape(title)}</h4><table cellspacing=0 cellpadding=1>{''.join(body)}</table>"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def value_type_text(value: Value) -> str:
     t = value.type
     return f"{t.dtype or '?'} {shape_text(t.shape)}" if t.shape is not None or t.dtype else "?"
@@ -133,7 +137,7 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     parts.append(_section("Outputs", _value_rows(node.outputs), raw=True))
     if node.subgraphs:
         links = [
-            (sub.name or f"graph {k}", f"<a href='subgraph:{node.index}:{k}'>open ({len(sub.nodes)} node{'s' if len(sub.nodes) != 1 else ''})</a>")
+            (sub.name or f"graph {k}", f"<a href='subgraph:{node.index}:{k}'>open ({_count(len(sub.nodes), 'node')})</a>")
             for k, sub in enumerate(node.subgraphs)
         ]
         parts.append(_section("Subgraphs", links, raw=True))
@@ -204,7 +208,7 @@ def model_html(model: Model, graph: Graph) -> str:
     parts.append(_section(f"Graph {graph.name}".strip(), [("operations", str(len(graph.nodes)))]))
     parts.append(_section("Inputs", _io_rows(graph.inputs)))
     parts.append(_section("Outputs", _io_rows(graph.outputs)))
-    graphs = [(g.name or f"graph {k}", f"{g.kind}, {len(g.nodes)} nodes") for k, g in enumerate(model.all_graphs())]
+    graphs = [(g.name or f"graph {k}", f"{g.kind}, {_count(len(g.nodes), 'node')}") for k, g in enumerate(model.all_graphs())]
     if len(graphs) > 1:
         parts.append(_section("Graphs", graphs))
     return "".join(parts)
