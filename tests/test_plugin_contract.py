@@ -214,7 +214,10 @@ def test_cli_without_plugins_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "netray-plugin-onnx" in line
     formats = run_cli(tmp_path, "formats", "--json")
     assert formats.returncode == 0, formats.stderr
-    assert [row["plugin"] for row in json.loads(formats.stdout)] == ["netray-file"]
+    rows = json.loads(formats.stdout)
+    assert [(r["plugin"], r["distribution"], r["formats"]) for r in rows] == [
+        ("netray-file", "netray", [{"name": "netray", "extensions": [".netray"]}])
+    ]  # only the built-in .netray reader
 
 
 def test_unknown_file_without_plugins_lists_what_is_installed(tmp_path: Path) -> None:

@@ -187,10 +187,11 @@ def get_manager() -> PluginManager:
     global _manager
     with _lock:
         if _manager is None:
-            from netray import netrayfile
+            from netray import __version__, netrayfile
 
             _manager = PluginManager()
-            _manager.register(netrayfile, "netray-file")  # the one built-in format
+            builtin = PluginRecord(name="netray-file", distribution="netray", version=__version__)
+            _manager.register(netrayfile, "netray-file", builtin)  # the one built-in format
         return _manager
 
 
