@@ -23,7 +23,7 @@ def archive_prefix(names: list[str]) -> str | None:
 def read_torch_zip(path: Path) -> Model:
     file_size = path.stat().st_size
     archive = open_zip(path, STATE_DICT)
-    with archive:
+    with archive, open(path, "rb") as handle:
         names = archive.namelist()
         prefix = archive_prefix(names)
         if prefix is None:
@@ -42,7 +42,7 @@ def read_torch_zip(path: Path) -> Model:
         def make_loader(pt: PickledTensor) -> TensorLoader | None:
             return zip_tensor_loader(
                 path, archive, f"{prefix}data/{pt.storage.key}", pt.storage.dtype,
-                pt.shape, pt.stride, pt.storage_offset, file_size,
+                pt.shape, pt.stride, pt.storage_offset, file_size, handle,
             )
 
         def location(pt: PickledTensor) -> str:

@@ -11,6 +11,7 @@ import struct
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -51,11 +52,15 @@ def open_zip(path: Path, format: str) -> zipfile.ZipFile:
         raise FormatError(path, format, f"not a readable zip archive ({exc})") from exc
 
 
-def member_data_offset(path: Path, info: zipfile.ZipInfo, file_size: int) -> int:
-    """Absolute offset of ``info``'s bytes in the file, checked against the file's size."""
-    with open(path, "rb") as f:
-        f.seek(info.header_offset)
-        header = f.read(_LOCAL_HEADER.size)
+def member_data_offset(path: Path, info: zipfile.ZipInfo, file_size: int, handle: BinaryIO | None = None) -> int:
+    """Absolute offset of ``info``'s bytes in the file, checked against the file's size.
+
+    ``handle``: the file already open (reading many members), else it is opened here."""
+    if handle is None:
+        with open(path, "rb") as f:
+            return member_data_offset(path, info, file_size, f)
+    handle.seek(info.header_offset)
+    header = handle.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise FormatError(path, "", f"zip member {info.filename!r} has no local header at {info.header_offset}")
     name_len, extra_len = _LOCAL_HEADER.unpack(header)[9:11]
@@ -95,6 +100,7 @@ def zip_tensor_loader(
     stride: Sequence[int],
     storage_offset: int,
     file_size: int,
+    handle: BinaryIO | None = None,
 ) -> TensorLoader | None:
     """A loader for a tensor stored in zip ``member``; None when its bytes cannot be read."""
     np_dtype = numpy_dtype(dtype)
@@ -107,7 +113,7 @@ def zip_tensor_loader(
     convert = finish(dtype)
     numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if info.compress_type == zipfile.ZIP_STORED and is_contiguous(shape, stride):
-        start = member_data_offset(path, info, file_size) + storage_offset * np_dtype.itemsize
+        start = member_data_offset(path, info, file_size, handle) + storage_offset * np_dtype.itemsize
         nbytes = numel * np_dtype.itemsize
         if storage_offset * np_dtype.itemsize + nbytes > info.file_size:
             return None
