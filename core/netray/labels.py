@@ -47,9 +47,9 @@ def _ints(attr: Attribute | None) -> list[int] | None:
     return None
 
 
-def _first(node: Node, names: Sequence[str]) -> Attribute | None:
+def _first(attrs: dict[str, Attribute], names: Sequence[str]) -> Attribute | None:
     for name in names:
-        a = node.attribute(name)
+        a = attrs.get(name)
         if a is not None:
             return a
     return None
@@ -60,21 +60,23 @@ def _uniform(values: list[int]) -> str:
     return str(values[0]) if len(set(values)) == 1 else "x".join(str(v) for v in values)
 
 
-def _window_line(node: Node, used: set[str]) -> str | None:
+def _window_line(attrs: dict[str, Attribute], used: set[str]) -> str | None:
     """Convolution/pool window in the compact ``7x7 /2 pad 3`` style."""
-    kernel_attr = _first(node, _WINDOW)
+    if not attrs:
+        return None
+    kernel_attr = _first(attrs, _WINDOW)
     kernel = _ints(kernel_attr)
     if kernel_attr is None or kernel is None:
         return None
     used.add(kernel_attr.name)
     parts = ["x".join(str(k) for k in kernel)]
-    stride_attr = _first(node, _STRIDE)
+    stride_attr = _first(attrs, _STRIDE)
     stride = _ints(stride_attr)
     if stride_attr is not None and stride is not None:
         used.add(stride_attr.name)
         if any(s != 1 for s in stride):
             parts.append("/" + _uniform(stride))
-    pad_attr = _first(node, _PADS)
+    pad_attr = _first(attrs, _PADS)
     if pad_attr is not None:
         used.add(pad_attr.name)
         pads = _ints(pad_attr)
@@ -128,7 +130,7 @@ def node_lines(node: Node, max_lines: int = 4) -> list[str]:
     """
     used: set[str] = set()
     attr_lines: list[str] = []
-    window = _window_line(node, used)
+    window = _window_line({a.name: a for a in node.attributes}, used)
     if window:
         attr_lines.append(window)
     for attr in node.attributes:
