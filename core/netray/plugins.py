@@ -145,9 +145,26 @@ class PluginManager:
         raise FormatError(path, claim.format, f"plugin {plugin_name!r} has no load hook")
 
     def load_object(self, obj: Any, options: dict[str, Any]) -> Model:
-        for _, model in self._call_each("netray_load_object", {"obj": obj, "options": options}, None):
+        """Convert an in-memory object with the first plugin that returns a Model.
+
+        Plugins are asked one at a time. One object can look like several kinds (a
+        Keras 3 model on the torch backend is also a ``torch.nn.Module``), so a
+        plugin's FormatError is kept and the next plugin asked; the first error is
+        raised only if no plugin succeeds.
+        """
+        first_error: FormatError | None = None
+        for impl in self._impls("netray_load_object"):
+            try:
+                model = impl.function(obj=obj, options=options)
+            except FormatError as exc:
+                first_error = first_error or exc
+                continue
+            except Exception as exc:
+                raise PluginError("<object>", impl.plugin_name, exc) from exc
             if isinstance(model, Model):
                 return model
+        if first_error is not None:
+            raise first_error
         kind = f"{type(obj).__module__}.{type(obj).__qualname__}"
         raise NoReaderError("<object>", f"no installed plugin reads objects of type {kind}")
 
