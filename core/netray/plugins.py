@@ -153,9 +153,10 @@ class PluginManager:
         raised only if no plugin succeeds.
         """
         first_error: FormatError | None = None
+        kwargs = {"obj": obj, "options": options}
         for impl in self._impls("netray_load_object"):
             try:
-                model = impl.function(obj=obj, options=options)
+                model = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except FormatError as exc:
                 first_error = first_error or exc
                 continue
