@@ -12,14 +12,14 @@ import ml_dtypes
 import numpy as np
 import onnx
 import pytest
-from netray_onnx import plugin
-from netray_onnx.metadata import category_of
 from onnx import TensorProto, helper, numpy_helper
 
 import netray
 from netray import AttrKind, Category, Graph
 from netray.plugins import get_manager
 from netray.summary import model_summary
+from netray_onnx import plugin
+from netray_onnx.metadata import category_of
 
 OPSET = [helper.make_opsetid("", 21)]
 
