@@ -149,3 +149,16 @@ def test_long_names_get_break_opportunities_but_keep_their_text() -> None:
     assert shown.replace(properties.ZWSP, "") == name
     assert shown.count(properties.ZWSP) >= 5
     assert properties.breakable("<short>") == "&lt;short&gt;"
+
+
+def test_whole_scene_paths_hold_every_box_and_edge(qapp: object) -> None:
+    from netray_viewer.painter import SceneGeometry
+
+    scene = two_box_scene()
+    geometry = SceneGeometry.of(scene)
+    geometry.build_whole_paths()
+    boxes = geometry.box_paths["activation"]
+    assert boxes.elementCount() == 2 * 5  # two closed rectangles
+    assert boxes.boundingRect() == QRectF(0, 0, 80, 124)
+    assert geometry.edge_path.elementCount() == 3  # one polyline of three points
+    assert geometry.edge_path.boundingRect().top() == 24.0 and geometry.edge_path.boundingRect().bottom() == 100.0

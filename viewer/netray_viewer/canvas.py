@@ -16,7 +16,7 @@ from PyQt6.QtGui import QKeyEvent, QNativeGestureEvent, QPainter
 from PyQt6.QtWidgets import QGestureEvent, QLabel, QPinchGesture, QStyleOptionGraphicsItem, QWidget
 
 from netray.scene import ItemKind, Scene
-from netray_viewer.painter import ScenePainter, expand_marker_rect
+from netray_viewer.painter import SceneGeometry, ScenePainter, expand_marker_rect
 from netray_viewer.picking import nearest_edge
 from netray_viewer.theme import Theme
 
@@ -92,10 +92,10 @@ class GraphCanvas(pg.GraphicsView):
     def scene_painter(self) -> ScenePainter | None:
         return self.item.painter
 
-    def set_scene(self, scene: Scene | None, fit: bool = True) -> None:
+    def set_scene(self, scene: Scene | None, fit: bool = True, geometry: SceneGeometry | None = None) -> None:
         self.scene_data = scene
         self.placeholder.setVisible(scene is None)
-        self.item.set_painter(ScenePainter(scene, self.theme) if scene is not None else None)
+        self.item.set_painter(ScenePainter(scene, self.theme, geometry) if scene is not None else None)
         if fit:
             self.fit()
         self.view_changed.emit()

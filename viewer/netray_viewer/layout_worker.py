@@ -13,6 +13,7 @@ from typing import Any
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from netray.layout import LayoutCache
+from netray_viewer.painter import DETAIL_LIMIT, SceneGeometry
 
 
 class CancelFlag:
@@ -38,7 +39,7 @@ class LayoutJob(QThread):
     """Lays out ``cache`` at ``expanded`` in a worker thread."""
 
     progressed = pyqtSignal(int, int, int)  # token, done, total
-    finished_scene = pyqtSignal(int, object)  # token, Scene
+    finished_scene = pyqtSignal(int, object, object)  # token, Scene, SceneGeometry
     failed = pyqtSignal(int, str)  # token, message
     cancelled = pyqtSignal(int)  # token
 
@@ -74,4 +75,8 @@ class LayoutJob(QThread):
         if self.cancel_flag.is_set() or scene is None:
             self.cancelled.emit(self.token)
             return
-        self.finished_scene.emit(self.token, scene)
+        # Paint caches too: for a large scene the UI thread then only draws.
+        geometry = SceneGeometry.of(scene)
+        if scene.size > DETAIL_LIMIT:
+            geometry.build_whole_paths()
+        self.finished_scene.emit(self.token, scene, geometry)

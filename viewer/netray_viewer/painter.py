@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyqtgraph as pg
 from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
 
@@ -73,22 +74,57 @@ class SceneGeometry:
         return cls(scene, left, top, right, bottom)
 
     def build_whole_paths(self) -> None:
-        """Build the whole-scene paths once, when a far-out frame first needs them."""
+        """Build the whole-scene paths once (in numpy, no loop per item).
+
+        The layout worker calls this for large scenes so the first far-out frame
+        costs the UI thread nothing; otherwise the first frame that needs them does.
+        """
         if self._built:
             return
         scene = self.scene
-        for i in range(scene.size):
-            rect = QRectF(scene.x[i], scene.y[i], scene.w[i], scene.h[i])
-            if scene.kind[i] == ItemKind.FRAME:
-                self.frame_path.addRect(rect)
-            else:
-                self.box_paths.setdefault(scene.category[i], QPainterPath()).addRect(rect)
-        self.edge_path = edges_path(scene, range(len(scene.edge_src)))
+        frames = scene.kind == ItemKind.FRAME
+        self.frame_path = rects_path(scene, np.flatnonzero(frames))
+        categories = np.array(scene.category, dtype=object) if scene.size else np.zeros(0, object)
+        for category in sorted(set(scene.category)):
+            members = np.flatnonzero((categories == category) & ~frames)
+            if len(members):
+                self.box_paths[category] = rects_path(scene, members)
+        self.edge_path = polylines_path(scene.edge_points, scene.edge_offsets)
         self._built = True
 
     def edges_in(self, left: float, top: float, right: float, bottom: float) -> np.ndarray:
         mask = (self.edge_left <= right) & (self.edge_right >= left) & (self.edge_top <= bottom) & (self.edge_bottom >= top)
         return np.flatnonzero(mask)
+
+
+def rects_path(scene: Scene, items: np.ndarray) -> QPainterPath:
+    """Closed outlines of the given items' boxes as one path, built from arrays."""
+    if len(items) == 0:
+        return QPainterPath()
+    x0 = scene.x[items]
+    y0 = scene.y[items]
+    x1 = x0 + scene.w[items]
+    y1 = y0 + scene.h[items]
+    xs = np.stack([x0, x1, x1, x0, x0], axis=1).reshape(-1)
+    ys = np.stack([y0, y0, y1, y1, y0], axis=1).reshape(-1)
+    connect = np.tile(np.array([1, 1, 1, 1, 0], np.int32), len(items))
+    return pg.arrayToQPath(xs, ys, connect=connect, finiteCheck=False)
+
+
+def polylines_path(points: np.ndarray, offsets: np.ndarray) -> QPainterPath:
+    """Every polyline ``points[offsets[j]:offsets[j + 1]]`` as straight segments in one path."""
+    if len(points) < 2:
+        return QPainterPath()
+    connect = np.ones(len(points), np.int32)
+    ends = offsets[1:] - 1
+    connect[ends[(ends >= 0) & (ends < len(points))]] = 0
+    return pg.arrayToQPath(
+        np.ascontiguousarray(points[:, 0], dtype=np.float64),
+        np.ascontiguousarray(points[:, 1], dtype=np.float64),
+        connect=connect,
+        finiteCheck=False,
+    )
+
 
 
 def edges_path(scene: Scene, edges: range | np.ndarray | list[int]) -> QPainterPath:
@@ -205,10 +241,10 @@ def _elide(metrics: QFontMetricsF, text: str, width: float) -> str:
 class ScenePainter:
     """Draws one Scene with a Theme; keeps the per-scene caches."""
 
-    def __init__(self, scene: Scene, theme: Theme) -> None:
+    def __init__(self, scene: Scene, theme: Theme, geometry: SceneGeometry | None = None) -> None:
         self.scene = scene
         self.theme = theme
-        self.geometry = SceneGeometry.of(scene)
+        self.geometry = geometry if geometry is not None and geometry.scene is scene else SceneGeometry.of(scene)
         self.selected_item: int | None = None
         self.selected_edge: int | None = None
         self.title_font = QFont()

@@ -39,6 +39,7 @@ from netray_viewer.layout_worker import LayoutJob
 from netray_viewer.minimap import Minimap
 from netray_viewer.navigation import GraphLevel, Navigation
 from netray_viewer.open_worker import OpenJob
+from netray_viewer.painter import SceneGeometry
 from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
 from netray_viewer.theme import Theme, apply_application_palette, theme_named
@@ -318,12 +319,12 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.status_label.setText(message)
 
-    def _on_scene(self, token: int, scene: Scene) -> None:
+    def _on_scene(self, token: int, scene: Scene, geometry: SceneGeometry) -> None:
         if token != self._token:
             return
         nodes = len(scene.graph.nodes)
         self._finish_job(f"{nodes:,} operations, {scene.size:,} boxes shown")
-        self.canvas.set_scene(scene, fit=self._fit_after)
+        self.canvas.set_scene(scene, fit=self._fit_after, geometry=geometry)
         painter = self.canvas.scene_painter
         self.minimap.set_painter(painter)
         self._place_minimap()
