@@ -352,7 +352,10 @@ class ScenePainter:
         s = self.scene
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if not detailed or len(edges) > 3 * DETAIL_LIMIT:
-            painter.setPen(self._pen(t.edge, 1.0, zoom))
+            # Far out, edges are translucent: where thousands overlap they shade, not hide the boxes.
+            faint = QColor(t.edge)
+            faint.setAlpha(70)
+            painter.setPen(self._pen(faint, 1.0, zoom))
             self.geometry.build_whole_paths()
             painter.drawPath(self.geometry.edge_path)
             return
@@ -397,10 +400,12 @@ class ScenePainter:
 
     def _paint_cached_boxes(self, painter: QPainter, zoom: float) -> None:
         t = self.theme
-        painter.setPen(self._pen(t.border, 1.0, zoom) if zoom > 0.05 else Qt.PenStyle.NoPen)
         self.geometry.build_whole_paths()
         for category, path in self.geometry.box_paths.items():
-            painter.setBrush(QBrush(t.header(category)))
+            colour = t.header(category)
+            # Below a pixel per box, a 1px outline in the box's colour keeps every box visible as a dot.
+            painter.setPen(self._pen(t.border if zoom > 0.05 else colour, 1.0, zoom))
+            painter.setBrush(QBrush(colour))
             painter.drawPath(path)
 
     def _paint_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float) -> None:
