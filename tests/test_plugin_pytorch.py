@@ -141,6 +141,27 @@ def test_pt2_scopes_sources_and_lazy_weights(files: dict[str, Path], manager: Pl
             assert v.producer is not None or v.initializer is not None or v in model.main.inputs
 
 
+def test_pt2_before_torch_2_8_layout(files: dict[str, Path], tmp_path: Path, manager: PluginManager, net: torch.nn.Module) -> None:
+    """torch < 2.8 wrote flat records: serialized_exported_program.json beside torch.save archives (stored)."""
+    from torch._export.serde.schema import SCHEMA_VERSION
+    from torch._export.serde.serialize import serialize
+
+    artifact = serialize(files["program"])  # type: ignore[arg-type]
+    old = tmp_path / "old.pt2"
+    with zipfile.ZipFile(old, "w") as archive:  # the same calls torch.export.save made before 2.8
+        archive.writestr("serialized_exported_program.json", artifact.exported_program)
+        archive.writestr("serialized_state_dict.pt", artifact.state_dict)
+        archive.writestr("serialized_constants.pt", artifact.constants)
+        archive.writestr("serialized_example_inputs.pt", artifact.example_inputs)
+        archive.writestr("version", ".".join(map(str, SCHEMA_VERSION)))
+    model = manager.load(old)
+    assert model.format == "PyTorch ExportedProgram"
+    assert len(model.main.nodes) == call_function_count(files["program"])
+    weights = {v.initializer.name: v.initializer for v in model.main.weights() if v.initializer}
+    for name, tensor in net.state_dict().items():
+        np.testing.assert_array_equal(weights[name].numpy(), tensor.numpy())
+
+
 def test_pt2_symbolic_batch_dimension(files: dict[str, Path], manager: PluginManager) -> None:
     model = manager.load(files["dynamic"])
     dim = model.main.inputs[0].type.shape[0]

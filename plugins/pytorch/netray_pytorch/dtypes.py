@@ -42,6 +42,22 @@ SCALAR_TYPE_CODES: dict[int, str] = {
     33: "float8_e8m0fnu", 34: "uint32", 35: "uint64",
 }
 
+_SCALAR_TYPE_NAMES: dict[str, str] = {
+    "BYTE": "uint8", "CHAR": "int8", "SHORT": "int16", "INT": "int32", "LONG": "int64", "HALF": "float16",
+    "FLOAT": "float32", "DOUBLE": "float64", "COMPLEXHALF": "complex32", "COMPLEXFLOAT": "complex64",
+    "COMPLEXDOUBLE": "complex128", "BOOL": "bool", "BFLOAT16": "bfloat16", "UINT16": "uint16",
+}
+
+
+def scalar_type(code: object) -> str | None:
+    """A serialized ScalarType (an int code; older files wrote the member name) -> dtype name."""
+    if isinstance(code, int):
+        return SCALAR_TYPE_CODES.get(code)
+    if isinstance(code, str):
+        return _SCALAR_TYPE_NAMES.get(code.upper())
+    return None
+
+
 # How each dtype's bytes are read with numpy; bfloat16 is read as its raw 16 bits.
 _NUMPY: dict[str, str] = {
     "float32": "<f4", "float64": "<f8", "float16": "<f2", "bfloat16": "<u2", "int64": "<i8", "int32": "<i4",

@@ -29,7 +29,8 @@ from netray import (
     Value,
 )
 from netray.ir import Dim, TensorLoader
-from netray_pytorch.dtypes import SCALAR_TYPE_CODES, itemsize
+from netray_pytorch.dtypes import itemsize, scalar_type
+from netray_pytorch.nested import nested_state_dict
 from netray_pytorch.operators import category, split_target
 from netray_pytorch.zipstore import open_zip, zip_tensor_loader
 
@@ -59,7 +60,7 @@ def _dims(sizes: Any) -> tuple[Dim, ...]:
 def tensor_type(meta: Any) -> TensorType:
     if not isinstance(meta, dict):
         return TensorType()
-    return TensorType(SCALAR_TYPE_CODES.get(meta.get("dtype", 0)), _dims(meta.get("sizes")))
+    return TensorType(scalar_type(meta.get("dtype", 0)), _dims(meta.get("sizes")))
 
 
 def _location(trace: str) -> SourceLocation | None:
@@ -188,7 +189,7 @@ class _GraphReader:
             ints = [a.get("as_int", a.get("as_name")) for a in arg["as_sym_ints"]]
             return Attribute(name, AttrKind.INTS if all(isinstance(i, int) for i in ints) else AttrKind.OTHER, ints)
         if "as_scalar_type" in arg:
-            return Attribute(name, AttrKind.DTYPE, SCALAR_TYPE_CODES.get(arg["as_scalar_type"], str(arg["as_scalar_type"])))
+            return Attribute(name, AttrKind.DTYPE, scalar_type(arg["as_scalar_type"]) or str(arg["as_scalar_type"]))
         if "as_none" in arg:
             return Attribute(name, AttrKind.OTHER, None)
         if "as_device" in arg:
@@ -256,13 +257,26 @@ def build_model(program: dict[str, Any], weight_source: WeightSource, path: Path
 
 
 def _find_program(names: list[str]) -> tuple[str, str] | None:
-    """(archive prefix, JSON member) of the main model: ``<p>/models/model.json`` first."""
+    """(archive prefix, JSON member) of the main model: ``<p>/models/model.json`` first, then
+    the pre-2.8 layout's ``serialized_exported_program.json`` (at the root or in one folder)."""
     candidates = [n for n in names if re.fullmatch(r"[^/]+/models/[^/]+\.json", n)]
     candidates.sort(key=lambda n: (not n.endswith("/models/model.json"), n))
     if candidates:
         member = candidates[0]
         return member.split("/", 1)[0] + "/", member
+    for name in names:
+        if re.fullmatch(r"([^/]+/)?serialized_exported_program\.json", name):
+            return name[: -len("serialized_exported_program.json")], name
     return None
+
+
+def _legacy_weights(path: Path, archive: zipfile.ZipFile, prefix: str) -> WeightSource:
+    """Weights of the pre-2.8 layout: torch.save archives stored inside (state dict, constants)."""
+    loaders: dict[str, TensorLoader | None] = {}
+    for member in ("serialized_state_dict.pt", "serialized_constants.pt"):
+        if prefix + member in archive.namelist():
+            loaders.update(nested_state_dict(path, archive, prefix + member, FORMAT))
+    return lambda fqn, ttype, meta: loaders.get(fqn)
 
 
 def _archive_weights(path: Path, archive: zipfile.ZipFile, prefix: str, model_name: str, file_size: int) -> WeightSource:
@@ -313,12 +327,16 @@ def read_pt2(path: Path) -> Model:
             raise FormatError(path, FORMAT, f"cannot read {member}: {exc}") from exc
         if not isinstance(program, dict):
             raise FormatError(path, FORMAT, f"{member} is not a JSON object")
-        model_name = member.rsplit("/", 1)[1][: -len(".json")]
-        model = build_model(program, _archive_weights(path, archive, prefix, model_name, file_size), path)
+        model_name = member.rsplit("/", 1)[-1][: -len(".json")]
+        legacy = model_name == "serialized_exported_program"
+        weights = _legacy_weights(path, archive, prefix) if legacy else _archive_weights(path, archive, prefix, model_name, file_size)
+        model = build_model(program, weights, path)
+        if legacy:
+            model.properties["archive layout"] = "torch.export.save before 2.8"
         version = f"{prefix}archive_version"
         if version in names and archive.getinfo(version).file_size < 32:
             model.properties["archive version"] = archive.read(version).decode("ascii", "replace").strip()
-        others = sorted({n.split("/")[2][:-5] for n in names if n.startswith(prefix + "models/") and n.endswith(".json")} - {model_name})
+        others = sorted({n.rsplit("/", 1)[-1][:-5] for n in names if n.startswith(prefix + "models/") and n.endswith(".json")} - {model_name})
         if others:
             model.properties["other models"] = ", ".join(others)
     return model

@@ -22,7 +22,7 @@ def zip_kind(path: Path) -> str | None:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return None
-    if any(re.fullmatch(r"[^/]+/models/[^/]+\.json", n) for n in names):
+    if any(re.fullmatch(r"[^/]+/models/[^/]+\.json|([^/]+/)?serialized_exported_program\.json", n) for n in names):
         return EXPORTED_PROGRAM
     tops = {n.split("/", 1)[0] for n in names if n.endswith("/data.pkl") and n.count("/") == 1}
     if not tops:

@@ -101,8 +101,13 @@ def zip_tensor_loader(
     storage_offset: int,
     file_size: int,
     handle: BinaryIO | None = None,
+    base: int = 0,
+    outer_size: int | None = None,
 ) -> TensorLoader | None:
-    """A loader for a tensor stored in zip ``member``; None when its bytes cannot be read."""
+    """A loader for a tensor stored in zip ``member``; None when its bytes cannot be read.
+
+    ``base``: where the archive starts in ``path`` (an archive stored inside another);
+    ``file_size`` is then the inner archive's size and ``outer_size`` the file's."""
     np_dtype = numpy_dtype(dtype)
     if np_dtype is None:
         return None
@@ -113,12 +118,14 @@ def zip_tensor_loader(
     convert = finish(dtype)
     numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if info.compress_type == zipfile.ZIP_STORED and is_contiguous(shape, stride):
-        start = member_data_offset(path, info, file_size, handle) + storage_offset * np_dtype.itemsize
+        start = base + member_data_offset(path, info, file_size, handle) + storage_offset * np_dtype.itemsize
         nbytes = numel * np_dtype.itemsize
         if storage_offset * np_dtype.itemsize + nbytes > info.file_size:
             return None
         raw_loader = file_slice_loader(path, start, nbytes, np_dtype, tuple(shape))
         return lambda: convert(raw_loader())
+    if base or outer_size is not None:
+        return None  # compressed or strided inside a nested archive: not read
 
     def load() -> np.ndarray:
         with zipfile.ZipFile(path) as z:
