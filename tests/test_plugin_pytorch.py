@@ -10,6 +10,7 @@ import json
 import mmap
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -285,17 +286,34 @@ def test_code_in_pickles_is_refused(tmp_path: Path, manager: PluginManager) -> N
     assert marker.exists()
 
 
-def test_pt2_with_dangling_reference(files: dict[str, Path], tmp_path: Path, manager: PluginManager) -> None:
-    bad = tmp_path / "dangling.pt2"
+def _dangling(program: dict) -> str:  # type: ignore[type-arg]
+    program["graph_module"]["graph"]["nodes"][2]["inputs"][0]["arg"] = {"as_tensor": {"name": "ghost"}}
+    return json.dumps(program)
+
+
+def _wrong_types(program: dict) -> str:  # type: ignore[type-arg]
+    program["graph_module"]["graph"]["nodes"][0]["inputs"] = "not a list of arguments"
+    return json.dumps(program)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (_dangling, "refers to 'ghost', which no node or input produces"),
+        (_wrong_types, "malformed"),
+        (lambda program: "[" * 100_000 + "]" * 100_000, "RecursionError"),
+        (lambda program: "{{{", "JSONDecodeError"),
+    ],
+)
+def test_pt2_with_broken_graph(files: dict[str, Path], tmp_path: Path, manager: PluginManager, mutate, reason: str) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "broken.pt2"
     with zipfile.ZipFile(files["exported"]) as src, zipfile.ZipFile(bad, "w") as dst:
         for info in src.infolist():
             data = src.read(info)
             if info.filename.endswith("models/model.json"):
-                program = json.loads(data)
-                program["graph_module"]["graph"]["nodes"][2]["inputs"][0]["arg"] = {"as_tensor": {"name": "ghost"}}
-                data = json.dumps(program).encode()
+                data = mutate(json.loads(data)).encode()
             dst.writestr(info, data)
-    with pytest.raises(netray.FormatError, match="ghost"):
+    with pytest.raises(netray.FormatError, match=re.escape(reason)):
         manager.load(bad)
 
 

@@ -239,6 +239,8 @@ def build_model(program: dict[str, Any], weight_source: WeightSource, path: Path
         graph = _GraphReader(weights).read(graph_data, "main", "main")
     except _Bad as exc:
         raise FormatError(path, FORMAT, str(exc)) from exc
+    except RecursionError as exc:
+        raise FormatError(path, FORMAT, "the serialized graph nests too deeply") from exc
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise FormatError(path, FORMAT, f"the serialized graph is malformed ({type(exc).__name__}: {exc})") from exc
     model = Model(FORMAT, [graph])
@@ -323,8 +325,8 @@ def read_pt2(path: Path) -> Model:
             raise FormatError(path, FORMAT, f"{member} claims an implausible size")
         try:
             program = json.loads(archive.read(member))
-        except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise FormatError(path, FORMAT, f"cannot read {member}: {exc}") from exc
+        except (ValueError, RecursionError, zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise FormatError(path, FORMAT, f"cannot read {member}: {type(exc).__name__}: {exc}") from exc
         if not isinstance(program, dict):
             raise FormatError(path, FORMAT, f"{member} is not a JSON object")
         model_name = member.rsplit("/", 1)[-1][: -len(".json")]
