@@ -72,9 +72,11 @@ def assemble_scene(
     n_inputs = len(conn.inputs)
 
     stack: list[tuple[Block, float, float, Block | None, int]] = [(root, 0.0, 0.0, None, -1)]
+    visited: list[Block] = []
     while stack:
         block, ox, oy, parent, k_parent = stack.pop()
         block_at[id(block)] = (parent, k_parent, ox, oy)
+        visited.append(block)
         group = block.group
         if group.parent is not None:
             frames.add(ItemKind.FRAME, (ox, oy, block.width, block.height), group.depth, group, (group.label, []), "group")
@@ -124,57 +126,7 @@ def assemble_scene(
     by = np.array(boxes.y)
     bw = np.array(boxes.w)
     bh = np.array(boxes.h)
-    chains: dict[int, list[tuple[Block, int]]] = {}
-
-    def chain_of(item: int) -> list[tuple[Block, int]]:
-        c = chains.get(item)
-        if c is None:
-            block, k = box_at[item]
-            c = []
-            cur: Block | None = block
-            while cur is not None:
-                c.append((cur, k))
-                parent, k_parent, _, _ = block_at[id(cur)]
-                cur, k = parent, k_parent
-            chains[item] = c
-        return c
-
-    block_origin = {key: np.array([ox, oy]) for key, (_, _, ox, oy) in block_at.items()}
-    polylines: list[np.ndarray] = []
-    routes: dict[tuple[int, int], np.ndarray] = {}  # values between the same two boxes share a route
-    for e in range(triples.shape[1]):
-        s, d = int(triples[0, e]), int(triples[1, e])
-        known = routes.get((s, d))
-        if known is not None:
-            polylines.append(known)
-            continue
-        cs, cd = chain_of(s), chain_of(d)
-        # Both chains end at the root block: the lowest shared block is where they part.
-        common = 1
-        limit = min(len(cs), len(cd))
-        while common < limit and cs[-common - 1][0] is cd[-common - 1][0]:
-            common += 1
-        parts = [np.array([[bx[s] + bw[s] / 2, by[s] + bh[s]]])]
-        for b, k in cs[: len(cs) - common]:
-            pts = b.out_points.get(k)
-            if pts is not None:
-                parts.append(pts + block_origin[id(b)])
-        lca, ks = cs[len(cs) - common]
-        kd = cd[len(cd) - common][1]
-        pts = lca.pair_points.get((ks, kd))
-        if pts is not None:
-            parts.append(pts + block_origin[id(lca)])
-        for b, k in reversed(cd[: len(cd) - common]):
-            pts = b.in_points.get(k)
-            if pts is not None:
-                parts.append(pts + block_origin[id(b)])
-        parts.append(np.array([[bx[d] + bw[d] / 2, by[d]]]))
-        route = routes[(s, d)] = np.concatenate(parts)
-        polylines.append(route)
-
-    counts = np.array([len(p) for p in polylines], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    points = np.concatenate(polylines) if polylines else np.zeros((0, 2))
+    points, offsets = _routes(triples, visited, box_at, block_at, bx, by, bw, bh)
     values: list[Value | None] = [conn.values[int(c)] for c in triples[2]]
     labels = [shape_text(v.type.shape) if v is not None and v.type.shape is not None else "" for v in values]
 
@@ -208,3 +160,128 @@ def assemble_scene(
         edge_offsets=offsets,
     )
     return scene
+
+
+def _routes(
+    triples: np.ndarray,
+    blocks: list[Block],
+    box_at: list[tuple[Block, int]],
+    block_at: dict[int, tuple[Block | None, int, float, float]],
+    bx: np.ndarray,
+    by: np.ndarray,
+    bw: np.ndarray,
+    bh: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polylines of all edges (CSR: points, offsets); edges between the same two boxes share a route.
+
+    Routes between boxes of one block (most of them) are gathered with array
+    operations from the blocks' bend points; the others are stitched through ports.
+    """
+    n_boxes = len(box_at)
+    pair_code, edge_pair = np.unique(triples[0] * max(n_boxes, 1) + triples[1], return_inverse=True)
+    ps, pd = pair_code // max(n_boxes, 1), pair_code % max(n_boxes, 1)
+    n_pairs = len(pair_code)
+
+    # Blocks numbered in visiting order, each with its own code space for member pairs.
+    block_index = {id(b): i for i, b in enumerate(blocks)}
+    origin = np.array([block_at[id(b)][2:] for b in blocks], dtype=np.float64).reshape(-1, 2)
+    item_block = np.array([block_index[id(b)] for b, _ in box_at], dtype=np.int64)
+    item_member = np.array([k for _, k in box_at], dtype=np.int64)
+
+    start = np.stack([bx + bw / 2, by + bh], axis=1)
+    end = np.stack([bx + bw / 2, by], axis=1)
+    route_len = np.zeros(n_pairs, dtype=np.int64)
+    local = item_block[ps] == item_block[pd] if n_pairs else np.zeros(0, bool)
+
+    # -- routes inside one block, all at once --
+    local_idx = np.flatnonzero(local)
+    mids_ptr = np.zeros(1, np.int64)
+    mids = np.zeros((0, 2))
+    if local_idx.size:
+        used = np.unique(item_block[ps[local_idx]])
+        size = np.array([len(blocks[b].starts) for b in used.tolist()], dtype=np.int64)
+        base = np.concatenate([[0], np.cumsum(size * size)[:-1]])
+        base_of = dict(zip(used.tolist(), base.tolist(), strict=True))
+        codes, ptrs, pts = [], [], []
+        n_pts = 0
+        for b in used.tolist():
+            blk = blocks[b]
+            codes.append(blk.pair_code + base_of[b])
+            ptrs.append(blk.pair_ptr[:-1] + n_pts)
+            pts.append(blk.pair_pts + origin[b])
+            n_pts += len(blk.pair_pts)
+        g_code = np.concatenate(codes)
+        g_ptr = np.concatenate([*ptrs, [n_pts]])
+        g_pts = np.concatenate(pts) if n_pts else np.zeros((0, 2))
+        lb = item_block[ps[local_idx]]
+        m = np.array([len(blocks[b].starts) for b in lb.tolist()], dtype=np.int64)
+        want = np.array([base_of[b] for b in lb.tolist()], dtype=np.int64) + item_member[ps[local_idx]] * m + item_member[pd[local_idx]]
+        j = np.searchsorted(g_code, want)
+        found = (j < len(g_code)) & (g_code[np.minimum(j, len(g_code) - 1)] == want)
+        lo = np.where(found, g_ptr[np.minimum(j, len(g_code) - 1)], 0)
+        hi = np.where(found, g_ptr[np.minimum(j, len(g_code) - 1) + 1], 0)
+        n_mid = hi - lo
+        mids_ptr = np.concatenate([[0], np.cumsum(n_mid)]).astype(np.int64)
+        take = np.repeat(lo - mids_ptr[:-1], n_mid) + np.arange(int(n_mid.sum()))
+        mids = g_pts[take]
+        route_len[local_idx] = n_mid + 2
+
+    # -- routes through ports, stitched one by one --
+    chains: dict[int, list[tuple[Block, int]]] = {}
+
+    def chain_of(item: int) -> list[tuple[Block, int]]:
+        c = chains.get(item)
+        if c is None:
+            block, k = box_at[item]
+            c = []
+            cur: Block | None = block
+            while cur is not None:
+                c.append((cur, k))
+                parent, k_parent, _, _ = block_at[id(cur)]
+                cur, k = parent, k_parent
+            chains[item] = c
+        return c
+
+    stitched: dict[int, np.ndarray] = {}
+    for p in np.flatnonzero(~local).tolist():
+        s, d = int(ps[p]), int(pd[p])
+        cs, cd = chain_of(s), chain_of(d)
+        # Both chains end at the root block: the lowest shared block is where they part.
+        common = 1
+        limit = min(len(cs), len(cd))
+        while common < limit and cs[-common - 1][0] is cd[-common - 1][0]:
+            common += 1
+        parts = [start[s : s + 1]]
+        for b, k in cs[: len(cs) - common]:
+            pts_b = b.out_points.get(k)
+            if pts_b is not None:
+                parts.append(pts_b + origin[block_index[id(b)]])
+        lca, ks = cs[len(cs) - common]
+        kd = cd[len(cd) - common][1]
+        pts_l = lca.pair_points(ks, kd)
+        if pts_l is not None:
+            parts.append(pts_l + origin[block_index[id(lca)]])
+        for b, k in reversed(cd[: len(cd) - common]):
+            pts_b = b.in_points.get(k)
+            if pts_b is not None:
+                parts.append(pts_b + origin[block_index[id(b)]])
+        parts.append(end[d : d + 1])
+        route = stitched[p] = np.concatenate(parts)
+        route_len[p] = len(route)
+
+    # -- all routes as CSR, then one polyline per edge --
+    route_ptr = np.concatenate([[0], np.cumsum(route_len)]).astype(np.int64)
+    route_pts = np.empty((int(route_ptr[-1]), 2))
+    if local_idx.size:
+        first = route_ptr[local_idx]
+        route_pts[first] = start[ps[local_idx]]
+        route_pts[route_ptr[local_idx + 1] - 1] = end[pd[local_idx]]
+        n_mid = route_len[local_idx] - 2
+        dest = np.repeat(first + 1 - mids_ptr[:-1], n_mid) + np.arange(len(mids))
+        route_pts[dest] = mids
+    for p, route in stitched.items():
+        route_pts[route_ptr[p] : route_ptr[p + 1]] = route
+    counts = route_len[edge_pair]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    take = np.repeat(route_ptr[edge_pair] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
+    return route_pts[take], offsets

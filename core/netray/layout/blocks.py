@@ -47,12 +47,23 @@ class Block:
     mw: np.ndarray
     mh: np.ndarray
     children: dict[int, Block] = field(default_factory=dict)
-    pair_points: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    # Routes between two members, as CSR over the sorted codes src * len(starts) + dst.
+    pair_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    pair_pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     in_points: dict[int, np.ndarray] = field(default_factory=dict)
     out_points: dict[int, np.ndarray] = field(default_factory=dict)
 
     def member_of(self, position: int) -> int:
         return int(np.searchsorted(self.starts, position, side="right") - 1)
+
+    def pair_points(self, src: int, dst: int) -> np.ndarray | None:
+        """Bend points of the route from member ``src`` to member ``dst``, if they are joined."""
+        code = src * len(self.starts) + dst
+        j = int(np.searchsorted(self.pair_code, code))
+        if j == len(self.pair_code) or self.pair_code[j] != code:
+            return None
+        return self.pair_pts[self.pair_ptr[j] : self.pair_ptr[j + 1]]
 
 
 SizeOf = Callable[[int], tuple[float, float]]
@@ -164,8 +175,9 @@ def build_block(
         children=child_blocks,
     )
     n_pairs = pairs.shape[1]
-    for k in range(n_pairs):
-        block.pair_points[(int(pairs[0, k]), int(pairs[1, k]))] = lay.edge_points(k) + offset
+    block.pair_code = code
+    block.pair_ptr, pair_pts = lay.bend_points(np.arange(n_pairs))
+    block.pair_pts = pair_pts + offset
     port_x = lay.x + pad_left  # ports have no width: x is their centre
     for j in range(n_in):
         e = n_pairs + j

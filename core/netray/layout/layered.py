@@ -58,6 +58,26 @@ class Layered:
     edge_count: np.ndarray  # number of dummies of edge k
     edge_reversed: np.ndarray
 
+    def bend_points(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bend points of many edges at once, as CSR: edge i's are ``pts[ptr[i]:ptr[i + 1]]``."""
+        edges = np.asarray(edges, dtype=np.int64)
+        counts = self.edge_count[edges]
+        ptr = np.concatenate([[0], np.cumsum(2 * counts)]).astype(np.int64)
+        total = int(counts.sum())
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        rev = np.repeat(self.edge_reversed[edges], counts)
+        step = np.where(rev, np.repeat(counts, counts) - 1 - within, within)
+        d = np.repeat(self.edge_first[edges], counts) + step
+        xs = self.dummy_x[d]
+        top = self.row_top[self.dummy_rank[d]]
+        bottom = self.row_bottom[self.dummy_rank[d]]
+        pts = np.empty((2 * total, 2))
+        pts[0::2, 0] = xs
+        pts[1::2, 0] = xs
+        pts[0::2, 1] = np.where(rev, bottom, top)
+        pts[1::2, 1] = np.where(rev, top, bottom)
+        return ptr, pts
+
     def edge_points(self, k: int) -> np.ndarray:
         """Bend points of edge k: two per dummy (row top and row bottom), source to target."""
         first, count = int(self.edge_first[k]), int(self.edge_count[k])
