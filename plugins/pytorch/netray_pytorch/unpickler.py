@@ -120,7 +120,11 @@ class RestrictedUnpickler(pickle.Unpickler):
             return StorageType(name)
         if module == "torch" and name in TORCH_DTYPE_NAMES:
             return TORCH_DTYPE_NAMES[name]
-        raise FormatError(self.path, self.format, f"refused to load global {module}.{name} (the file would run code)")
+        raise FormatError(
+            self.path, self.format,
+            f"refused to load global {module}.{name}: loading it would import and run code the file names "
+            "(netray reads state_dicts and checkpoints of tensors; save model.state_dict() or use torch.export)",
+        )
 
     def persistent_load(self, pid: Any) -> Any:
         # ('storage', storage_type, key, location, numel[, view_metadata]) in zip and legacy files.
