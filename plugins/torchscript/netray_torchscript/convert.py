@@ -111,13 +111,17 @@ def _attribute(name: str, value: Any) -> Attribute:
 
 
 class GraphConverter:
-    """Converts one method's inlined graph; module tensors come from ``state`` (dotted path -> tensor)."""
+    """Converts one method's inlined graph; module tensors come from ``state`` (dotted path -> tensor).
 
-    def __init__(self, state: dict[str, Any]) -> None:
+    Use one converter per graph, while that graph is alive: it keys torch Values, which
+    are only valid as long as their graph is. ``weights`` may be shared so that methods
+    using the same parameter share one Tensor."""
+
+    def __init__(self, state: dict[str, Any], weights: dict[str, Tensor] | None = None) -> None:
         self.state = state
         self.paths: dict[Any, str] = {}  # GetAttr outputs -> dotted attribute path
         self.constants: dict[Any, Any] = {}  # folded values -> their Python value
-        self.weights: dict[str, Tensor] = {}
+        self.weights: dict[str, Tensor] = weights if weights is not None else {}
 
     def convert(self, graph: Any, name: str) -> Graph:
         inputs = list(graph.inputs())

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from netray import FormatError, Model
+from netray import FormatError, Model, Tensor
 from netray_torchscript.convert import FOLDED_KINDS, GraphConverter
 from netray_torchscript.sniff import FORMAT
 
@@ -61,14 +61,14 @@ def model_from_module(torch: Any, module: Any, where: Path | str) -> Model:
     methods.sort(key=lambda m: m != "forward")
     state = module_state(module)
     graphs = []
-    converter = GraphConverter(state)
+    weights: dict[str, Tensor] = {}
     for name in methods:
         try:
             graph = module._c._get_method(name).graph.copy()
             torch._C._jit_pass_inline(graph)
         except Exception as exc:
             raise FormatError(where, FORMAT, f"cannot read method {name!r}: {exc}") from exc
-        converted = converter.convert(graph, name)
+        converted = GraphConverter(state, weights).convert(graph, name)
         converted.kind = "main" if name == methods[0] else "method"
         graphs.append(converted)
     model = Model(FORMAT, graphs)
