@@ -51,6 +51,7 @@ class Block:
     pair_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     pair_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     pair_pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    _pair_index: dict[int, int] | None = field(default=None, repr=False)
     in_points: dict[int, np.ndarray] = field(default_factory=dict)
     out_points: dict[int, np.ndarray] = field(default_factory=dict)
 
@@ -59,9 +60,10 @@ class Block:
 
     def pair_points(self, src: int, dst: int) -> np.ndarray | None:
         """Bend points of the route from member ``src`` to member ``dst``, if they are joined."""
-        code = src * len(self.starts) + dst
-        j = int(np.searchsorted(self.pair_code, code))
-        if j == len(self.pair_code) or self.pair_code[j] != code:
+        if self._pair_index is None:
+            self._pair_index = {c: j for j, c in enumerate(self.pair_code.tolist())}
+        j = self._pair_index.get(src * len(self.starts) + dst)
+        if j is None:
             return None
         return self.pair_pts[self.pair_ptr[j] : self.pair_ptr[j + 1]]
 

@@ -262,33 +262,38 @@ def _order_rows(
     if wide.size == 0 or len(lsrc) == 0:
         return pos
     rows = [perm[row_ptr[r] : row_ptr[r + 1]].tolist() for r in wide.tolist()]
-    # Neighbour lists (upper and lower) as Python lists for the sweeps.
-    up_ptr = np.concatenate([[0], np.cumsum(np.bincount(ldst, minlength=total))]).tolist()
-    up_adj = lsrc[np.argsort(ldst, kind="stable")].tolist()
-    dn_ptr = np.concatenate([[0], np.cumsum(np.bincount(lsrc, minlength=total))]).tolist()
-    dn_adj = ldst[np.argsort(lsrc, kind="stable")].tolist()
+    # Neighbour lists (upper and lower) per vertex, as Python lists for the sweeps.
+    in_rows = np.zeros(total, dtype=bool)
+    in_rows[np.concatenate([perm[row_ptr[r] : row_ptr[r + 1]] for r in wide.tolist()])] = True
+    ups = _neighbour_lists(ldst, lsrc, total, in_rows)
+    downs = _neighbour_lists(lsrc, ldst, total, in_rows)
     p = pos.tolist()
+    get = p.__getitem__
     for sweep in range(sweeps):
         _check(cancel)
         down = sweep % 2 == 0
-        ptr, adj = (up_ptr, up_adj) if down else (dn_ptr, dn_adj)
-        sequence = rows if down else rows[::-1]
-        for row in sequence:
-            bary = []
+        nbs = ups if down else downs
+        for row in rows if down else rows[::-1]:
+            keyed = []
             for v in row:
-                lo, hi = ptr[v], ptr[v + 1]
-                if hi > lo:
-                    s = 0.0
-                    for u in adj[lo:hi]:
-                        s += p[u]
-                    bary.append((s / (hi - lo), p[v], v))
+                nb = nbs[v]
+                if nb:
+                    keyed.append((sum(map(get, nb)) / len(nb), p[v], v))
                 else:
-                    bary.append((p[v], p[v], v))
-            bary.sort()
-            for i, item in enumerate(bary):
+                    keyed.append((p[v], p[v], v))
+            keyed.sort()
+            for i, item in enumerate(keyed):
                 p[item[2]] = float(i)
-            row[:] = [item[2] for item in bary]
+            row[:] = [item[2] for item in keyed]
     return np.array(p)
+
+
+def _neighbour_lists(owner: np.ndarray, other: np.ndarray, total: int, wanted: np.ndarray) -> list[list[int]]:
+    """For each vertex v with ``wanted[v]``: the ``other`` ends of the edges it ``owner``s."""
+    order = np.argsort(owner, kind="stable")
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=total))]).tolist()
+    adj = other[order].tolist()
+    return [adj[ptr[v] : ptr[v + 1]] if w else [] for v, w in enumerate(wanted.tolist())]
 
 
 def _x_coordinates(
