@@ -67,6 +67,7 @@ class NetronResult:
     drawn_nodes: int | None = None
     browser_peak_rss_mb: float | None = None
     detail: str = ""
+    gave_up_after_s: float | None = None  # for timeout/crashed/error: when it ended
 
 
 def find_chromium() -> str | None:
@@ -221,7 +222,7 @@ class DevTools:
             message = json.loads(self._socket.recv())
             if message.get("method") in ("Inspector.targetCrashed", "Inspector.detached"):
                 self.crashed = True
-                raise RuntimeError("the page crashed")
+                raise RuntimeError(f"the page crashed ({message['method']})")
             if message.get("id") == request_id:
                 if "error" in message:
                     raise RuntimeError(f"DevTools {method}: {message['error'].get('message')}")
@@ -267,6 +268,7 @@ def measure(model: Path, timeout: float = 300.0, poll_s: float = 0.05) -> Netron
     with netron_server(model) as url, headless_chromium(chromium) as (devtools_url, browser):
         tools = DevTools(devtools_url)
         peak_rss = 0.0
+        started = time.monotonic()  # reset just before navigation
         try:
             tools.call("Page.enable")
             tools.call("Runtime.enable")
@@ -278,9 +280,12 @@ def measure(model: Path, timeout: float = 300.0, poll_s: float = 0.05) -> Netron
             while True:
                 elapsed = time.monotonic() - started
                 if elapsed > timeout:
-                    return NetronResult("timeout", detail=f"no drawn graph after {timeout:.0f} s")
+                    return NetronResult(
+                        "timeout", detail=f"no drawn graph after {timeout:.0f} s", gave_up_after_s=round(elapsed, 1)
+                    )
                 if browser.poll() is not None:
-                    return NetronResult("crashed", detail=f"chromium exited with status {browser.returncode}")
+                    detail = f"chromium exited with status {browser.returncode}"
+                    return NetronResult("crashed", detail=detail, gave_up_after_s=round(elapsed, 1))
                 # A page busy laying out answers late; the answer time is what counts.
                 drawn = tools.evaluate(GRAPH_DRAWN_JS, timeout=max(1.0, timeout - elapsed))
                 if drawn:
@@ -293,10 +298,11 @@ def measure(model: Path, timeout: float = 300.0, poll_s: float = 0.05) -> Netron
                 peak_rss = max(peak_rss, process_tree_rss_mb(browser.pid))
                 time.sleep(poll_s)
         except TimeoutError as exc:
-            return NetronResult("timeout", detail=str(exc))
+            return NetronResult("timeout", detail=str(exc), gave_up_after_s=round(time.monotonic() - started, 1))
         except (RuntimeError, OSError) as exc:
             status = "crashed" if tools.crashed or browser.poll() is not None else "error"
-            return NetronResult(status, detail=str(exc)[:200])
+            gave_up = round(time.monotonic() - started, 1)
+            return NetronResult(status, detail=str(exc)[:200], gave_up_after_s=gave_up)
         finally:
             tools.close()
 
