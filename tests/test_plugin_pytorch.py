@@ -6,6 +6,7 @@ loaders; values are compared with what torch itself reads.
 
 from __future__ import annotations
 
+import io
 import json
 import mmap
 import os
@@ -351,6 +352,46 @@ def test_random_and_corrupt_bytes(files: dict[str, Path], tmp_path: Path, manage
     lying.write_bytes(bytes(legacy[:-8]))
     with pytest.raises(netray.FormatError, match=r"past the end|ends before"):
         manager.load(lying)
+
+
+class _Storage:
+    """Stands for a storage record in a hand-made data.pkl."""
+
+
+class _LyingTensor:
+    """Pickles as a tensor view far larger than its storage, or with a negative size."""
+
+    def __init__(self, size: tuple[int, ...]) -> None:
+        self.size = size
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        import collections
+
+        return (torch._utils._rebuild_tensor_v2, (_Storage(), 0, self.size, (self.size[-1], 1), False, collections.OrderedDict()))
+
+
+class _TorchPickler(pickle.Pickler):
+    def persistent_id(self, obj):  # type: ignore[no-untyped-def]
+        return ("storage", torch.FloatStorage, "0", "cpu", 4) if isinstance(obj, _Storage) else None
+
+
+def test_tensor_larger_than_its_storage(tmp_path: Path, manager: PluginManager) -> None:
+    def archive(size: tuple[int, ...]) -> Path:
+        buffer = io.BytesIO()
+        _TorchPickler(buffer, protocol=2).dump({"layer.weight": _LyingTensor(size)})
+        path = tmp_path / "lying.pth"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("archive/data.pkl", buffer.getvalue())
+            z.writestr("archive/data/0", b"\0" * 16)
+        return path
+
+    model = manager.load(archive((1000, 1000)))
+    (value,) = model.main.nodes[0].weights()
+    assert value.initializer is not None and value.initializer.shape == (1000, 1000)
+    with pytest.raises(netray.FormatError):
+        value.initializer.numpy()
+    with pytest.raises(netray.FormatError, match="negative"):
+        manager.load(archive((-5, 4)))
 
 
 # -- installs alone -------------------------------------------------------------------------

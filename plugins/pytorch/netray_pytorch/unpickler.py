@@ -68,6 +68,8 @@ def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *
     shape, strides = _ints(size, "size"), _ints(stride, "stride")
     if len(shape) != len(strides):
         raise ValueError("tensor size and stride differ in length")
+    if any(d < 0 for d in shape) or storage_offset < 0:
+        raise ValueError(f"tensor size {shape} or storage offset {storage_offset} is negative")
     return PickledTensor(storage, storage_offset, shape, strides, requires_grad=bool(_[0]) if _ else False)
 
 
