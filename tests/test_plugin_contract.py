@@ -276,6 +276,8 @@ def test_a_plugin_whose_sniff_raises_is_named_and_others_still_work(tmp_path: Pa
     assert result.returncode == 0
     assert json.loads(result.stdout)["format"] == "ContractTest"
     assert "Traceback" not in result.stderr
+    # The user hears of the failing plugin, by name, after the command's output.
+    assert "netray: warning: plugin 'sniffy' failed in netray_sniff: RuntimeError: sniff exploded" in result.stderr
 
 
 def test_a_plugin_whose_load_raises_gives_a_plugin_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -79,7 +79,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """netray: open any AI model file and see it as an interactive graph."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    for warning in get_manager().warnings:
+    # Plugins' failures while loading or sniffing are collected by the manager;
+    # show them once the command is done (and on error), not as tracebacks.
+    ctx.call_on_close(print_plugin_warnings)
+
+
+def print_plugin_warnings() -> None:
+    for warning in dict.fromkeys(get_manager().warnings):
         click.echo(f"netray: warning: {warning}", err=True)
 
 
