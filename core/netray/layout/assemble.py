@@ -116,10 +116,11 @@ def assemble_scene(
     s_item = vis[conn.src]
     d_item = vis[conn.dst]
     keep = (s_item != d_item) & (s_item >= 0) & (d_item >= 0)
-    triples = np.stack([s_item[keep], d_item[keep], conn.value[keep]])
+    # Rows: source item, target item, value, and the leaf the value comes from (for ports).
+    triples = np.stack([s_item[keep], d_item[keep], conn.value[keep], conn.src[keep]])
     if triples.shape[1]:
         triples = triples[:, np.lexsort(triples[::-1])]
-        first = np.concatenate([[True], (triples[:, 1:] != triples[:, :-1]).any(axis=0)])
+        first = np.concatenate([[True], (triples[:3, 1:] != triples[:3, :-1]).any(axis=0)])
         triples = triples[:, first]
 
     bx = np.array(boxes.x)
@@ -178,7 +179,10 @@ def _routes(
     operations from the blocks' bend points; the others are stitched through ports.
     """
     n_boxes = len(box_at)
-    pair_code, edge_pair = np.unique(triples[0] * max(n_boxes, 1) + triples[1], return_inverse=True)
+    pair_code, pair_first, edge_pair = np.unique(
+        triples[0] * max(n_boxes, 1) + triples[1], return_index=True, return_inverse=True
+    )
+    pair_leaf = triples[3, pair_first]  # the route of a pair enters frames through this source's ports
     ps, pd = pair_code // max(n_boxes, 1), pair_code % max(n_boxes, 1)
     n_pairs = len(pair_code)
 
@@ -244,7 +248,7 @@ def _routes(
 
     stitched: dict[int, np.ndarray] = {}
     for p in np.flatnonzero(~local).tolist():
-        s, d = int(ps[p]), int(pd[p])
+        s, d, leaf = int(ps[p]), int(pd[p]), int(pair_leaf[p])
         cs, cd = chain_of(s), chain_of(d)
         # Both chains end at the root block: the lowest shared block is where they part.
         common = 1
@@ -262,7 +266,7 @@ def _routes(
         if pts_l is not None:
             parts.append(pts_l + origin[block_index[id(lca)]])
         for b, k in reversed(cd[: len(cd) - common]):
-            pts_b = b.in_points.get(k)
+            pts_b = b.in_points.get((leaf, k))
             if pts_b is not None:
                 parts.append(pts_b + origin[block_index[id(b)]])
         parts.append(end[d : d + 1])

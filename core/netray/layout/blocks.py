@@ -52,7 +52,9 @@ class Block:
     pair_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     pair_pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     _pair_index: dict[int, int] | None = field(default=None, repr=False)
-    in_points: dict[int, np.ndarray] = field(default_factory=dict)
+    # Routes from the top border to members, keyed by (outside leaf position feeding in, member):
+    # one port per outside source, shared by all the members it feeds.
+    in_points: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     out_points: dict[int, np.ndarray] = field(default_factory=dict)
 
     def member_of(self, position: int) -> int:
@@ -121,15 +123,18 @@ def build_block(
     edges = conn.group_edges(group, starts)
     code = np.unique(edges.internal_src * m + edges.internal_dst)
     pairs = np.stack([code // max(m, 1), code % max(m, 1)])
-    n_in, n_out = len(edges.in_dst), len(edges.out_src)
-    in_port = m + np.arange(n_in)
+    feeders, feeder_of_edge = np.unique(edges.in_src, return_inverse=True)
+    n_in, n_out = len(feeders), len(edges.out_src)
+    in_port = m + feeder_of_edge.reshape(-1)
     out_port = m + n_in + np.arange(n_out)
     src = np.concatenate([pairs[0], in_port, edges.out_src])
     dst = np.concatenate([pairs[1], edges.in_dst, out_port])
     total = m + n_in + n_out
     widths = np.concatenate([w, np.zeros(n_in + n_out)])
     heights = np.concatenate([h, np.zeros(n_in + n_out)])
-    keys = np.concatenate([key, np.full(n_in, -np.inf), np.full(n_out, np.inf)])
+    # Ports in the order their outside sources run, before every member.
+    feeder_key = conn.leaf_node[feeders].astype(np.float64) - 4.0 * (conn.n_leaves + 1)
+    keys = np.concatenate([key, feeder_key, np.full(n_out, np.inf)])
     pin_top = np.zeros(total, bool)
     pin_bottom = np.zeros(total, bool)
     pin_top[m : m + n_in] = True
@@ -181,12 +186,14 @@ def build_block(
     block.pair_ptr, pair_pts = lay.bend_points(np.arange(n_pairs))
     block.pair_pts = pair_pts + offset
     port_x = lay.x + pad_left  # ports have no width: x is their centre
-    for j in range(n_in):
+    n_in_edges = len(edges.in_dst)
+    for j in range(n_in_edges):
         e = n_pairs + j
         pts = lay.edge_points(e) + offset
-        block.in_points[int(edges.in_dst[j])] = np.vstack([[port_x[m + j], 0.0], pts])
+        port = int(in_port[j])
+        block.in_points[(int(edges.in_src[j]), int(edges.in_dst[j]))] = np.vstack([[port_x[port], 0.0], pts])
     for j in range(n_out):
-        e = n_pairs + n_in + j
+        e = n_pairs + n_in_edges + j
         pts = lay.edge_points(e) + offset
         block.out_points[int(edges.out_src[j])] = np.vstack([pts, [port_x[m + n_in + j], height]])
     return block

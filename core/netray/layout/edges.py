@@ -23,7 +23,8 @@ class GroupEdges:
 
     internal_src: np.ndarray  # member -> member, both inside the group
     internal_dst: np.ndarray
-    in_dst: np.ndarray  # members fed from outside the group
+    in_src: np.ndarray  # leaf positions outside the group feeding it (one port each) ...
+    in_dst: np.ndarray  # ... and the member each feeds: unique (in_src, in_dst) pairs
     out_src: np.ndarray  # members feeding something outside the group
 
 
@@ -123,9 +124,15 @@ class Connectivity:
         into = self._by_dst[a:b]
         s = self.src[into]
         entering = into[(s < lo) | (s >= hi)]
+        feeder = self.src[entering]
+        fed = np.searchsorted(starts, self.dst[entering], side="right") - 1
+        width = max(len(starts), 1)
+        code = np.unique(feeder * width + fed)
+        in_pairs = (code // width, code % width)
         return GroupEdges(
             internal_src=ms[keep],
             internal_dst=md[keep],
-            in_dst=np.unique(np.searchsorted(starts, self.dst[entering], side="right") - 1),
+            in_src=in_pairs[0],
+            in_dst=in_pairs[1],
             out_src=np.unique(np.searchsorted(starts, self.src[leaving], side="right") - 1),
         )
