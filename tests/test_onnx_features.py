@@ -404,3 +404,28 @@ def test_every_standard_operator_has_a_category() -> None:
     assert category_of("", "Loop") is Category.CONTROL
     assert category_of("com.microsoft", "QLinearAdd") is Category.QUANTIZATION
     assert category_of("acme.ops", "Conv") is Category.CUSTOM
+
+
+def test_opening_leaves_large_tensors_in_the_file(tmp_path: Path) -> None:
+    """Initializers and Constant-node tensors alike: the structure parsed is a small part of the file."""
+    big = np.arange(100_000, dtype=np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(big * 3, "c")),
+            helper.make_node("Add", ["c", "w"], ["y"]),
+        ],
+        "g",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [100_000])],
+        [numpy_helper.from_array(big, "w")],
+    )
+    path = save(tmp_path, helper.make_model(graph, opset_imports=OPSET))
+    from netray_onnx.wire import structure_bytes
+
+    structure = structure_bytes(path.read_bytes())
+    assert len(structure) < 2000 < 800_000 < path.stat().st_size
+    model = netray.load_model(path)
+    constant = model.main.nodes[0].attribute("value")
+    assert constant is not None and constant.value.location.startswith("model.onnx @ ")
+    assert np.array_equal(constant.value.numpy(), big * 3)
+    assert np.array_equal(model.main.values["w"].initializer.numpy(), big)  # type: ignore[union-attr]

@@ -248,7 +248,7 @@ class ModelReader:
             name = proto.name
             node = Node(op, name, domain, category=category, scope=scope_from_name(name) if "/" in name else ())
             # Values are linked here (producer, consumers) rather than by Graph.link: one pass, not two.
-            input_names = list(proto.input)
+            input_names = proto.input[:]
             in_values: list[Value | None] = []
             for n in input_names:
                 if n:
@@ -260,7 +260,7 @@ class ModelReader:
                 else:
                     in_values.append(None)
             out_values: list[Value | None] = []
-            for n in proto.output:
+            for n in proto.output[:]:
                 if n:
                     v = values.get(n)
                     if v is None:

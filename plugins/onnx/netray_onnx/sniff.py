@@ -21,7 +21,7 @@ STRING_FIELDS: Final = frozenset({2, 3, 4})  # producer_name, producer_version, 
 MAX_IR_VERSION: Final = 64
 MAX_NAME_BYTES: Final = 1024
 TEXT_EXTENSIONS: Final = (".onnxtxt", ".onnxtext")
-BINARY_EXTENSIONS: Final = (".onnx", ".pb", ".onnx.data")
+BINARY_EXTENSIONS: Final = (".onnx", ".pb")
 
 
 def probe_model_head(head: bytes) -> float:
