@@ -6,8 +6,11 @@ saved ``.pt2`` look the same; weights are read from the program's state_dict in 
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
+
+import numpy as np
 
 from netray import FormatError, Model, TensorType
 from netray.ir import TensorLoader
@@ -22,6 +25,14 @@ def is_torch_module(obj: Any) -> bool:
     return any(c.__module__ == "torch.nn.modules.module" and c.__name__ == "Module" for c in cls.__mro__) or any(
         c.__module__.startswith("torch.export") and c.__name__ == "ExportedProgram" for c in cls.__mro__
     )
+
+
+def _to_numpy(tensor: Any) -> np.ndarray:
+    """A copy of an in-memory tensor's values (bfloat16 widened: numpy has no such type)."""
+    t = tensor.detach().cpu()
+    if str(t.dtype) == "torch.bfloat16":
+        t = t.float()
+    return np.asarray(t.numpy())
 
 
 def load_module(obj: Any, options: dict[str, Any]) -> Model:
@@ -48,7 +59,7 @@ def load_module(obj: Any, options: dict[str, Any]) -> Model:
         tensor = tensors.get(fqn)
         if tensor is None:
             return None
-        return lambda t=tensor: t.detach().cpu().float().numpy() if t.dtype == torch.bfloat16 else t.detach().cpu().numpy()
+        return functools.partial(_to_numpy, tensor)
 
     model = build_model(data, source, where)
     model.properties["source"] = "in memory (torch.export)"
