@@ -124,7 +124,14 @@ class Hierarchy:
         self.graph = graph
         self.root = root
         self.node_group = node_group
-        self.groups: dict[str, Group] = {g.id: g for g in root.walk()}
+        self.groups: dict[str, Group] = {}
+        for g in root.walk():
+            if g.id in self.groups:  # scope names that clash with fold names: keep both, distinctly
+                k = 2
+                while f"{g.id}#{k}" in self.groups:
+                    k += 1
+                g.id = f"{g.id}#{k}"
+            self.groups[g.id] = g
         self.order = np.zeros(len(graph.nodes), dtype=np.int64)
         self.position = np.zeros(len(graph.nodes), dtype=np.int64)
         self._finish()
@@ -334,36 +341,48 @@ class _Folder:
     # -- repeats ---------------------------------------------------------------------------
 
     def _fold_repeats(self, parent: Group, seq: list[int]) -> list[int]:
-        """Fold the longest run of a repeated block in ``seq``, then look on either side of it."""
-        if len(seq) < max(FOLD_MIN_OPS // 2, 2 * MIN_PERIOD):
-            return seq
-        found = self._find_repeat(np.asarray(seq, dtype=np.int64))
-        if found is None:
-            return seq
-        start, period, copies = found
-        blocks = [seq[start + j * period : start + (j + 1) * period] for j in range(copies)]
+        """Fold the longest run of a repeated block in ``seq``, then look on either side of it.
+
+        A work list, not recursion: a long graph may hold hundreds of separate runs.
+        """
+        remaining: list[int] = []
+        todo = [seq]
+        while todo:
+            part = todo.pop()
+            found = None
+            if len(part) >= max(FOLD_MIN_OPS // 2, 2 * MIN_PERIOD):
+                found = self._find_repeat(np.asarray(part, dtype=np.int64))
+            if found is None:
+                remaining.extend(part)
+                continue
+            start, period, copies = found
+            self._fold_run(parent, [part[start + j * period : start + (j + 1) * period] for j in range(copies)])
+            todo.append(part[:start])
+            todo.append(part[start + copies * period :])
+        return sorted(remaining)
+
+    def _fold_run(self, parent: Group, blocks: list[list[int]]) -> None:
+        """One group for a run of identical blocks (with a group per block unless they are tiny)."""
         n = self.counter
+        copies, period = len(blocks), len(blocks[0])
         if period < MIN_BLOCK_GROUP_OPS:
             # A few ops repeated: one group of them all reads better than many tiny boxes.
             ops = self.graph.nodes
             label = f"{ops[blocks[0][0]].op} … {ops[blocks[0][-1]].op} ×{copies}"
             self._new_group(parent, label, "repeat", [i for block in blocks for i in block], f"~repeat{n}")
-        else:
-            container = self._new_group(parent, f"block.0 … block.{copies - 1} ×{copies}", "repeat", [], f"~repeat{n}")
-            first: Group | None = None
-            for j, block in enumerate(blocks):
-                inner = self._new_group(container, f"block.{j}", "scope", block, f"block.{j}")
-                if len(block) < FOLD_MIN_OPS:
-                    continue
-                if first is None:
-                    self.fold(inner)
-                    first = inner
-                else:
-                    # Same op sequence: fold it the way the first block was folded.
-                    self._copy_folds(first, inner, dict(zip(blocks[0], block, strict=True)))
-        before = self._fold_repeats(parent, seq[:start])
-        after = self._fold_repeats(parent, seq[start + copies * period :])
-        return before + after
+            return
+        container = self._new_group(parent, f"block.0 … block.{copies - 1} ×{copies}", "repeat", [], f"~repeat{n}")
+        first: Group | None = None
+        for j, block in enumerate(blocks):
+            inner = self._new_group(container, f"block.{j}", "scope", block, f"block.{j}")
+            if len(block) < FOLD_MIN_OPS:
+                continue
+            if first is None:
+                self.fold(inner)
+                first = inner
+            else:
+                # Same op sequence: fold it the way the first block was folded.
+                self._copy_folds(first, inner, dict(zip(blocks[0], block, strict=True)))
 
     def _find_repeat(self, seq: np.ndarray) -> tuple[int, int, int] | None:
         """(start, period, copies) of the run of identical op sequences covering most ops."""
