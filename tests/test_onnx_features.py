@@ -429,3 +429,20 @@ def test_opening_leaves_large_tensors_in_the_file(tmp_path: Path) -> None:
     assert constant is not None and constant.value.location.startswith("model.onnx @ ")
     assert np.array_equal(constant.value.numpy(), big * 3)
     assert np.array_equal(model.main.values["w"].initializer.numpy(), big)  # type: ignore[union-attr]
+
+
+def test_recursive_functions_do_not_make_cyclic_graphs(tmp_path: Path) -> None:
+    """ONNX forbids recursion; a file that has it anyway must not make Graph.walk loop forever."""
+    ping = helper.make_function("my.lib", "Ping", ["X"], ["Y"], [helper.make_node("Pong", ["X"], ["Y"], domain="my.lib")], OPSET)
+    pong = helper.make_function("my.lib", "Pong", ["X"], ["Y"], [helper.make_node("Ping", ["X"], ["Y"], domain="my.lib")], OPSET)
+    graph = helper.make_graph(
+        [helper.make_node("Ping", ["x"], ["y"], domain="my.lib")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    proto = helper.make_model(graph, functions=[ping, pong], opset_imports=[*OPSET, helper.make_opsetid("my.lib", 1)])
+    model = netray.load_model(save(tmp_path, proto))
+    assert len(list(model.all_graphs())) == 3
+    assert model_summary(model)["ops"] == {"Ping": 2, "Pong": 1}
+    assert model.main.nodes[0].subgraphs == [model.functions[0]]

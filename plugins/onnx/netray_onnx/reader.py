@@ -33,6 +33,7 @@ _QUANTIZED_OPS = frozenset(quantization.QUANTIZED_PORTS)
 _TORCH_KEYS = frozenset({scopes.NAME_SCOPES_KEY, scopes.NAMESPACE_KEY, scopes.STACK_TRACE_KEY})
 
 PortSpec = tuple[tuple[str, ...], bool]
+FunctionKey = tuple[str, str, str]  # domain, name, overload
 
 
 def _text(data: bytes) -> str:
@@ -90,6 +91,9 @@ class ModelReader:
         self.base_dir = base_dir
         self.opsets: dict[str, int] = {}
         self.functions: dict[tuple[str, str, str], Graph] = {}
+        # Which functions each function calls, directly or not; and the function being read, if any.
+        self._reaches: dict[FunctionKey, set[FunctionKey]] = {}
+        self._calling_function: FunctionKey | None = None
         self._ports: dict[tuple[str, str], tuple[PortSpec, PortSpec] | None] = {}
         self._categories: dict[tuple[str, str], Any] = {}
         self._scopes = scopes.ScopeCache()
@@ -127,8 +131,11 @@ class ModelReader:
             graph = Graph(function.name, kind="function")
             self.functions[(function.domain, function.name, function.overload)] = graph
             model.functions.append(graph)
+        self._reaches = _function_reach(proto.functions, set(self.functions))
         for function, graph in zip(proto.functions, model.functions, strict=True):
+            self._calling_function = (function.domain, function.name, function.overload)
             self._fill_function(graph, function)
+        self._calling_function = None
         model.graphs.append(self.read_graph(proto.graph, "main"))
         for index, training in enumerate(proto.training_info):
             for field in ("initialization", "algorithm"):
@@ -287,13 +294,19 @@ class ModelReader:
             if len(proto.metadata_props):
                 self._node_metadata(node, proto.metadata_props)
             if functions:
-                function = functions.get((domain, op, proto.overload))
-                if function is not None:
+                called = (domain, op, proto.overload)
+                function = functions.get(called)
+                if function is not None and self._may_link(called):
                     node.subgraphs.append(function)
             if op in _QUANTIZED_OPS:
                 quantized.append((node, input_names))
             node.index = len(nodes)
             nodes.append(node)
+
+    def _may_link(self, called: FunctionKey) -> bool:
+        """A call may link to its function unless that makes a cycle (a hostile recursive file)."""
+        caller = self._calling_function
+        return caller is None or (called != caller and caller not in self._reaches.get(called, ()))
 
     def _port_specs(self, key: tuple[str, str]) -> tuple[PortSpec, PortSpec] | None:
         """Formal input and output names of an op (domain, type) from its ONNX schema (cached)."""
@@ -401,6 +414,25 @@ def _ports(spec: PortSpec | None, values: list[Value | None]) -> list[Port]:
         else:
             ports.append(Port(str(i), [v] if v is not None else []))
     return ports
+
+
+def _function_reach(functions: Any, known: set[FunctionKey]) -> dict[FunctionKey, set[FunctionKey]]:
+    """For each model-local function, every function it calls directly or indirectly."""
+    calls: dict[FunctionKey, set[FunctionKey]] = {}
+    for f in functions:
+        key = (f.domain, f.name, f.overload)
+        calls[key] = {c for n in f.node if (c := (n.domain, n.op_type, n.overload)) in known}
+    reach: dict[FunctionKey, set[FunctionKey]] = {}
+    for start in calls:
+        seen: set[FunctionKey] = set()
+        stack = list(calls[start])
+        while stack:
+            key = stack.pop()
+            if key not in seen:
+                seen.add(key)
+                stack.extend(calls.get(key, ()))
+        reach[start] = seen
+    return reach
 
 
 def _guess_type(a: onnx.AttributeProto) -> int:
