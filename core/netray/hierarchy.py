@@ -115,6 +115,8 @@ class _Adjacency:
         self.in_degree = np.diff(self.pred_ptr)
         # A node fed by nothing but weights is a constant (ONNX Constant, a shape literal).
         self.constant = ~np.array(feeds_from_data, dtype=bool) & (self.in_degree == 0)
+        # Producers that are not constants, per node: a chain link needs exactly one.
+        self.data_in_degree = np.bincount(self.dst[~self.constant[self.src]], minlength=n)
 
 
 class Hierarchy:
@@ -482,14 +484,14 @@ class _Folder:
         inside[seq] = True
         nxt: dict[int, int] = {}
         has_prev: set[int] = set()
-        for u in seq:
-            if adj.out_degree[u] != 1 or adj.constant[u]:
-                continue
-            v = int(adj.succ[adj.succ_ptr[u]])
-            if not inside[v]:
-                continue
-            preds = adj.pred[adj.pred_ptr[v] : adj.pred_ptr[v + 1]]
-            if int((~adj.constant[preds]).sum()) == 1:
+        data_in_degree = adj.data_in_degree.tolist()
+        # Candidates: one consumer, not a constant, and that consumer in this group.
+        arr = np.asarray(seq, dtype=np.int64)
+        single = arr[(adj.out_degree[arr] == 1) & ~adj.constant[arr]]
+        single_next = adj.succ[adj.succ_ptr[single]]
+        keep = inside[single_next]
+        for u, v in zip(single[keep].tolist(), single_next[keep].tolist(), strict=True):
+            if data_in_degree[v] == 1:
                 nxt[u] = v
                 has_prev.add(v)
         taken: set[int] = set()
