@@ -340,3 +340,22 @@ def test_real_models_lay_out_cleanly(shared_models: Path, name: str) -> None:
         assert len(values) == len(scene.edge_src)
     full = layout_scene(graph, h, h.all_group_ids())
     assert (full.kind == ItemKind.NODE).sum() == len(graph.nodes)
+
+
+def test_a_cancelled_layout_leaves_the_cache_usable() -> None:
+    graph = syn.decoder(5, scoped=True)
+    h = Hierarchy.build(graph)
+    cache = LayoutCache(graph, h, direction="LR")
+    calls: list[int] = []
+
+    def cancel_midway() -> bool:
+        calls.append(1)
+        return len(calls) == 6
+
+    with pytest.raises(LayoutCancelled):
+        cache.scene(h.all_group_ids(), cancel=cancel_midway)
+    resumed = cache.scene(h.all_group_ids())
+    fresh = layout_scene(graph, h, h.all_group_ids(), direction="LR")
+    assert resumed.size == fresh.size
+    assert np.allclose(resumed.x, fresh.x) and np.allclose(resumed.y, fresh.y)
+    assert np.allclose(resumed.edge_points, fresh.edge_points)
