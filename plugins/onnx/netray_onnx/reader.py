@@ -17,7 +17,7 @@ from typing import Any
 import onnx
 from onnx import defs
 
-from netray import Attribute, AttrKind, Graph, Model, Node, Port, TensorType, Value
+from netray import Attribute, AttrKind, Category, Graph, Model, Node, Port, TensorType, Value
 from netray.ir import Tensor
 from netray_onnx import quantization, scopes
 from netray_onnx.dtypes import dtype_name
@@ -95,7 +95,8 @@ class ModelReader:
         self._reaches: dict[FunctionKey, set[FunctionKey]] = {}
         self._calling_function: FunctionKey | None = None
         self._ports: dict[tuple[str, str], tuple[PortSpec, PortSpec] | None] = {}
-        self._categories: dict[tuple[str, str], Any] = {}
+        # (domain, op) -> (category, formal port names) worked out once per op type
+        self._op_cache: dict[tuple[str, str], tuple[Category, tuple[PortSpec, PortSpec] | None]] = {}
         self._scopes = scopes.ScopeCache()
 
     # -- model ------------------------------------------------------------------------
@@ -241,17 +242,17 @@ class ModelReader:
     ) -> None:
         values = graph.values
         nodes = graph.nodes
-        port_specs = self._port_specs
-        categories = self._categories
+        op_cache = self._op_cache
         scope_from_name = self._scopes.from_name
         functions = self.functions
         for proto in protos:
             op = proto.op_type
             domain = proto.domain
             key = (domain, op)
-            category = categories.get(key)
-            if category is None:
-                category = categories[key] = category_of(domain, op)
+            known = op_cache.get(key)
+            if known is None:
+                known = op_cache[key] = (category_of(domain, op), self._port_specs(key))
+            category, spec = known
             name = proto.name
             node = Node(op, name, domain, category=category, scope=scope_from_name(name) if "/" in name else ())
             # Values are linked here (producer, consumers) rather than by Graph.link: one pass, not two.
@@ -276,7 +277,6 @@ class ModelReader:
                     out_values.append(v)
                 else:
                     out_values.append(None)
-            spec = port_specs(key)
             node.inputs = _ports(spec[0] if spec else None, in_values)
             node.outputs = _ports(spec[1] if spec else None, out_values)
             if len(proto.attribute):
