@@ -446,3 +446,36 @@ def test_recursive_functions_do_not_make_cyclic_graphs(tmp_path: Path) -> None:
     assert len(list(model.all_graphs())) == 3
     assert model_summary(model)["ops"] == {"Ping": 2, "Pong": 1}
     assert model.main.nodes[0].subgraphs == [model.functions[0]]
+
+
+def test_quantization_parameters_from_constant_nodes(tmp_path: Path) -> None:
+    nodes = [
+        helper.make_node("Constant", [], ["s"], value=numpy_helper.from_array(np.array(0.5, np.float32), "s")),
+        helper.make_node("Constant", [], ["z"], value=numpy_helper.from_array(np.array(-4, np.int8), "z")),
+        helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("q", TensorProto.INT8, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    values = netray.load_model(save(tmp_path, helper.make_model(graph, opset_imports=OPSET))).main.values
+    quantization = values["q"].quantization
+    assert quantization is not None and list(quantization.scale) == [0.5] and list(quantization.zero_point) == [-4]
+
+
+def test_training_graphs_follow_the_main_graph(tmp_path: Path) -> None:
+    proto = _quantized_model()
+    training = proto.training_info.add()
+    training.algorithm.CopyFrom(
+        helper.make_graph(
+            [helper.make_node("Neg", ["a"], ["b"])],
+            "train_step",
+            [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])],
+            [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])],
+        )
+    )
+    model = netray.load_model(save(tmp_path, proto))
+    assert [g.name for g in model.graphs] == ["quantized", "train_step"]
+    assert model.graphs[1].kind == "training"
