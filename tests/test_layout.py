@@ -317,6 +317,9 @@ REAL_FILES = [
     "mxnet/apache_mxnet/test_mkldnn_test_mkldnn_model_model1.json",
     "tflite/tf2onnx/regression.tflite",
     "torchscript/silero_vad/silero_number_detector.jit",
+    "tensorflow/frozen/tf2onnx/gru_frozen.pb",
+    "tensorflow/savedmodel/tf_serving/saved_model_half_plus_two_mkl",
+    "keras/face_classification/fer2013_mini_XCEPTION.102-0.66.hdf5",
 ]
 
 
