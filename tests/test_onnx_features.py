@@ -111,10 +111,10 @@ def _if_loop_model() -> onnx.ModelProto:
         [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, [3])],
     )
     else_branch = helper.make_graph(
-        [helper.make_node("Neg", ["x"], ["else_out"])],
+        [],
         "else_branch",
         [],
-        [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],  # the outer x, passed through
     )
     loop_body = helper.make_graph(
         [
@@ -160,6 +160,8 @@ def test_if_and_loop_bodies_are_subgraphs_with_implicit_inputs(tmp_path: Path) -
     implicit = {v.name: v for v in then_graph.inputs}
     assert set(implicit) == {"x", "scale"}
     assert implicit["x"].type.shape == (3,) and implicit["x"].metadata["implicit"]
+    else_graph = choose.attribute("else_branch").value  # type: ignore[union-attr]
+    assert [v.name for v in else_graph.inputs] == ["x"] and else_graph.outputs == else_graph.inputs
     (body,) = repeat.subgraphs
     assert [v.name for v in body.inputs] == ["i", "cond_in", "acc_in", "x"]
     assert {g.name for g in model.all_graphs()} == {"control", "then_branch", "else_branch", "loop_body"}

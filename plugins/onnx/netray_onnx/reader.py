@@ -199,10 +199,11 @@ class ModelReader:
     def _add_implicit_inputs(self, graph: Graph, outer: Graph | None, needed: set[str]) -> None:
         """Values a subgraph uses from the enclosing scope become (implicit) inputs by name."""
         declared = {v.name for v in graph.inputs}
+        passed_through = {v.name for v in graph.outputs}  # an output may be an outer value as it is
         for v in graph.values.values():
             if v.name in declared or v.producer is not None or v.initializer is not None:
                 continue
-            if v.consumers or v.name in needed:
+            if v.consumers or v.name in needed or v.name in passed_through:
                 outer_value = outer.values.get(v.name) if outer is not None else None
                 if outer_value is not None:
                     v.type = outer_value.type
