@@ -9,6 +9,8 @@ alone, and the peak memory of a model whose weights stay in the file.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import tempfile
 import time
 import tracemalloc
@@ -65,6 +67,15 @@ def big_weights_model(megabytes: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def resident_bytes() -> int | None:
+    """Current resident memory of this process (Linux), C allocations included."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, float]:
     """Best wall-clock and best CPU time of ``repeats`` calls (CPU time is steadier on a busy machine)."""
     walls, cpus = [], []
@@ -98,14 +109,23 @@ def main() -> None:
 
         big = Path(tmp) / "big.onnx"
         onnx.save(big_weights_model(args.megabytes), big)
+        gc.collect()
+        rss_before = resident_bytes()
         tracemalloc.start()
         start = time.perf_counter()
         model = netray.load_model(big)
         elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+        rss_after = resident_bytes()
+        growth = f", resident memory +{(rss_after - rss_before) / 1e6:.1f} MB" if rss_before and rss_after else ""
         print(f"{big.stat().st_size / 1e6:.0f} MB of weights: opened in {elapsed * 1000:.1f} ms, "
-              f"peak Python memory {peak / 1e6:.2f} MB, {model.parameter_count()} parameters")
+              f"peak Python memory {peak / 1e6:.2f} MB{growth}, {model.parameter_count()} parameters")
+        proto_rss = resident_bytes()
+        loaded = onnx.load(big)
+        if proto_rss and (after := resident_bytes()):
+            print(f"  (onnx.load of the same file: resident memory +{(after - proto_rss) / 1e6:.0f} MB)")
+        del loaded
 
 
 if __name__ == "__main__":
