@@ -212,3 +212,10 @@ def test_sniff_does_not_claim_other_formats(shared_models: Path) -> None:
     others = [p for p in shared_models.rglob("*") if p.is_file() and p.suffix not in (".onnx",)][:200]
     claimed = [p for p in others if (c := claim(p)) is not None and c.confidence >= 0.5]
     assert not claimed, claimed
+
+
+def test_sniff_does_not_claim_tensor_protobufs() -> None:
+    """The backend data's input/output ``.pb`` files are TensorProtos (also starting with a varint field 1)."""
+    pbs = sorted(BACKEND_DATA.rglob("*.pb"))[::10]
+    assert len(pbs) > 300
+    assert [p for p in pbs if claim(p) is not None] == []
