@@ -122,6 +122,9 @@ def test_full_expansion_shows_every_node_once_and_keeps_every_edge(make) -> None
     _assert_boxes_nest_or_part(scene)
     _assert_frames_enclose_members(scene, h)
     _assert_routes_join_their_ends(scene)
+    # An acyclic graph flows strictly downward: every target starts below its source's bottom.
+    src, dst = scene.edge_src, scene.edge_dst
+    assert (scene.y[dst] >= scene.y[src] + scene.h[src]).all()
 
 
 def test_edges_attach_to_collapsed_groups_once_per_value() -> None:

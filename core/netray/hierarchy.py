@@ -19,6 +19,7 @@ array operations.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -119,11 +120,42 @@ class _Adjacency:
         self.data_in_degree = np.bincount(self.dst[~self.constant[self.src]], minlength=n)
 
 
+def execution_order(graph: Graph, adjacency: _Adjacency | None = None) -> np.ndarray:
+    """Each node's place in a topological order of the data edges (ties: list order).
+
+    Plugins list nodes in execution order where they can, but some formats do not
+    (a TensorFlow GraphDef). Nodes on a cycle follow the rest in list order.
+    """
+    adj = adjacency or _Adjacency(graph)
+    n = len(graph.nodes)
+    if bool((adj.src < adj.dst).all()):
+        return np.arange(n, dtype=np.int64)
+    indeg = adj.in_degree.tolist()
+    succ_ptr = adj.succ_ptr.tolist()
+    succ = adj.succ.tolist()
+    ready = [i for i in range(n) if indeg[i] == 0]
+    heapq.heapify(ready)
+    rank = np.full(n, -1, dtype=np.int64)
+    k = 0
+    while ready:
+        u = heapq.heappop(ready)
+        rank[u] = k
+        k += 1
+        for v in succ[succ_ptr[u] : succ_ptr[u + 1]]:
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                heapq.heappush(ready, v)
+    left = np.flatnonzero(rank < 0)
+    rank[left] = k + np.arange(len(left))
+    return rank
+
+
 class Hierarchy:
     """The group tree of one graph."""
 
-    def __init__(self, graph: Graph, root: Group, node_group: list[Group]) -> None:
+    def __init__(self, graph: Graph, root: Group, node_group: list[Group], run_order: np.ndarray | None = None) -> None:
         self.graph = graph
+        self._run_order = run_order
         self.root = root
         self.node_group = node_group
         self.groups: dict[str, Group] = {}
@@ -154,12 +186,21 @@ class Hierarchy:
             g.nodes.append(i)
             node_group.append(g)
         _dissolve_single_op_groups(root, node_group)
+        run_order = None
         if fold and len(graph.nodes) >= FOLD_MIN_OPS:
             folder = _Folder(graph, node_group)
             for g in list(root.walk()):
                 if len(g.nodes) >= FOLD_MIN_OPS:
                     folder.fold(g)
-        return cls(graph, root, node_group)
+            run_order = folder.run_order
+        return cls(graph, root, node_group, run_order)
+
+    @property
+    def run_order(self) -> np.ndarray:
+        """Each node's place in execution (topological) order; see :func:`execution_order`."""
+        if self._run_order is None:
+            self._run_order = execution_order(self.graph)
+        return self._run_order
 
     def _finish(self) -> None:
         """Sort members, number depths, lay groups out in depth-first order, count ops and parameters."""
@@ -273,10 +314,6 @@ class Hierarchy:
         return count
 
 
-def _first_node(g: Group) -> int:
-    return min((i for sub in g.walk() for i in sub.nodes), default=0)
-
-
 def _scope_group(by_scope: dict[tuple[str, ...], Group], scope: tuple[str, ...]) -> Group:
     """The group of ``scope``, creating it and any missing outer scope groups."""
     parent = by_scope[()]
@@ -317,6 +354,7 @@ class _Folder:
         self.graph = graph
         self.node_group = node_group
         self.adj = _Adjacency(graph)
+        self.run_order = execution_order(graph, self.adj)
         codes: dict[str, int] = {}
         self.op_code = np.array([codes.setdefault(n.op, len(codes)) for n in graph.nodes], dtype=np.int64)
         self.local = np.full(len(graph.nodes), -1, dtype=np.int64)
@@ -332,7 +370,7 @@ class _Folder:
         return g
 
     def fold(self, group: Group) -> None:
-        seq = sorted(group.nodes)
+        seq = sorted(group.nodes, key=self.run_order.__getitem__)
         group.nodes = []
         remaining = self._fold_repeats(group, seq)
         remaining = self._fold_chains(group, remaining)
@@ -361,7 +399,7 @@ class _Folder:
             self._fold_run(parent, [part[start + j * period : start + (j + 1) * period] for j in range(copies)])
             todo.append(part[:start])
             todo.append(part[start + copies * period :])
-        return sorted(remaining)
+        return sorted(remaining, key=self.run_order.__getitem__)
 
     def _fold_run(self, parent: Group, blocks: list[list[int]]) -> None:
         """One group for a run of identical blocks (with a group per block unless they are tiny)."""
@@ -522,15 +560,16 @@ class _Folder:
         Members (direct ops and the groups folded so far) are taken in execution order.
         """
         groups = parent.children
-        members: list[tuple[int, int, Group | None]] = [(i, i, None) for i in seq]
-        members += [(_first_node(g), -1, g) for g in groups]
+        order = self.run_order
+        members: list[tuple[int, int, Group | None]] = [(int(order[i]), i, None) for i in seq]
+        members += [(min(int(order[i]) for sub in g.walk() for i in sub.nodes), -1, g) for g in groups]
         members.sort(key=lambda m: m[0])
         parent.children = []
         size = max(SECTION_MIN_OPS, math.isqrt(len(members)) + 1)
         for a in range(0, len(members), size):
             part = members[a : a + size]
             nodes = [i for _, i, g in part if g is None]
-            section = self._new_group(parent, f"ops {part[0][0]}–{part[-1][0]}", "chain", nodes, f"~ops{part[0][0]}")
+            section = self._new_group(parent, f"ops {part[0][0]}–{part[-1][0]}", "chain", nodes, f"~ops{a}")
             for _, _, g in part:
                 if g is not None:
                     g.parent = section

@@ -95,7 +95,7 @@ def build_block(
     m = len(starts)
     w = np.zeros(m)
     h = np.zeros(m)
-    key = np.zeros(m)
+    key = conn.member_keys(group, starts).astype(np.float64)
     child_blocks: dict[int, Block] = {}
     for k in range(m):
         if n_direct <= k < n_direct + n_children:
@@ -104,19 +104,10 @@ def build_block(
             if block is not None:
                 child_blocks[k] = block
                 w[k], h[k] = block.width, block.height
-                key[k] = conn.leaf_node[child.start]
                 continue
             sw, sh = group_size(child)
-            key[k] = conn.leaf_node[child.start]
         else:
-            p = int(starts[k])
-            sw, sh = leaf_size(p)
-            if p < conn.n_nodes:
-                key[k] = conn.leaf_node[p]
-            elif p < conn.n_nodes + len(conn.inputs):
-                key[k] = -1 - (conn.n_nodes + len(conn.inputs) - p)
-            else:
-                key[k] = conn.n_nodes + p
+            sw, sh = leaf_size(int(starts[k]))
         # Layout runs top-to-bottom: for left-to-right the boxes are laid out turned.
         w[k], h[k] = (sh, sw) if transposed else (sw, sh)
 
@@ -133,7 +124,7 @@ def build_block(
     widths = np.concatenate([w, np.zeros(n_in + n_out)])
     heights = np.concatenate([h, np.zeros(n_in + n_out)])
     # Ports in the order their outside sources run, before every member.
-    feeder_key = conn.leaf_node[feeders].astype(np.float64) - 4.0 * (conn.n_leaves + 1)
+    feeder_key = conn.leaf_key[feeders].astype(np.float64) - 4.0 * (conn.n_leaves + 1)
     keys = np.concatenate([key, feeder_key, np.full(n_out, np.inf)])
     pin_top = np.zeros(total, bool)
     pin_bottom = np.zeros(total, bool)

@@ -95,6 +95,21 @@ class Connectivity:
         self._dst_sorted = self.dst[self._by_dst]
         # The op (or io value) at each leaf position.
         self.leaf_node = np.concatenate([hierarchy.order, np.full(self.n_leaves - n, -1, dtype=np.int64)])
+        # Where each leaf runs: inputs first, ops in execution order, outputs last.
+        self.leaf_key = np.concatenate(
+            [
+                hierarchy.run_order[hierarchy.order],
+                -1 - np.arange(len(self.inputs))[::-1],
+                n + np.arange(len(self.outputs)),
+            ]
+        ).astype(np.int64)
+
+    def member_keys(self, group: Group, starts: np.ndarray) -> np.ndarray:
+        """Execution order of each member: the earliest op inside it."""
+        lo, hi = self.group_range(group)
+        if len(starts) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.minimum.reduceat(self.leaf_key[lo:hi], starts - lo)
 
     def group_range(self, group: Group) -> tuple[int, int]:
         """The positions of the group's leaves (the root also holds inputs and outputs)."""

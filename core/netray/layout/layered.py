@@ -20,6 +20,7 @@ Coordinates are top-to-bottom; the caller transposes for left-to-right.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ NODE_SEP = 22.0  # horizontal gap between boxes
 DUMMY_SEP = 8.0  # horizontal gap next to an edge's dummy point
 RANK_SEP = 34.0  # vertical gap between rows (room for shape labels)
 X_PASSES = 16
+MAX_CENTRING = 12.0  # most a box moves down to centre on taller boxes in its row
 STRAIGHTEN_PASSES = 3
 
 
@@ -121,9 +123,7 @@ def layered_layout(
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
     key = np.asarray(key, dtype=np.float64)
-    # Unique order: key, then index.
-    rank_of_key = np.empty(n, dtype=np.int64)
-    rank_of_key[np.lexsort((np.arange(n), key))] = np.arange(n)
+    rank_of_key = _topological_order(n, src, dst, key)
 
     reversed_ = rank_of_key[src] > rank_of_key[dst]
     a = np.where(reversed_, dst, src)  # layout direction: a above b
@@ -176,7 +176,9 @@ def layered_layout(
         np.maximum.at(row_h, rank, heights)
     row_top = np.concatenate([[0.0], np.cumsum(row_h + RANK_SEP)[:-1]]) if n_rows else np.zeros(0)
     row_bottom = row_top + row_h
-    y = row_top[rank] + (row_h[rank] - heights) / 2 if n else np.zeros(0)
+    # Boxes of a row centre on each other, but next to a tall frame they stay at the top
+    # rather than float halfway down it.
+    y = row_top[rank] + np.minimum((row_h[rank] - heights) / 2, MAX_CENTRING) if n else np.zeros(0)
     x = cx[:n] - widths / 2
     left = float(min(x.min() if n else 0.0, cx[n:].min() if n_dummy else np.inf))
     x -= left
@@ -197,6 +199,49 @@ def layered_layout(
         edge_count=np.where(live, edge_count, 0),
         edge_reversed=reversed_,
     )
+
+
+def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each vertex's place in a topological order, ties (and cycles) broken by ``key``.
+
+    Where every remaining vertex waits on a cycle, the one with the smallest key
+    goes next: its waiting in-edges are the ones drawn reversed.
+    """
+    by_key = np.lexsort((np.arange(n), key))
+    key_rank = np.empty(n, dtype=np.int64)
+    key_rank[by_key] = np.arange(n)
+    live = src != dst
+    s, d = src[live], dst[live]
+    if bool((key_rank[s] < key_rank[d]).all()):
+        return key_rank  # the key order is already topological: the common case
+    indeg = np.bincount(d, minlength=n).tolist()
+    order = np.argsort(s, kind="stable")
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(s, minlength=n))]).tolist()
+    succ = d[order].tolist()
+    kr = key_rank.tolist()
+    ready = [(kr[v], v) for v in range(n) if indeg[v] == 0]
+    heapq.heapify(ready)
+    place = [-1] * n
+    next_forced = 0
+    sequence = by_key.tolist()
+    k = 0
+    while k < n:
+        if ready:
+            _, v = heapq.heappop(ready)
+            if place[v] >= 0:
+                continue
+        else:
+            while place[sequence[next_forced]] >= 0:
+                next_forced += 1
+            v = sequence[next_forced]
+        place[v] = k
+        k += 1
+        for u in succ[ptr[v] : ptr[v + 1]]:
+            if place[u] < 0:
+                indeg[u] -= 1
+                if indeg[u] == 0:
+                    heapq.heappush(ready, (kr[u], u))
+    return np.array(place, dtype=np.int64)
 
 
 def _ranks(
@@ -227,8 +272,8 @@ def _ranks(
     top = np.zeros(n, bool) if pin_top is None else np.asarray(pin_top, bool)
     bottom = np.zeros(n, bool) if pin_bottom is None else np.asarray(pin_bottom, bool)
     if top.any():
-        # Everything fed by a pinned-top box is below it already; others just must not share its row.
-        ranks[~top] = np.maximum(ranks[~top], 1) if (~top).any() else ranks[~top]
+        # The first row belongs to the pinned boxes: everything else moves down one row.
+        ranks[~top] += 1
         ranks[top] = 0
     # Pull sources down next to their nearest consumer (constants, shape literals).
     succ_min = np.full(n, np.iinfo(np.int64).max)
