@@ -34,6 +34,7 @@ _TORCH_KEYS = frozenset({scopes.NAME_SCOPES_KEY, scopes.NAMESPACE_KEY, scopes.ST
 
 PortSpec = tuple[tuple[str, ...], bool]
 FunctionKey = tuple[str, str, str]  # domain, name, overload
+_NO_SPEC: PortSpec = ((), False)  # an op without a schema: ports named by position
 
 
 def _text(data: bytes) -> str:
@@ -256,40 +257,60 @@ class ModelReader:
             category, spec = known
             name = proto.name
             node = Node(op, name, domain, category=category, scope=scope_from_name(name) if "/" in name else ())
-            # Values are linked here (producer, consumers) rather than by Graph.link: one pass, not two.
+            # Values are linked here (producer, consumers) rather than by Graph.link, and ports
+            # built in the same loop: this is the hottest code of the reader.
+            formal, variadic = spec[0] if spec else _NO_SPEC
+            count = len(formal)
+            ports: list[Port] = []
             input_names = proto.input[:]
-            in_values: list[Value | None] = []
-            for n in input_names:
+            for i, n in enumerate(input_names):
                 if n:
                     v = values.get(n)
                     if v is None:
                         v = values[n] = Value(n)
                     v.consumers.append(node)
-                    in_values.append(v)
+                    held = [v]
                 else:
-                    in_values.append(None)
-            out_values: list[Value | None] = []
-            for n in proto.output[:]:
+                    held = []
+                if i < count:
+                    ports.append(Port(formal[i], held))
+                elif variadic and ports:
+                    ports[-1].values.extend(held)
+                else:
+                    ports.append(Port(str(i), held))
+            node.inputs = ports
+            formal, variadic = spec[1] if spec else _NO_SPEC
+            count = len(formal)
+            ports = []
+            first_output: Value | None = None
+            for i, n in enumerate(proto.output[:]):
                 if n:
                     v = values.get(n)
                     if v is None:
                         v = values[n] = Value(n)
                     v.producer = node
-                    out_values.append(v)
+                    held = [v]
+                    if i == 0:
+                        first_output = v
                 else:
-                    out_values.append(None)
-            node.inputs = _ports(spec[0] if spec else None, in_values)
-            node.outputs = _ports(spec[1] if spec else None, out_values)
+                    held = []
+                if i < count:
+                    ports.append(Port(formal[i], held))
+                elif variadic and ports:
+                    ports[-1].values.extend(held)
+                else:
+                    ports.append(Port(str(i), held))
+            node.outputs = ports
             if len(proto.attribute):
                 node.attributes = [self._attribute(a, node, graph) for a in proto.attribute]
                 for sub in node.subgraphs:
                     for v in sub.inputs:
                         if "implicit" in v.metadata and v.name not in values:
                             needed_by_subgraphs.add(v.name)
-                if op == "Constant" and out_values and out_values[0] is not None:
+                if op == "Constant" and first_output is not None:
                     tensor_attr = node.attribute("value")
                     if tensor_attr is not None and isinstance(tensor_attr.value, Tensor):
-                        constants[out_values[0].name] = tensor_attr.value
+                        constants[first_output.name] = tensor_attr.value
             if proto.doc_string:
                 node.doc = proto.doc_string
             if len(proto.metadata_props):
@@ -395,26 +416,6 @@ class ModelReader:
         sub.metadata["attribute"] = attribute
         node.subgraphs.append(sub)
         return sub
-
-
-def _ports(spec: PortSpec | None, values: list[Value | None]) -> list[Port]:
-    """Positional values -> named ports (schema names; a variadic last parameter gathers the rest)."""
-    if spec is None:
-        return [Port(str(i), [v] if v is not None else []) for i, v in enumerate(values)]
-    formal, variadic = spec
-    count = len(formal)
-    if not variadic and len(values) <= count:  # the common case
-        return [Port(f, [v] if v is not None else []) for f, v in zip(formal, values, strict=False)]
-    ports: list[Port] = []
-    for i, v in enumerate(values):
-        if i < count:
-            ports.append(Port(formal[i], [v] if v is not None else []))
-        elif variadic and ports:
-            if v is not None:
-                ports[-1].values.append(v)
-        else:
-            ports.append(Port(str(i), [v] if v is not None else []))
-    return ports
 
 
 def _function_reach(functions: Any, known: set[FunctionKey]) -> dict[FunctionKey, set[FunctionKey]]:
