@@ -54,10 +54,60 @@ def bench_case(name: str, make: Callable[[], Graph], *, fold: bool, views: tuple
         _row(name, len(graph.nodes), view, hier_s, layout_s, scene.size, len(scene.edge_src), extra)
 
 
+def _edge_list(graph: Graph) -> list[tuple[int, int]]:
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    return sorted(
+        {(index[id(v.producer)], j) for j, n in enumerate(graph.nodes) for v in n.input_values() if v.producer is not None}
+    )
+
+
+def compare_libraries() -> None:
+    """The same one-level DAGs with igraph's and grandalf's Sugiyama layouts, where installed."""
+    try:
+        import igraph  # type: ignore[import-not-found]
+    except ImportError:
+        print("igraph not installed: skipped")
+    else:
+        for n in (1000, 6000, 20000):
+            graph = syn.layered_dag(n, width=20)
+            g = igraph.Graph(n=n, edges=_edge_list(graph), directed=True)
+            seconds, _ = _timed(g.layout_sugiyama)
+            print(f"igraph {igraph.__version__} layout_sugiyama {n:>6} nodes: {seconds:.2f}s")
+    try:
+        from grandalf.graphs import Edge, Vertex  # type: ignore[import-not-found]
+        from grandalf.graphs import Graph as GGraph
+        from grandalf.layouts import SugiyamaLayout  # type: ignore[import-not-found]
+    except ImportError:
+        print("grandalf not installed: skipped")
+        return
+
+    class _Box:
+        w, h = 80, 30
+
+    for n in (1000, 3000):
+        graph = syn.layered_dag(n, width=20)
+        vertices = [Vertex(i) for i in range(n)]
+        for v in vertices:
+            v.view = _Box()
+        gg = GGraph(vertices, [Edge(vertices[a], vertices[b]) for a, b in _edge_list(graph)])
+
+        def run(gg: GGraph = gg) -> None:
+            for component in gg.C:
+                sug = SugiyamaLayout(component)
+                sug.init_all()
+                sug.draw(3)
+
+        seconds, _ = _timed(run)
+        print(f"grandalf SugiyamaLayout {n:>6} nodes: {seconds:.2f}s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the 100k-node cases")
+    parser.add_argument("--compare", action="store_true", help="also time igraph and grandalf, where installed")
     args = parser.parse_args()
+    if args.compare:
+        compare_libraries()
     print(f"{'case':<28} {'nodes':>7} {'view':<10} {'hier s':>8} {'layout s':>9} {'items':>7} {'edges':>7}")
     for n in (1000, 6000, 20000):
         bench_case("layered DAG, one level", lambda n=n: syn.layered_dag(n, width=20), fold=False, views=("full",))
