@@ -1,0 +1,194 @@
+"""``netray.export``: write a model as a picture (.svg .png .pdf), as JSON or as a .netray file.
+
+This front is Qt-free: it checks the options, picks the writer by the target's
+extension and imports the viewer's painters (``netray_viewer.export``) only for
+pictures. Pictures need no display: on a headless Linux machine the Qt
+``offscreen`` platform is chosen before any QApplication exists.
+
+(Named ``exporter`` rather than ``export`` so that importing it never replaces
+the ``netray.export`` function with a module of the same name.)
+
+The ``.json`` schema is netray's own graph document, the ``netray.json`` member
+of a ``.netray`` file (see :mod:`netray.netrayfile`): ``{"format": "netray",
+"version", "model", "graphs", "main", "functions", "values", "tensors"}`` with
+tensors described (dtype, shape) but no values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from netray.ir import Graph, Model
+
+PICTURE_FORMATS = (".svg", ".png", ".pdf")
+EXPORT_FORMATS = (*PICTURE_FORMATS, ".json", ".netray")
+EXPAND_MODES = ("auto", "none", "all")
+DIRECTIONS = ("TB", "LR")
+THEMES = ("light", "dark")
+
+
+class ExportError(ValueError):
+    """An export that cannot be done as asked: unknown extension, bad option, no such graph."""
+
+
+def resolve_model(source: Model | str | Path | Any) -> Model:
+    """``source`` itself if it is a loaded Model, else ``netray.load_model(source)``."""
+    if isinstance(source, Model):
+        return source
+    from netray.api import load_model
+
+    return load_model(source)
+
+
+def export_format(path: str | Path) -> str:
+    """The writer for ``path``'s extension (".svg", ...); ExportError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        shown = suffix or "no extension"
+        raise ExportError(f"{path}: cannot export to {shown}; use one of {', '.join(EXPORT_FORMATS)}")
+    return suffix
+
+
+def expand_mode(expand: str | int) -> str:
+    """``expand`` as the viewer's mode string: auto, none, all or a depth ("2")."""
+    if isinstance(expand, bool):
+        raise ExportError(f"expand must be auto, none, all or a depth, not {expand!r}")
+    if isinstance(expand, int):
+        if expand < 0:
+            raise ExportError(f"expand depth must be 0 or more, not {expand}")
+        return str(expand)
+    mode = str(expand).strip().lower()
+    if mode in EXPAND_MODES or mode.isdigit():
+        return mode
+    raise ExportError(f"expand must be auto, none, all or a depth, not {expand!r}")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ExportError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def pick_graph(model: Model, graph: int | str) -> Graph:
+    """The graph to draw: an index into ``model.graphs`` or the name of any graph (subgraphs too)."""
+    if isinstance(graph, int) and not isinstance(graph, bool):
+        if not 0 <= graph < len(model.graphs):
+            raise ExportError(f"graph {graph} does not exist: the model has {len(model.graphs)} top-level graph(s)")
+        return model.graphs[graph]
+    for g in model.all_graphs():
+        if g.name == graph:
+            return g
+    names = sorted({g.name for g in model.all_graphs() if g.name})
+    listed = ", ".join(repr(n) for n in names[:20]) + (" ..." if len(names) > 20 else "")
+    raise ExportError(f"no graph named {graph!r}; the model has {listed or 'only unnamed graphs'}")
+
+
+def headless() -> bool:
+    """Whether this is a Linux/BSD session with no X11 or Wayland display to show windows on."""
+    if sys.platform in ("darwin", "win32"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def prepare_qt_platform() -> None:
+    """Choose Qt's offscreen platform when there is no display (call before creating a QApplication).
+
+    A user on a headless server sets nothing; an explicit QT_QPA_PLATFORM is kept.
+    """
+    if headless():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _new_file_mode(path: Path) -> int:
+    """The permission bits of the file being replaced, else those a new file gets (0666 less the umask)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``, on failure delete it.
+
+    So a failed export never leaves a half-written file or damages an existing one.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def model_json(model: Model) -> str:
+    """The model as netray's JSON graph document (no tensor values); see the module docstring."""
+    from netray import netrayfile
+
+    text, _enc, _tensors = netrayfile._encode(model, weights=False)
+    return text
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
+def export_model(
+    source: Model | str | Path | Any,
+    path: str | Path,
+    *,
+    expand: str | int = "auto",
+    direction: str = "TB",
+    theme: str = "light",
+    graph: int | str = 0,
+    weights: bool = True,
+) -> Path:
+    """Write ``source`` (a Model, a model file's path or an in-memory model) to ``path``.
+
+    The extension picks the writer: ``.svg``, ``.png``, ``.pdf`` (the graph as the
+    viewer draws it, whole, at full detail), ``.json`` (netray's graph document) or
+    ``.netray`` (:func:`netray.save_model`, with tensor values unless
+    ``weights=False``). ``expand``, ``direction``, ``theme`` and ``graph`` shape
+    pictures only. Returns the path written. Raises ExportError for a bad extension
+    or option, FormatError when the model cannot be read, OSError when the target
+    cannot be written.
+    """
+    target = Path(path)
+    fmt = export_format(target)
+    mode = expand_mode(expand)
+    check_choice("direction", direction, DIRECTIONS)
+    check_choice("theme", theme, THEMES)
+    if not target.parent.is_dir():
+        raise ExportError(f"{target}: the folder {target.parent} does not exist")
+    model = resolve_model(source)
+    if fmt == ".netray":
+        from netray.api import save_model
+
+        return save_model(model, target, weights=weights)
+    if fmt == ".json":
+        return write_bytes(target, model_json(model).encode("utf-8"))
+    chosen = pick_graph(model, graph)
+    data = render_picture(chosen, fmt, expand=mode, direction=direction, theme=theme)
+    return write_bytes(target, data)
+
+
+def render_picture(graph: Graph, fmt: str, *, expand: str = "auto", direction: str = "TB", theme: str = "light") -> bytes:
+    """``graph`` drawn as ``fmt`` (".svg", ".png" or ".pdf") bytes, with the viewer's painters, offscreen if headless."""
+    prepare_qt_platform()
+    from netray_viewer.export import render_graph
+
+    return render_graph(graph, fmt, expand=expand_mode(expand), direction=direction, theme=theme)

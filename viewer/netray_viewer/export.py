@@ -1,0 +1,167 @@
+"""Draw a whole graph into SVG, PNG or PDF bytes with the viewer's own painter.
+
+The picture matches the window: the same layout (``netray.layout``), the same
+expansion modes (:func:`netray_viewer.navigation.initial_expansion`), the same
+:class:`~netray_viewer.painter.ScenePainter` and theme, but every item at full
+level of detail (titles, attribute lines, edge labels) whatever the scene's size.
+Called through :func:`netray.export`, which picks the Qt platform first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSize, QSizeF
+from PyQt6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPaintDevice, QPdfWriter
+from PyQt6.QtSvg import QSvgGenerator
+
+from netray.hierarchy import Hierarchy
+from netray.ir import Graph
+from netray.layout import LayoutCache
+from netray.scene import ItemKind, Scene
+from netray_viewer.navigation import initial_expansion
+from netray_viewer.painter import DETAIL_LIMIT, ScenePainter
+from netray_viewer.theme import Theme, theme_named
+
+MARGIN = 24.0  # scene units of background around the graph
+FULL_DETAIL_ZOOM = 1.0  # above every level-of-detail threshold of the painter
+PNG_SCALE = 2.0  # device pixels per scene unit: text stays sharp when zoomed in an image viewer
+MAX_PNG_SIDE = 16384  # pixels; larger graphs are scaled down to fit
+MAX_PNG_PIXELS = 1 << 27  # 512 MB of ARGB32 at most, whatever the aspect ratio
+EDGE_CHUNK = 3 * DETAIL_LIMIT  # the painter draws at most this many edges in detail per call
+
+
+def build_scene(graph: Graph, expand: str = "auto", direction: str = "TB") -> Scene:
+    """Lay out ``graph`` with its groups expanded as the viewer would for ``expand``."""
+    hierarchy = Hierarchy.build(graph)
+    expanded = initial_expansion(hierarchy, expand)
+    return LayoutCache(graph, hierarchy, direction=direction).scene(expanded)
+
+
+def picture_rect(scene: Scene) -> QRectF:
+    """The scene's bounds plus the margin, in scene units."""
+    left, top, right, bottom = scene.bounds()
+    return QRectF(left - MARGIN, top - MARGIN, right - left + 2 * MARGIN, bottom - top + 2 * MARGIN)
+
+
+def png_scale(rect: QRectF) -> float:
+    """Pixels per scene unit for a PNG of ``rect``: PNG_SCALE, less if a side or the area would be too large."""
+    scale = min(PNG_SCALE, MAX_PNG_SIDE / rect.width(), MAX_PNG_SIDE / rect.height())
+    area = rect.width() * rect.height() * scale * scale
+    if area > MAX_PNG_PIXELS:
+        scale *= (MAX_PNG_PIXELS / area) ** 0.5
+    return scale
+
+
+def paint_whole_scene(painter: QPainter, scene: Scene, theme: Theme, rect: QRectF) -> None:
+    """Paint every item of ``scene`` at full detail, ``rect`` (scene units) filling the painter's window.
+
+    The painter's :meth:`~ScenePainter.paint` switches to outline-only drawing above
+    DETAIL_LIMIT items, right for a frame on screen but not for an export; for such
+    scenes its detailed steps are driven directly, in the same order as ``paint``.
+    """
+    painter.fillRect(rect, theme.background)
+    scene_painter = ScenePainter(scene, theme)
+    edge_count = len(scene.edge_src)
+    if scene.size <= DETAIL_LIMIT and edge_count <= EDGE_CHUNK:
+        scene_painter.paint(painter, rect, FULL_DETAIL_ZOOM)
+        return
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    items = np.arange(scene.size)
+    frames = items[scene.kind == ItemKind.FRAME]
+    frames = frames[np.argsort(scene.depth[frames], kind="stable")]
+    boxes = items[scene.kind != ItemKind.FRAME]
+    scene_painter._paint_frames(painter, frames, FULL_DETAIL_ZOOM, True)
+    for start in range(0, edge_count, EDGE_CHUNK):
+        edges = np.arange(start, min(start + EDGE_CHUNK, edge_count))
+        scene_painter._paint_edges(painter, edges, FULL_DETAIL_ZOOM, True, rect)
+    scene_painter._paint_boxes(painter, boxes, FULL_DETAIL_ZOOM)
+
+
+def _paint_on(device: QPaintDevice, scene: Scene, theme: Theme, rect: QRectF, scale: float) -> None:
+    painter = QPainter()
+    if not painter.begin(device):
+        raise OSError("Qt could not start painting the export")
+    try:
+        painter.scale(scale, scale)
+        painter.translate(-rect.left(), -rect.top())
+        paint_whole_scene(painter, scene, theme, rect)
+    finally:
+        painter.end()
+
+
+def _buffer() -> tuple[QByteArray, QBuffer]:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    return data, buffer
+
+
+def svg_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
+    """The scene as SVG 1.2 Tiny; labels are <text> elements, so they stay searchable and selectable."""
+    rect = picture_rect(scene)
+    data, buffer = _buffer()
+    generator = QSvgGenerator()
+    generator.setOutputDevice(buffer)
+    generator.setSize(QSize(int(np.ceil(rect.width())), int(np.ceil(rect.height()))))
+    generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+    generator.setResolution(96)  # one scene unit is one CSS pixel in a browser
+    generator.setTitle(title or "netray graph")
+    generator.setDescription("Drawn by netray")
+    _paint_on(generator, scene, theme, rect, 1.0)
+    buffer.close()
+    return bytes(data.data())
+
+
+def png_bytes(scene: Scene, theme: Theme) -> bytes:
+    """The scene as a PNG at PNG_SCALE pixels per unit, scaled down to fit MAX_PNG_SIDE/MAX_PNG_PIXELS."""
+    rect = picture_rect(scene)
+    scale = png_scale(rect)
+    image = QImage(max(1, int(np.ceil(rect.width() * scale))), max(1, int(np.ceil(rect.height() * scale))), QImage.Format.Format_ARGB32_Premultiplied)
+    if image.isNull():
+        raise MemoryError(f"cannot allocate a {image.width()}x{image.height()} image")
+    image.fill(theme.background)
+    _paint_on(image, scene, theme, rect, scale)
+    data, buffer = _buffer()
+    if not image.save(buffer, "PNG"):
+        raise OSError("Qt could not encode the PNG")
+    buffer.close()
+    return bytes(data.data())
+
+
+def pdf_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
+    """The scene as a one-page vector PDF, one point per scene unit, the page the graph's size."""
+    rect = picture_rect(scene)
+    data, buffer = _buffer()
+    writer = QPdfWriter(buffer)
+    writer.setTitle(title or "netray graph")
+    writer.setCreator("netray")
+    writer.setResolution(72)  # one device unit per point, so the scale below is 1
+    writer.setPageLayout(
+        QPageLayout(QPageSize(QSizeF(rect.width(), rect.height()), QPageSize.Unit.Point), QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0))
+    )
+    _paint_on(writer, scene, theme, rect, 1.0)
+    del writer  # the PDF is complete once the writer is gone
+    buffer.close()
+    return bytes(data.data())
+
+
+def render_scene(scene: Scene, fmt: str, theme: str = "light", title: str = "") -> bytes:
+    """``scene`` as ``fmt`` (".svg", ".png" or ".pdf") bytes in the named theme."""
+    from netray_viewer.app import application
+
+    application()  # fonts and painting need the (offscreen) QApplication
+    palette = theme_named(theme)
+    if fmt == ".svg":
+        return svg_bytes(scene, palette, title)
+    if fmt == ".png":
+        return png_bytes(scene, palette)
+    if fmt == ".pdf":
+        return pdf_bytes(scene, palette, title)
+    raise ValueError(f"not a picture format: {fmt!r}")
+
+
+def render_graph(graph: Graph, fmt: str, *, expand: str = "auto", direction: str = "TB", theme: str = "light") -> bytes:
+    """Lay out ``graph`` and draw it as ``fmt`` bytes; see :func:`netray.export`."""
+    scene = build_scene(graph, expand, direction)
+    return render_scene(scene, fmt, theme, title=graph.name)
