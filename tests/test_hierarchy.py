@@ -151,3 +151,18 @@ def test_building_leaves_the_graph_untouched() -> None:
     before = [(n.op, n.scope, len(n.inputs)) for n in g.nodes]
     Hierarchy.build(g)
     assert [(n.op, n.scope, len(n.inputs)) for n in g.nodes] == before
+
+
+def test_many_numbered_scopes_gather_into_one_repeat_group() -> None:
+    g = syn.decoder(12, scoped=True)
+    h = Hierarchy.build(g)
+    series = h.groups["model/layers.*"]
+    assert series.kind == "repeat" and series.parent is h.groups["model"]
+    assert series.label == "layers.0 … layers.11 ×12"
+    assert [c.id for c in series.children] == [f"model/layers.{k}" for k in range(12)]
+    index = next(i for i, n in enumerate(g.nodes) if "layers.7" in n.scope and n.op == "Softmax")
+    assert [a.id for a in h.ancestors(index)][:3] == ["model", "model/layers.*", "model/layers.7"]
+    # Collapsed, the whole stack is one box.
+    assert h.visible_count(frozenset({h.root.id, "model"})) < 12
+    few = Hierarchy.build(syn.decoder(3, scoped=True))
+    assert "model/layers.*" not in few.groups and few.groups["model/layers.1"].parent is few.groups["model"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ CHAIN_MIN_OPS = 6
 SECTION_MAX_MEMBERS = 200
 SECTION_MIN_OPS = 48
 TOP_OPS = 4
+# This many numbered sibling scopes (layers.0, layers.1, ...) are gathered into one repeat group.
+NUMBERED_SERIES_MIN = 8
 
 
 @dataclass(eq=False, slots=True)
@@ -186,6 +189,7 @@ class Hierarchy:
             g.nodes.append(i)
             node_group.append(g)
         _dissolve_single_op_groups(root, node_group)
+        _gather_numbered_siblings(root)
         run_order = None
         if fold and len(graph.nodes) >= FOLD_MIN_OPS:
             folder = _Folder(graph, node_group)
@@ -345,6 +349,36 @@ def _dissolve_single_op_groups(root: Group, node_group: list[Group]) -> None:
         for i in g.nodes:
             node_group[i] = parent
         parent.nodes.extend(g.nodes)
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def _gather_numbered_siblings(root: Group) -> None:
+    """Many numbered sibling scopes (``layers.0`` … ``layers.31``) go into one repeat group.
+
+    The scopes keep their ids; collapsed, the run reads as one box ``layers.0 … layers.31 ×32``.
+    """
+    for g in list(root.walk()):
+        series: dict[str, list[tuple[int, Group]]] = {}
+        for c in g.children:
+            match = _NUMBERED.match(c.label) if c.kind == "scope" else None
+            if match:
+                series.setdefault(match.group(1), []).append((int(match.group(2)), c))
+        for prefix, numbered in series.items():
+            if len(numbered) < NUMBERED_SERIES_MIN:
+                continue
+            numbered.sort(key=lambda item: item[0])
+            first, last = numbered[0][0], numbered[-1][0]
+            base = g.id + "/" if g.id else ""
+            label = f"{prefix}{first} … {prefix}{last} ×{len(numbered)}"
+            container = Group(id=f"{base}{prefix}*", label=label, kind="repeat", parent=g)
+            members = {id(c) for _, c in numbered}
+            g.children = [c for c in g.children if id(c) not in members]
+            g.children.append(container)
+            for _, c in numbered:
+                c.parent = container
+                container.children.append(c)
 
 
 class _Folder:
