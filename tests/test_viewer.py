@@ -24,6 +24,18 @@ from netray_viewer.window import MainWindow
 LAYOUT_TIMEOUT_S = 30
 
 
+@pytest.fixture(autouse=True)
+def dialogs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Warnings the window shows, captured instead of blocking in a modal dialog.
+
+    A test that expects one takes it out of the list; any left over fail the test.
+    """
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
+    yield shown
+    assert shown == [], f"unexpected messages: {shown}"
+
+
 @pytest.fixture
 def make_window(qtbot: Any, tmp_path: Path) -> Any:
     """A shown main window with a private settings file (no touching the user's recent files)."""
@@ -41,7 +53,7 @@ def make_window(qtbot: Any, tmp_path: Path) -> Any:
 
 
 def open_and_wait(window: MainWindow, path: Path) -> None:
-    assert window.open_file(path, block=True)
+    assert window.open_file(path, block=True, timeout_s=LAYOUT_TIMEOUT_S)
     assert window.scene is not None
 
 
@@ -197,16 +209,13 @@ def test_open_if_body_and_return_by_breadcrumbs(make_window: Any, qtbot: Any, tm
     assert not window.breadcrumbs.isVisible()
 
 
-def test_corrupt_file_shows_message_and_window_stays_usable(
-    make_window: Any, qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
+def test_corrupt_file_shows_message_and_window_stays_usable(make_window: Any, tmp_path: Path, dialogs: list[str]) -> None:
     window = make_window("auto")
     good = conv_net(tmp_path / "conv.onnx")
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(good.read_bytes()[:200] + b"\xff" * 64)
     assert window.open_file(bad, block=True) is False
+    shown = [dialogs.pop() for _ in range(len(dialogs))]
     assert len(shown) == 1 and str(bad) in shown[0] and "\n" not in shown[0] and "Traceback" not in shown[0]
     assert window.model is None
     open_and_wait(window, good)

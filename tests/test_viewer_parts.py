@@ -162,3 +162,18 @@ def test_whole_scene_paths_hold_every_box_and_edge(qapp: object) -> None:
     assert boxes.boundingRect() == QRectF(0, 0, 80, 124)
     assert geometry.edge_path.elementCount() == 3  # one polyline of three points
     assert geometry.edge_path.boundingRect().top() == 24.0 and geometry.edge_path.boundingRect().bottom() == 100.0
+
+
+def test_attribute_of_the_wrong_kind_is_shown_not_raised() -> None:
+    broken = Attribute("alpha", AttrKind.FLOAT, None)
+    assert properties.attribute_text(broken) == "None"
+    g = Graph("g")
+    node = g.add_node(Node("LeakyRelu", "lrelu", attributes=[broken]))
+    assert "alpha" in properties.node_html(node, None)
+
+
+def test_hover_text_names_the_node(qapp: object) -> None:
+    from netray_viewer.canvas import hover_text
+
+    scene = two_box_scene()
+    assert hover_text(scene, 0) == "Relu — relu"

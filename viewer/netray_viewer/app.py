@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+import traceback
+from types import TracebackType
 
 from PyQt6.QtCore import QTimer
-from PyQt6.QtWidgets import QApplication
+from PyQt6.QtWidgets import QApplication, QMessageBox, QWidget
 
 _app: QApplication | None = None  # held here so the application outlives its caller's frame
 
@@ -22,12 +24,31 @@ def application() -> QApplication:
     return _app
 
 
+def install_error_hook(window: QWidget | None) -> None:
+    """Report an exception escaping a Qt slot in a message instead of aborting.
+
+    PyQt6 calls qFatal (the process dies) on an unhandled exception in a slot
+    unless ``sys.excepthook`` is replaced; a viewer bug must not take the user's
+    session down. The full traceback still goes to stderr for a bug report.
+    """
+
+    def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        traceback.print_exception(kind, error, trace, file=sys.stderr)
+        if isinstance(error, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        QMessageBox.warning(window, "netray — unexpected error", f"{kind.__name__}: {error}")
+
+    sys.excepthook = hook
+
+
 def run(path: str | None = None, expand: str = "auto") -> int:
     """Open the viewer window (and ``path`` if given); returns the exit code of the event loop."""
     from netray_viewer.window import MainWindow
 
     app = application()
     window = MainWindow(expand=expand)
+    install_error_hook(window)
     window.show()
     if path:
         # Open once the event loop runs, so the window appears at once and errors show as dialogs.

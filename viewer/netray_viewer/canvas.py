@@ -26,6 +26,13 @@ MAX_FIT_ZOOM = 1.25
 KEY_PAN_FRACTION = 0.15
 
 
+def hover_text(scene: Scene, i: int) -> str:
+    """``Conv — /backbone/block1/conv/Conv`` for a node; the title alone for groups and values."""
+    name = getattr(scene.ref[i], "name", "")
+    title = scene.title[i]
+    return f"{title} — {name}" if name and name != title and scene.kind[i] == ItemKind.NODE else title
+
+
 class SceneItem(pg.GraphicsObject):
     """Paints one Scene; knows nothing about input."""
 
@@ -80,6 +87,8 @@ class GraphCanvas(pg.GraphicsView):
         self.view_box.addItem(self.item)
         self.view_box.sigRangeChanged.connect(lambda *_: self.view_changed.emit())
         self.scene().sigMouseClicked.connect(self._on_click)
+        self.scene().sigMouseMoved.connect(self._on_hover)
+        self._hovered: int | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().grabGesture(Qt.GestureType.PinchGesture)
         self.scene_data: Scene | None = None
@@ -94,6 +103,7 @@ class GraphCanvas(pg.GraphicsView):
 
     def set_scene(self, scene: Scene | None, fit: bool = True, geometry: SceneGeometry | None = None) -> None:
         self.scene_data = scene
+        self._hovered = None
         self.placeholder.setVisible(scene is None)
         self.item.set_painter(ScenePainter(scene, self.theme, geometry) if scene is not None else None)
         if fit:
@@ -171,6 +181,20 @@ class GraphCanvas(pg.GraphicsView):
         pos = self.view_box.mapSceneToView(ev.scenePos())
         self.setFocus()
         self.handle_click(pos.x(), pos.y(), double=bool(ev.double()))
+
+    def _on_hover(self, scene_pos: QPointF) -> None:
+        """Tooltip with the item's full title and name: what the box cannot show when far out."""
+        scene = self.scene_data
+        if scene is None:
+            return
+        pos = self.view_box.mapSceneToView(scene_pos)
+        i = scene.item_at(pos.x(), pos.y())
+        if i == self._hovered:
+            return
+        self._hovered = i
+        viewport = self.viewport()
+        if viewport is not None:
+            viewport.setToolTip(hover_text(scene, i) if i is not None else "")
 
     def handle_click(self, x: float, y: float, double: bool = False) -> None:
         """Resolve a click at scene point (x, y) to a signal."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSize, QSizeF
-from PyQt6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPaintDevice, QPdfWriter
+from PyQt6.QtGui import QImage, QPageLayout, QPageSize, QPaintDevice, QPainter, QPdfWriter
 from PyQt6.QtSvg import QSvgGenerator
 
 from netray.hierarchy import Hierarchy

@@ -64,19 +64,20 @@ class LayoutJob(QThread):
         self.progressed.emit(self.token, done, total)
 
     def run(self) -> None:
+        """Emit exactly one of finished_scene, cancelled or failed, whatever happens."""
         try:
             scene = self.cache.scene(self.expanded, cancel=self.cancel_flag, progress=self._progress)
+            if self.cancel_flag.is_set() or scene is None:
+                self.cancelled.emit(self.token)
+                return
+            # Paint caches too: for a large scene the UI thread then only draws.
+            geometry = SceneGeometry.of(scene)
+            if scene.size > DETAIL_LIMIT:
+                geometry.build_whole_paths()
         except Exception as exc:  # a cancelled layout or a layout bug: report, never crash the UI
             if self.cancel_flag.is_set():
                 self.cancelled.emit(self.token)
             else:
                 self.failed.emit(self.token, f"layout failed: {type(exc).__name__}: {exc}")
             return
-        if self.cancel_flag.is_set() or scene is None:
-            self.cancelled.emit(self.token)
-            return
-        # Paint caches too: for a large scene the UI thread then only draws.
-        geometry = SceneGeometry.of(scene)
-        if scene.size > DETAIL_LIMIT:
-            geometry.build_whole_paths()
         self.finished_scene.emit(self.token, scene, geometry)

@@ -30,6 +30,7 @@ class OpenJob(QThread):
         self.expand = expand
 
     def run(self) -> None:
+        """Emit exactly one of opened or failed, whatever happens."""
         try:
             self.stage.emit(self.token, f"Reading {self.path.name}…")
             model = load_model(self.path)

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from netray.hookspecs import OpInfo
-from netray.ir import Graph, Model, Node, Value, shape_text
+from netray.ir import Attribute, Graph, Model, Node, Value, shape_text
 
 MAX_LIST = 200  # rows shown per section before "… and N more"
 
@@ -114,6 +114,14 @@ def _value_rows(ports: Iterable[Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def attribute_text(attribute: Attribute) -> str:
+    """An attribute's value as text; a value that does not match its kind is shown raw, not raised."""
+    try:
+        return attribute.text(200)
+    except (TypeError, ValueError):
+        return repr(attribute.value)[:200]
+
+
 def node_html(node: Node, info: OpInfo | None) -> str:
     """Everything about one operation."""
     head = f"<h3 style='margin-bottom:0'>{escape(node.op)}</h3>"
@@ -132,7 +140,7 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     if node.device:
         general.append(("device", node.device))
     parts.append(_section("Node", general))
-    parts.append(_section("Attributes", [(a.name, a.text(200)) for a in node.attributes]))
+    parts.append(_section("Attributes", [(a.name, attribute_text(a)) for a in node.attributes]))
     parts.append(_section("Inputs", _value_rows(node.inputs), raw=True))
     parts.append(_section("Outputs", _value_rows(node.outputs), raw=True))
     if node.subgraphs:

@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str | Path, block: bool = False) -> bool:
+    def open_file(self, path: str | Path, block: bool = False, timeout_s: float | None = None) -> bool:
         """Open ``path`` in the background; a FormatError becomes a message (raised in snapshot mode).
 
         With ``block`` wait until the model is read and laid out; returns whether it opened.
@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
         job.opened.connect(self._on_opened)
         job.failed.connect(self._on_open_failed)
         job.stage.connect(lambda token, text: self._on_stage(token, text))
-        job.finished.connect(lambda j=job: self._running.discard(j))
+        job.finished.connect(lambda j=job: self._job_ended(j))
         self._running.add(job)
         self._open_job = job
         self._opening = path
@@ -196,7 +196,8 @@ class MainWindow(QMainWindow):
         job.start()
         if not block:
             return True
-        self.wait_until_idle()
+        if not self.wait_until_idle(timeout_s):
+            return False
         if self.open_error is not None and self.raise_errors:
             raise self.open_error
         return self.open_error is None
@@ -291,13 +292,21 @@ class MainWindow(QMainWindow):
         job.finished_scene.connect(self._on_scene)
         job.failed.connect(self._on_layout_failed)
         job.cancelled.connect(self._on_layout_cancelled)
-        job.finished.connect(lambda j=job: self._running.discard(j))
+        job.finished.connect(lambda j=job: self._job_ended(j))
         self._running.add(job)
         self._job = job
         self.status_label.setText("Laying out… (Esc cancels)")
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         job.start()
+
+    def _job_ended(self, job: QThread) -> None:
+        """A worker thread ended. Its result signal came first (same queue); if none did, it died silently."""
+        self._running.discard(job)
+        if job is self._job:
+            self._on_layout_failed(self._token, "layout stopped without a result")
+        elif job is self._open_job:
+            self._on_open_failed(self._open_token, FormatError(self._opening, "", "reading stopped without a result"))
 
     def cancel_layout(self) -> None:
         """Esc: stop the layout in progress, or stop waiting for a file being read."""
