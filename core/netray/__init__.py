@@ -1,10 +1,10 @@
 """netray: open any AI model file and see it as an interactive graph.
 
 The names plugins need (``hookimpl``, the IR classes, ``FormatError``) and the
-public API (``load_model``) live here.
+public API (``load_model``, ``save_model``, ``export``, ``show``) live here.
 """
 
-from netray.api import load_model, save_model
+from netray.api import export, load_model, save_model, show
 from netray.errors import FormatError, NoReaderError, PluginError
 from netray.hookspecs import Claim, FormatInfo, OpInfo, hookimpl
 from netray.ir import (
@@ -47,10 +47,12 @@ __all__ = [
     "Tensor",
     "TensorType",
     "Value",
+    "export",
     "file_slice_loader",
     "hookimpl",
     "load_model",
     "save_model",
     "shape_text",
+    "show",
     "__version__",
 ]

@@ -32,3 +32,41 @@ def save_model(model: Model, path: str | Path, weights: bool = True) -> Path:
     from netray import netrayfile
 
     return netrayfile.save(model, path, weights=weights)
+
+
+def export(
+    source: Model | str | Path | Any,
+    path: str | Path,
+    *,
+    expand: str | int = "auto",
+    direction: str = "TB",
+    theme: str = "light",
+    graph: int | str = 0,
+    weights: bool = True,
+) -> Path:
+    """Write a model to ``path``: ``.svg``, ``.png``, ``.pdf``, ``.json`` or ``.netray``, by extension.
+
+    ``source`` is a Model, a model file's path or an in-memory model. Pictures are
+    drawn like the viewer draws them (``expand``: auto, none, all or a depth;
+    ``direction``: TB or LR; ``theme``: light or dark; ``graph``: an index or a
+    graph's name) and need no display. ``weights`` applies to ``.netray``. Written
+    beside ``path`` and renamed into place. Raises ``netray.exporter.ExportError``
+    (a ValueError) for an unknown extension or option, FormatError for an unreadable
+    model; see docs/api.md.
+    """
+    from netray.exporter import export_model
+
+    return export_model(source, path, expand=expand, direction=direction, theme=theme, graph=graph, weights=weights)
+
+
+def show(source: Model | str | Path | Any, **options: Any) -> Any:
+    """Show a model: the viewer window in a script, an inline picture in a notebook.
+
+    In a Jupyter, JupyterLab or VS Code notebook returns a
+    :class:`netray.notebook.ModelView` that renders inline (options as for
+    :func:`export`) and whose ``.window()`` opens the interactive viewer in a
+    separate process. Elsewhere opens the viewer window and returns when it closes.
+    """
+    from netray.notebook import show_model
+
+    return show_model(source, **options)

@@ -1,4 +1,4 @@
-"""`netray open|info|formats`: a thin layer over the API.
+"""`netray open|info|export|formats`: a thin layer over the API.
 
 Errors a user can cause (a bad file, a missing plugin) exit with status 2 and one
 line on stderr, ``netray: error: <file>: <what is wrong>``; ``--debug`` adds the
@@ -132,6 +132,35 @@ def info_command(file: Path, as_json: bool) -> None:
     from netray.info_text import print_summary
 
     print_summary(summary)
+
+
+@cli.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="Where to write: .svg, .png, .pdf, .json or .netray.")
+@click.option("--expand", default="auto", callback=validate_expand, show_default=True, help="Groups to expand: auto, none, all or a depth N.")
+@click.option("--direction", type=click.Choice(["TB", "LR"]), default="TB", show_default=True, help="Top to bottom or left to right.")
+@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours of the picture.")
+@click.option("--graph", "graph", default="0", show_default=True, help="Which graph: an index into the model's graphs or a graph's name.")
+@click.option("--no-weights", is_flag=True, help="For .netray: store structure only, no tensor values.")
+@user_errors
+def export_command(file: Path, output: Path, expand: str, direction: str, theme: str, graph: str, no_weights: bool) -> None:
+    """Write FILE as a picture (.svg .png .pdf), JSON or a .netray file; needs no display."""
+    from netray.exporter import ExportError, export_model
+
+    try:
+        written = export_model(
+            file,
+            output,
+            expand=expand,
+            direction=direction,
+            theme=theme,
+            graph=int(graph) if graph.isdigit() else graph,
+            weights=not no_weights,
+        )
+    except ExportError as exc:
+        fail(str(exc), bool(click.get_current_context().obj.get("debug")))
+        return
+    click.echo(f"wrote {written}")
 
 
 @cli.command("formats")
