@@ -427,3 +427,27 @@ def test_minimap_click_moves_the_view_and_recent_menu_lists_the_file(make_window
     _, top, _, bottom = s.bounds()
     assert after > before and after > top + 0.8 * (bottom - top)
     assert str(path.resolve()) in [a.text() for a in window.recent_menu.actions()]
+
+
+def test_trackpad_pinch_zooms(make_window: Any, tmp_path: Path) -> None:
+    from PyQt6.QtCore import QPointF
+    from PyQt6.QtGui import QNativeGestureEvent, QPointingDevice
+    from PyQt6.QtWidgets import QApplication
+
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    canvas = window.canvas
+    before = canvas.zoom()
+    centre = QPointF(canvas.width() / 2, canvas.height() / 2)
+    event = QNativeGestureEvent(
+        Qt.NativeGestureType.ZoomNativeGesture,
+        QPointingDevice.primaryPointingDevice(),
+        2,
+        centre,
+        centre,
+        QPointF(canvas.mapToGlobal(centre.toPoint())),
+        0.5,
+        QPointF(0, 0),
+    )
+    QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.zoom() == pytest.approx(before * 1.5, rel=0.02)
