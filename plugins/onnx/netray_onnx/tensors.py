@@ -10,6 +10,8 @@ Three places a tensor's bytes can be:
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from pathlib import Path
 
@@ -24,10 +26,6 @@ from netray_onnx.wire import RAW_MARKER
 
 FORMAT = "ONNX"
 EXTERNAL = onnx.TensorProto.EXTERNAL
-
-
-def _dims(proto: onnx.TensorProto) -> tuple[int, ...]:
-    return tuple(int(d) for d in proto.dims)
 
 
 def _count(shape: tuple[int, ...]) -> int:
@@ -60,13 +58,6 @@ def _raw_file_loader(path: Path, offset: int, length: int, data_type: int, shape
         if expected != length:
             raise FormatError(path, FORMAT, f"tensor of shape {shape} needs {expected} bytes, the file gives {length}")
         return unpack_bits(packed(), data_type, shape)
-
-    return load
-
-
-def _inline_loader(proto: onnx.TensorProto) -> TensorLoader:
-    def load() -> np.ndarray:
-        return numpy_helper.to_array(proto)
 
     return load
 
@@ -127,13 +118,14 @@ def _external_loader(
 
 def make_tensor(proto: onnx.TensorProto, path: Path | None, base_dir: Path | None, name: str = "") -> Tensor:
     """A lazy Tensor for ``proto``; reads nothing now."""
-    shape = _dims(proto)
+    shape = tuple(proto.dims)
     data_type = proto.data_type
     name = name or proto.name
-    size = byte_size(data_type, _count(shape))
+    size = byte_size(data_type, math.prod(shape))
     location = ""
     loader: TensorLoader
-    raw = raw_location(proto) if len(proto.metadata_props) else None
+    has_metadata = len(proto.metadata_props) > 0
+    raw = raw_location(proto) if has_metadata else None
     if raw is not None and path is not None:
         offset, length = raw
         try:
@@ -146,10 +138,11 @@ def make_tensor(proto: onnx.TensorProto, path: Path | None, base_dir: Path | Non
         loader, ext_size, location = _external_loader(proto, base_dir, shape)
         size = ext_size if ext_size is not None else size
     else:
-        loader = _inline_loader(proto)
-    metadata = {e.key: e.value for e in proto.metadata_props if e.key != RAW_MARKER} if len(proto.metadata_props) else None
-    if proto.doc_string:
-        metadata = {**(metadata or {}), "doc": proto.doc_string}
+        loader = functools.partial(numpy_helper.to_array, proto)
+    metadata = {e.key: e.value for e in proto.metadata_props if e.key != RAW_MARKER} if has_metadata else None
+    doc = proto.doc_string
+    if doc:
+        metadata = {**(metadata or {}), "doc": doc}
     return Tensor(name, dtype_name(data_type), shape, loader, byte_size=size, location=location, metadata=metadata)
 
 
