@@ -122,13 +122,19 @@ def attribute_text(attribute: Attribute) -> str:
         return repr(attribute.value)[:200]
 
 
+def _repeats(doc: str, summary: str) -> bool:
+    """True when the documentation begins with the summary (whitespace aside): show it once."""
+    head = " ".join(summary.split())[:60]
+    return bool(head) and " ".join(doc.split()).startswith(head)
+
+
 def node_html(node: Node, info: OpInfo | None) -> str:
     """Everything about one operation."""
     head = f"<h3 style='margin-bottom:0'>{escape(node.op)}</h3>"
     if node.name:
         head += f"<div><tt>{breakable(node.name)}</tt></div>"
     parts = [head]
-    if info is not None and info.summary:
+    if info is not None and info.summary and not _repeats(info.doc, info.summary):
         parts.append(f"<p>{escape(info.summary)}</p>")
     general = [("type", node.op), ("category", node.category.value)]
     if node.domain:
