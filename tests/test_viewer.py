@@ -18,6 +18,7 @@ from test_viewer_models import conv_net, if_model
 
 import netray_viewer
 from netray.ir import Node
+from netray.plugins import get_manager
 from netray.scene import ItemKind
 from netray_viewer.window import MainWindow
 
@@ -102,6 +103,9 @@ def test_click_node_shows_its_attributes_docs_and_weights(make_window: Any, qtbo
     assert "kernel_shape" in text and "[3, 3]" in text
     assert "backbone / block1 / conv" in text  # scope
     assert "backbone.block1.conv.weight" in text
+    info = get_manager().operator_info("ONNX", "", "Conv")
+    if info is not None and info.doc:  # the ONNX plugin's operator documentation is shown
+        assert " ".join(info.doc.split())[:40] in " ".join(text.split())
     # Small weights load at once: statistics match numpy and a histogram is drawn.
     view = next(v for v in window.panel.weight_views if v.tensor.name == "backbone.block1.conv.weight")
     values = conv.weights()[0].initializer.numpy()  # type: ignore[union-attr]
