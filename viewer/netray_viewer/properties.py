@@ -208,7 +208,7 @@ def _io_rows(values: list[Value]) -> list[tuple[str, str]]:
 def model_html(model: Model, graph: Graph) -> str:
     """Model properties (shown when clicking empty space)."""
     name = model.source.name if model.source is not None else ""
-    parts = [f"<h3 style='margin-bottom:0'>{escape(name or model.format)}</h3>"]
+    parts = [f"<h3 style='margin-bottom:0'>{breakable(name or model.format)}</h3>"]
     rows = [("format", f"{model.format} {model.format_version}".strip())]
     if model.producer:
         rows.append(("producer", f"{model.producer} {model.producer_version}".strip()))

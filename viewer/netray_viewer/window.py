@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self._job: LayoutJob | None = None
         self._running: set[QThread] = set()  # jobs kept alive until their threads end
         self._after_layout: Callable[[], None] | None = None
+        self._fit_after = False
         self._open_token = 0
         self._open_job: OpenJob | None = None
         self._opening = Path()
