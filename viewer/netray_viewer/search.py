@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from netray.ir import Graph, Node, Value
 
 MAX_RESULTS = 500
+IMMEDIATE_NODES = 5_000  # graphs up to this size are searched on every keystroke
+DEBOUNCE_MS = 150
 
 
 @dataclass
@@ -70,10 +72,21 @@ class SearchPanel(QDockWidget):
         self.setWidget(body)
         self.graph: Graph | None = None
         self.hits: list[SearchHit] = []
-        self.edit.textChanged.connect(self.run_query)
+        # On a large graph a query scans every node and tensor: wait for a pause in typing.
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(lambda: self.run_query(self.edit.text()))
+        self.edit.textChanged.connect(self._text_changed)
         self.edit.returnPressed.connect(self._choose_first)
         self.results.itemActivated.connect(self._choose_item)
         self.results.itemClicked.connect(self._choose_item)
+
+    def _text_changed(self, text: str) -> None:
+        if self.graph is not None and len(self.graph.nodes) > IMMEDIATE_NODES:
+            self._debounce.start()
+        else:
+            self.run_query(text)
 
     def set_graph(self, graph: Graph | None) -> None:
         self.graph = graph
@@ -98,6 +111,9 @@ class SearchPanel(QDockWidget):
             self.chosen.emit(self.hits[k])
 
     def _choose_first(self) -> None:
+        if self._debounce.isActive():  # Enter before the pause: search now
+            self._debounce.stop()
+            self.run_query(self.edit.text())
         self.choose(0)
 
     def _choose_item(self, item: QListWidgetItem) -> None:
