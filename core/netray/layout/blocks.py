@@ -57,9 +57,6 @@ class Block:
     in_points: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     out_points: dict[int, np.ndarray] = field(default_factory=dict)
 
-    def member_of(self, position: int) -> int:
-        return int(np.searchsorted(self.starts, position, side="right") - 1)
-
     def pair_points(self, src: int, dst: int) -> np.ndarray | None:
         """Bend points of the route from member ``src`` to member ``dst``, if they are joined."""
         if self._pair_index is None:
