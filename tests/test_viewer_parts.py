@@ -177,3 +177,16 @@ def test_hover_text_names_the_node(qapp: object) -> None:
 
     scene = two_box_scene()
     assert hover_text(scene, 0) == "Relu — relu"
+
+
+def test_full_detail_painting_draws_every_box_without_culling(qapp: object) -> None:
+    scene = two_box_scene()
+    image = QImage(200, 200, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    drawn = ScenePainter(scene, light_theme()).paint_full_detail(painter, edge_chunk=1)
+    painter.end()
+    assert drawn == 2
+    # Both boxes are drawn in their category colour (left edge of each, beside the title).
+    colour = light_theme().header("activation").name()
+    assert QColor(image.pixel(2, 12)).name() == colour and QColor(image.pixel(2, 112)).name() == colour

@@ -299,6 +299,28 @@ class ScenePainter:
         self._paint_selection(painter, zoom)
         return len(boxes)
 
+    def paint_full_detail(self, painter: QPainter, zoom: float = 1.0, edge_chunk: int = 3 * DETAIL_LIMIT) -> int:
+        """Paint every item with titles, lines and edge labels, whatever the scene's size (exports).
+
+        Unlike :meth:`paint` there is no culling and no outline-only fallback for
+        large scenes; edges are drawn in chunks of ``edge_chunk``. Returns boxes drawn.
+        """
+        s = self.scene
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        left, top, right, bottom = s.bounds()
+        everything = QRectF(left, top, right - left, bottom - top)
+        items = np.arange(s.size)
+        frames = items[s.kind == ItemKind.FRAME]
+        frames = frames[np.argsort(s.depth[frames], kind="stable")]
+        boxes = items[s.kind != ItemKind.FRAME]
+        self._paint_frames(painter, frames, zoom, True)
+        for start in range(0, len(s.edge_src), max(edge_chunk, 1)):
+            edges = np.arange(start, min(start + edge_chunk, len(s.edge_src)))
+            self._paint_edges(painter, edges, zoom, True, everything)
+        self._paint_boxes(painter, boxes, zoom)
+        return len(boxes)
+
     def _pen(self, colour: QColor, pixels: float, zoom: float) -> QPen:
         """A pen ``pixels`` wide on screen whatever the zoom.
 
