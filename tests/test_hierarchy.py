@@ -166,3 +166,15 @@ def test_many_numbered_scopes_gather_into_one_repeat_group() -> None:
     assert h.visible_count(frozenset({h.root.id, "model"})) < 12
     few = Hierarchy.build(syn.decoder(3, scoped=True))
     assert "model/layers.*" not in few.groups and few.groups["model/layers.1"].parent is few.groups["model"]
+
+
+def test_a_very_long_chain_is_cut_into_sections() -> None:
+    ops = [f"Op{i}" for i in range(3000)]
+    h = Hierarchy.build(_chain_graph(ops))
+    expanded = h.default_expanded()
+    assert h.visible_count(expanded) <= 400
+    chain = next(c for c in h.root.children if c.kind == "chain")
+    assert chain.op_count == 3000
+    assert chain.children and not chain.nodes
+    assert max(c.member_count for c in chain.children) <= 200
+    assert sorted(i for grp in h.groups.values() for i in grp.nodes) == list(range(3000))

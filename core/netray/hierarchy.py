@@ -404,10 +404,17 @@ class _Folder:
         return g
 
     def fold(self, group: Group) -> None:
+        """Fold the direct ops of ``group``: repeats, then chains, then sections if still too wide."""
         seq = sorted(group.nodes, key=self.run_order.__getitem__)
         group.nodes = []
+        before = len(group.children)
         remaining = self._fold_repeats(group, seq)
         remaining = self._fold_chains(group, remaining)
+        # A very long chain or run of tiny repeats is itself cut into sections, so it opens readably.
+        for child in group.children[before:]:
+            if child.kind in ("chain", "repeat") and len(child.nodes) > SECTION_MAX_MEMBERS:
+                ordered = sorted(child.nodes, key=self.run_order.__getitem__)
+                child.nodes = self._fold_sections(child, ordered)
         if len(remaining) + len(group.children) > SECTION_MAX_MEMBERS:
             remaining = self._fold_sections(group, remaining)
         group.nodes = remaining
