@@ -190,3 +190,26 @@ def test_full_detail_painting_draws_every_box_without_culling(qapp: object) -> N
     # Both boxes are drawn in their category colour (left edge of each, beside the title).
     colour = light_theme().header("activation").name()
     assert QColor(image.pixel(2, 12)).name() == colour and QColor(image.pixel(2, 112)).name() == colour
+
+
+def test_large_weight_waits_for_load_values(qtbot: object) -> None:
+    from netray.ir import Tensor, Value
+    from netray_viewer.weights import AUTO_LOAD_ELEMENTS, WeightView
+
+    shape = (AUTO_LOAD_ELEMENTS + 1,)
+    values = np.linspace(-1.0, 3.0, shape[0], dtype=np.float32)
+    reads: list[int] = []
+
+    def load() -> np.ndarray:
+        reads.append(1)
+        return values
+
+    weight = Value("big", TensorType("float32", shape))
+    weight.initializer = Tensor("big", "float32", shape, loader=load, byte_size=values.nbytes)
+    view = WeightView(weight)
+    qtbot.addWidget(view)  # type: ignore[attr-defined]
+    assert reads == [] and view.stats is None and not view.button.isHidden()
+    view.button.click()
+    assert reads == [1] and view.stats is not None
+    assert (view.stats.minimum, view.stats.maximum) == (-1.0, 3.0)
+    assert view.button.isHidden() and view.plot is not None

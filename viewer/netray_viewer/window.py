@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._show_level(fit=True)
         self.show_model_properties()
+        self.canvas.setFocus()  # +/-, arrows and F work at once
 
     def _on_open_failed(self, token: int, exc: FormatError) -> None:
         if token != self._open_token:
