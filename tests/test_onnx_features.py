@@ -481,3 +481,25 @@ def test_training_graphs_follow_the_main_graph(tmp_path: Path) -> None:
     model = netray.load_model(save(tmp_path, proto))
     assert [g.name for g in model.graphs] == ["quantized", "train_step"]
     assert model.graphs[1].kind == "training"
+
+
+def test_scope_and_source_from_exporter_metadata(tmp_path: Path) -> None:
+    """Only ``namespace`` (no name_scopes) still gives the module scope; the stack trace gives the user's line."""
+    node = helper.make_node("Relu", ["x"], ["y"], name="node_relu")
+    namespace = ": __main__.Net/enc: Encoder/enc.layers.3: Layer/enc.layers.3.act: torch.nn.ReLU/relu: aten.relu.default"
+    trace = (
+        'File "/home/me/model.py", line 42, in forward\n    return self.enc(x)\n'
+        '  File "/usr/lib/python3/site-packages/torch/nn/modules/module.py", line 1773, in _call_impl\n'
+    )
+    node.metadata_props.add(key="namespace", value=namespace)
+    node.metadata_props.add(key="pkg.torch.onnx.stack_trace", value=trace)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    loaded = netray.load_model(save(tmp_path, helper.make_model(graph, opset_imports=OPSET))).main.nodes[0]
+    assert loaded.scope == ("enc", "layers.3", "act")
+    assert loaded.source is not None and (loaded.source.file, loaded.source.line) == ("/home/me/model.py", 42)
+    assert loaded.metadata == {}
