@@ -7,15 +7,13 @@ hands the result to the canvas, minimap and panels.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QRectF, QSettings, Qt, QThread
+from PyQt6.QtCore import QRectF, QSettings, Qt
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
 from PyQt6.QtWidgets import (
-    QApplication,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -35,10 +33,9 @@ from netray.scene import ItemKind, Scene
 from netray_viewer import properties
 from netray_viewer.breadcrumbs import Breadcrumbs
 from netray_viewer.canvas import GraphCanvas
-from netray_viewer.layout_worker import LayoutJob
+from netray_viewer.jobs import Jobs
 from netray_viewer.minimap import Minimap
 from netray_viewer.navigation import GraphLevel, Navigation
-from netray_viewer.open_worker import OpenJob
 from netray_viewer.painter import SceneGeometry
 from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
@@ -67,15 +64,10 @@ class MainWindow(QMainWindow):
         self.navigation: Navigation | None = None
         self.selected: tuple[str, Any] | None = None  # ("node"|"value"|"group", ref)
         self.layout_error: str | None = None
-        self._token = 0
-        self._job: LayoutJob | None = None
-        self._running: set[QThread] = set()  # jobs kept alive until their threads end
         self._after_layout: Callable[[], None] | None = None
         self._fit_after = False
-        self._open_token = 0
-        self._open_job: OpenJob | None = None
-        self._opening = Path()
         self.open_error: FormatError | None = None
+        self.jobs = Jobs(self)
 
         self.canvas = GraphCanvas(self.theme)
         self.breadcrumbs = Breadcrumbs()
@@ -168,6 +160,14 @@ class MainWindow(QMainWindow):
         self.breadcrumbs.level_chosen.connect(self.go_to_level)
         self.search.chosen.connect(self.reveal_hit)
         self.panel.link_activated.connect(self.follow_link)
+        j = self.jobs
+        j.opened.connect(self._on_opened)
+        j.open_failed.connect(self._on_open_failed)
+        j.stage.connect(self.status_label.setText)
+        j.scene_ready.connect(self._on_scene)
+        j.progress.connect(self._on_progress)
+        j.layout_failed.connect(self._on_layout_failed)
+        j.layout_cancelled.connect(lambda: self._show_idle("Layout cancelled"))
 
     # -- files ------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -181,20 +181,9 @@ class MainWindow(QMainWindow):
         With ``block`` wait until the model is read and laid out; returns whether it opened.
         """
         path = Path(path)
-        self._open_token += 1
         self.open_error = None
-        job = OpenJob(self._open_token, path, self.expand_mode)
-        job.opened.connect(self._on_opened)
-        job.failed.connect(self._on_open_failed)
-        job.stage.connect(lambda token, text: self._on_stage(token, text))
-        job.finished.connect(lambda j=job: self._job_ended(j))
-        self._running.add(job)
-        self._open_job = job
-        self._opening = path
-        self.status_label.setText(f"Opening {path.name}…")
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        job.start()
+        self.jobs.open(path, self.expand_mode)
+        self._show_busy(f"Opening {path.name}…")
         if not block:
             return True
         if not self.wait_until_idle(timeout_s):
@@ -203,30 +192,19 @@ class MainWindow(QMainWindow):
             raise self.open_error
         return self.open_error is None
 
-    def _on_stage(self, token: int, text: str) -> None:
-        if token == self._open_token:
-            self.status_label.setText(text)
-
-    def _on_opened(self, token: int, navigation: Navigation) -> None:
-        if token != self._open_token:
-            return
-        self._open_job = None
+    def _on_opened(self, path: Path, navigation: Navigation) -> None:
         self.model = navigation.model
         self.navigation = navigation
         self.selected = None
-        self._remember(self._opening)
+        self._remember(path)
         self._update_title()
         self._show_level(fit=True)
         self.show_model_properties()
         self.canvas.setFocus()  # +/-, arrows and F work at once
 
-    def _on_open_failed(self, token: int, exc: FormatError) -> None:
-        if token != self._open_token:
-            return
-        self._open_job = None
+    def _on_open_failed(self, exc: FormatError) -> None:
         self.open_error = exc
-        self.progress.setVisible(False)
-        self.status_label.setText("Could not open the file")
+        self._show_idle("Could not open the file")
         if not self.raise_errors:
             QMessageBox.warning(self, "netray — cannot open file", str(exc))
 
@@ -278,66 +256,49 @@ class MainWindow(QMainWindow):
     def scene(self) -> Scene | None:
         return self.canvas.scene_data
 
+    @property
+    def busy(self) -> bool:
+        """A file is being read or a layout computed."""
+        return self.jobs.busy
+
+    def wait_until_idle(self, timeout_s: float | None = None) -> bool:
+        """Process events until no file is being read and no layout is pending (snapshot, tests)."""
+        return self.jobs.wait_until_idle(timeout_s)
+
     def request_layout(self, fit: bool = False, after: Callable[[], None] | None = None) -> None:
         """Lay out the current level in the background; ``after`` runs once the scene is shown."""
         level = self.level
         if level is None:
             return
-        if self._job is not None:
-            self._job.cancel()
-        self._token += 1
         self._after_layout = after
         self._fit_after = fit
         self.layout_error = None
-        job = LayoutJob(self._token, level.cache, level.expanded)
-        job.progressed.connect(self._on_progress)
-        job.finished_scene.connect(self._on_scene)
-        job.failed.connect(self._on_layout_failed)
-        job.cancelled.connect(self._on_layout_cancelled)
-        job.finished.connect(lambda j=job: self._job_ended(j))
-        self._running.add(job)
-        self._job = job
-        self.status_label.setText("Laying out… (Esc cancels)")
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        job.start()
-
-    def _job_ended(self, job: QThread) -> None:
-        """A worker thread ended. Its result signal came first (same queue); if none did, it died silently."""
-        self._running.discard(job)
-        if job is self._job:
-            self._on_layout_failed(self._token, "layout stopped without a result")
-        elif job is self._open_job:
-            self._on_open_failed(self._open_token, FormatError(self._opening, "", "reading stopped without a result"))
+        self.jobs.layout(level.cache, level.expanded)
+        self._show_busy("Laying out… (Esc cancels)")
 
     def cancel_layout(self) -> None:
         """Esc: stop the layout in progress, or stop waiting for a file being read."""
-        if self._job is not None:
-            self._job.cancel()
-        elif self._open_job is not None:
-            self._open_token += 1  # its result will be ignored when it arrives
-            self._open_job = None
-            self.progress.setVisible(False)
-            self.status_label.setText("Opening cancelled")
+        if self.jobs.cancel() == "open":
+            self._show_idle("Opening cancelled")
 
-    def _on_progress(self, token: int, done: int, total: int) -> None:
-        if token == self._token and total > 0:
-            self.progress.setRange(0, total)
-            self.progress.setValue(min(done, total))
+    def _show_busy(self, message: str) -> None:
+        self.status_label.setText(message)
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
 
-    def _finish_job(self, message: str) -> None:
-        self._job = None
+    def _show_idle(self, message: str) -> None:
         self.progress.setVisible(False)
         self.status_label.setText(message)
 
-    def _on_scene(self, token: int, scene: Scene, geometry: SceneGeometry) -> None:
-        if token != self._token:
-            return
-        nodes = len(scene.graph.nodes)
-        self._finish_job(f"{nodes:,} operations, {scene.size:,} boxes shown")
+    def _on_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+
+    def _on_scene(self, scene: Scene, geometry: SceneGeometry) -> None:
+        self._show_idle(f"{len(scene.graph.nodes):,} operations, {scene.size:,} boxes shown")
         self.canvas.set_scene(scene, fit=self._fit_after, geometry=geometry)
-        painter = self.canvas.scene_painter
-        self.minimap.set_painter(painter)
+        self.minimap.set_painter(self.canvas.scene_painter)
         self._place_minimap()
         self.search.set_graph(scene.graph)
         self._restore_selection()
@@ -345,36 +306,11 @@ class MainWindow(QMainWindow):
         if after is not None:
             after()
 
-    def _on_layout_failed(self, token: int, message: str) -> None:
-        if token != self._token:
-            return
+    def _on_layout_failed(self, message: str) -> None:
         self.layout_error = message
-        self._finish_job(message)
+        self._show_idle(message)
         if not self.raise_errors:
             QMessageBox.warning(self, "netray — layout failed", message)
-
-    def _on_layout_cancelled(self, token: int) -> None:
-        if token == self._token:
-            self._finish_job("Layout cancelled")
-
-    @property
-    def busy(self) -> bool:
-        """A file is being read or a layout computed."""
-        return self._open_job is not None or self._job is not None
-
-    def wait_until_idle(self, timeout_s: float | None = None) -> bool:
-        """Process events until no file is being opened and no layout is pending (snapshot, tests)."""
-        app = QApplication.instance()
-        start = time.monotonic()
-        while self.busy:
-            if timeout_s is not None and time.monotonic() - start > timeout_s:
-                return False
-            if app is not None:
-                app.processEvents()
-            time.sleep(0.002)
-        if app is not None:
-            app.processEvents()
-        return True
 
     def _show_level(self, fit: bool, after: Callable[[], None] | None = None) -> None:
         nav = self.navigation
@@ -606,9 +542,5 @@ class MainWindow(QMainWindow):
         self._place_minimap()
 
     def closeEvent(self, a0: QCloseEvent | None) -> None:
-        for job in list(self._running):
-            if isinstance(job, LayoutJob):
-                job.cancel()
-        for job in list(self._running):
-            job.wait(5000)
+        self.jobs.stop_all()
         super().closeEvent(a0)

@@ -1,0 +1,155 @@
+"""The window's background work: reading a file and laying out, one of each at a time.
+
+:class:`Jobs` starts the worker threads, drops the results of superseded or
+cancelled work (each start takes a new token), keeps threads alive until they
+end, and turns a thread that ended without a result into a failure, so the
+window never waits forever. The window only connects to its signals.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
+from PyQt6.QtWidgets import QApplication
+
+from netray.errors import FormatError
+from netray.layout import LayoutCache
+from netray.scene import Scene
+from netray_viewer.layout_worker import LayoutJob
+from netray_viewer.navigation import Navigation
+from netray_viewer.open_worker import OpenJob
+from netray_viewer.painter import SceneGeometry
+
+
+class Jobs(QObject):
+    """At most one file being read and one layout running; results of older ones are ignored."""
+
+    opened = pyqtSignal(object, object)  # Path, Navigation
+    open_failed = pyqtSignal(object)  # FormatError
+    stage = pyqtSignal(str)  # what the reader is doing
+    scene_ready = pyqtSignal(object, object)  # Scene, SceneGeometry
+    layout_failed = pyqtSignal(str)
+    layout_cancelled = pyqtSignal()
+    progress = pyqtSignal(int, int)  # done, total
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._open_token = 0
+        self._open_job: OpenJob | None = None
+        self._opening = Path()
+        self._layout_token = 0
+        self._layout_job: LayoutJob | None = None
+        self._running: set[QThread] = set()
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def opening(self) -> bool:
+        return self._open_job is not None
+
+    @property
+    def laying_out(self) -> bool:
+        return self._layout_job is not None
+
+    @property
+    def busy(self) -> bool:
+        return self.opening or self.laying_out
+
+    def wait_until_idle(self, timeout_s: float | None = None) -> bool:
+        """Process events until nothing is pending (snapshot and tests); False on timeout."""
+        app = QApplication.instance()
+        start = time.monotonic()
+        while self.busy:
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                return False
+            if app is not None:
+                app.processEvents()
+            time.sleep(0.002)
+        if app is not None:
+            app.processEvents()
+        return True
+
+    # -- reading ----------------------------------------------------------------------------
+    def open(self, path: Path, expand: str) -> None:
+        """Read ``path`` and group its main graph; a file still being read is abandoned."""
+        self._open_token += 1
+        job = OpenJob(self._open_token, path, expand)
+        job.opened.connect(self._on_opened)
+        job.failed.connect(self._on_open_failed)
+        job.stage.connect(lambda token, text: self.stage.emit(text) if token == self._open_token else None)
+        self._start(job)
+        self._open_job = job
+        self._opening = path
+
+    def _on_opened(self, token: int, navigation: Navigation) -> None:
+        if token == self._open_token:
+            self._open_job = None
+            self.opened.emit(self._opening, navigation)
+
+    def _on_open_failed(self, token: int, error: FormatError) -> None:
+        if token == self._open_token:
+            self._open_job = None
+            self.open_failed.emit(error)
+
+    # -- layout -----------------------------------------------------------------------------
+    def layout(self, cache: LayoutCache, expanded: frozenset[str]) -> None:
+        """Lay out ``cache``'s graph at ``expanded``; a layout still running is cancelled."""
+        if self._layout_job is not None:
+            self._layout_job.cancel()
+        self._layout_token += 1
+        job = LayoutJob(self._layout_token, cache, expanded)
+        job.progressed.connect(lambda token, done, total: self.progress.emit(done, total) if token == self._layout_token else None)
+        job.finished_scene.connect(self._on_scene)
+        job.failed.connect(self._on_layout_failed)
+        job.cancelled.connect(self._on_layout_cancelled)
+        self._start(job)
+        self._layout_job = job
+
+    def _on_scene(self, token: int, scene: Scene, geometry: SceneGeometry) -> None:
+        if token == self._layout_token:
+            self._layout_job = None
+            self.scene_ready.emit(scene, geometry)
+
+    def _on_layout_failed(self, token: int, message: str) -> None:
+        if token == self._layout_token:
+            self._layout_job = None
+            self.layout_failed.emit(message)
+
+    def _on_layout_cancelled(self, token: int) -> None:
+        if token == self._layout_token:
+            self._layout_job = None
+            self.layout_cancelled.emit()
+
+    # -- both ---------------------------------------------------------------------------------
+    def cancel(self) -> str:
+        """Esc: cancel the layout, else stop waiting for the file. Says which ("layout", "open", "")."""
+        if self._layout_job is not None:
+            self._layout_job.cancel()
+            return "layout"
+        if self._open_job is not None:
+            self._open_token += 1  # its result will be ignored when it arrives
+            self._open_job = None
+            return "open"
+        return ""
+
+    def _start(self, job: QThread) -> None:
+        job.finished.connect(lambda j=job: self._ended(j))
+        self._running.add(job)
+        job.start()
+
+    def _ended(self, job: QThread) -> None:
+        """A thread ended. Its result signal came first (same queue); if none did, it died silently."""
+        self._running.discard(job)
+        if job is self._layout_job:
+            self._on_layout_failed(self._layout_token, "layout stopped without a result")
+        elif job is self._open_job:
+            self._on_open_failed(self._open_token, FormatError(self._opening, "", "reading stopped without a result"))
+
+    def stop_all(self, wait_ms: int = 5000) -> None:
+        """Cancel what can be cancelled and wait for every thread (the window is closing)."""
+        for job in list(self._running):
+            if isinstance(job, LayoutJob):
+                job.cancel()
+        for job in list(self._running):
+            job.wait(wait_ms)
