@@ -455,3 +455,19 @@ def test_trackpad_pinch_zooms(make_window: Any, tmp_path: Path) -> None:
     )
     QApplication.sendEvent(canvas.viewport(), event)
     assert canvas.zoom() == pytest.approx(before * 1.5, rel=0.02)
+
+
+def test_a_newer_open_supersedes_an_older_one(qtbot: Any, tmp_path: Path) -> None:
+    from netray_viewer.jobs import Jobs
+
+    jobs = Jobs()
+    first = conv_net(tmp_path / "first.onnx")
+    second = if_model(tmp_path / "second.onnx")
+    opened: list[Path] = []
+    jobs.opened.connect(lambda path, navigation: opened.append(path))
+    jobs.open(first, "auto")
+    jobs.open(second, "auto")
+    assert jobs.wait_until_idle(LAYOUT_TIMEOUT_S)
+    jobs.stop_all()
+    qtbot.wait(10)  # let the first job's late result arrive, to be dropped
+    assert opened == [second]
