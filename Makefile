@@ -13,8 +13,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(PLUGINS) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
-	$(BIN)/python -m pip install -q -r tests/requirements.txt
+	# One resolver run, so tests/requirements.txt pins torch to the CPU build before any
+	# plugin's optional range could pull a newer (CUDA) one.
+	$(BIN)/python -m pip install -q -r tests/requirements.txt -e '.[dev]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $(STAMP)
 
 demo: setup
