@@ -275,12 +275,24 @@ def _ranks(
         # The first row belongs to the pinned boxes: everything else moves down one row.
         ranks[~top] += 1
         ranks[top] = 0
-    # Pull sources down next to their nearest consumer (constants, shape literals).
-    succ_min = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(succ_min, a, ranks[b])
-    indeg = np.bincount(b, minlength=n)
-    pull = (indeg == 0) & (succ_min < np.iinfo(np.int64).max) & ~top & ~bottom
-    ranks[pull] = np.maximum(succ_min[pull] - 1, 1 if top.any() else 0)
+    # Slide boxes down next to their consumers wherever that shortens more edges than it
+    # stretches (out-degree >= in-degree): constants and shape computations then sit by
+    # the op that uses them instead of at the top with a long edge each. Walked from the
+    # bottom up so each box sees its consumers' final rows.
+    indeg = np.bincount(b, minlength=n).tolist()
+    by_src = np.argsort(a, kind="stable")
+    succ_ptr = np.concatenate([[0], np.cumsum(np.bincount(a, minlength=n))]).tolist()
+    succ = b[by_src].tolist()
+    fixed = (top | bottom).tolist()
+    rank = ranks.tolist()
+    for v in topo[::-1].tolist():
+        lo, hi = succ_ptr[v], succ_ptr[v + 1]
+        if hi == lo or fixed[v] or hi - lo < indeg[v]:
+            continue
+        lowest = min(rank[u] for u in succ[lo:hi]) - 1
+        if lowest > rank[v]:
+            rank[v] = lowest
+    ranks = np.array(rank, dtype=np.int64)
     if bottom.any():
         others = ranks[~bottom]
         ranks[bottom] = (others.max() + 1) if others.size else 0
