@@ -183,16 +183,17 @@ def test_png_has_the_scene_size_and_is_drawn(exported: dict[str, Path], name: st
 
 @pytest.mark.parametrize("name", ["sample", *REAL_FILES])
 def test_pdf_is_one_page_of_the_graph_size(exported: dict[str, Path], name: str) -> None:
-    from netray_viewer.export import picture_rect
+    from netray_viewer.export import MAX_PDF_SIDE, picture_rect
 
     data = exported[f"{name}.pdf"].read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     assert len(re.findall(rb"/Type\s*/Page\b", data)) == 1
     rect = picture_rect(scene_of(exported[f"{name}.source"]))
+    scale = min(1.0, MAX_PDF_SIDE / rect.width(), MAX_PDF_SIDE / rect.height())
     box = re.search(rb"/MediaBox \[\s*([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\s*\]", data)
     assert box is not None
-    assert float(box.group(3)) - float(box.group(1)) == pytest.approx(rect.width(), abs=2)
-    assert float(box.group(4)) - float(box.group(2)) == pytest.approx(rect.height(), abs=2)
+    assert float(box.group(3)) - float(box.group(1)) == pytest.approx(rect.width() * scale, abs=2)
+    assert float(box.group(4)) - float(box.group(2)) == pytest.approx(rect.height() * scale, abs=2)
 
 
 def test_exports_never_change_the_model_file(exported: dict[str, Path], shared_models: Path, tmp_path: Path) -> None:
@@ -371,3 +372,17 @@ def test_cli_export_of_an_unreadable_file(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("netray: error: ")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "m.png").exists()
+
+
+def test_pdf_pages_beyond_the_readers_limit_are_scaled_to_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netray_viewer import export as viewer_export
+
+    scene = scene_of(SAMPLE)
+    rect = viewer_export.picture_rect(scene)
+    monkeypatch.setattr(viewer_export, "MAX_PDF_SIDE", 500.0)
+    data = viewer_export.render_scene(scene, ".pdf")
+    box = re.search(rb"/MediaBox \[\s*([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\s*\]", data)
+    assert box is not None
+    width, height = float(box.group(3)) - float(box.group(1)), float(box.group(4)) - float(box.group(2))
+    assert max(width, height) == pytest.approx(500, abs=2)
+    assert width / height == pytest.approx(rect.width() / rect.height(), rel=0.02)

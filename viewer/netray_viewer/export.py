@@ -27,6 +27,7 @@ FULL_DETAIL_ZOOM = 1.0  # above every level-of-detail threshold of the painter
 PNG_SCALE = 2.0  # device pixels per scene unit: text stays sharp when zoomed in an image viewer
 MAX_PNG_SIDE = 16384  # pixels; larger graphs are scaled down to fit
 MAX_PNG_PIXELS = 1 << 27  # 512 MB of ARGB32 at most, whatever the aspect ratio
+MAX_PDF_SIDE = 14400.0  # points (200 inches): the largest page PDF readers accept; larger graphs are scaled to fit
 EDGE_CHUNK = 3 * DETAIL_LIMIT  # the painter draws at most this many edges in detail per call
 
 
@@ -130,17 +131,18 @@ def png_bytes(scene: Scene, theme: Theme) -> bytes:
 
 
 def pdf_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
-    """The scene as a one-page vector PDF, one point per scene unit, the page the graph's size."""
+    """The scene as a one-page vector PDF, one point per scene unit (less if a side passes MAX_PDF_SIDE)."""
     rect = picture_rect(scene)
+    scale = min(1.0, MAX_PDF_SIDE / rect.width(), MAX_PDF_SIDE / rect.height())
     data, buffer = _buffer()
     writer = QPdfWriter(buffer)
     writer.setTitle(title or "netray graph")
     writer.setCreator("netray")
-    writer.setResolution(72)  # one device unit per point, so the scale below is 1
+    writer.setResolution(72)  # one device unit per point
     writer.setPageLayout(
-        QPageLayout(QPageSize(QSizeF(rect.width(), rect.height()), QPageSize.Unit.Point), QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0))
+        QPageLayout(QPageSize(QSizeF(rect.width() * scale, rect.height() * scale), QPageSize.Unit.Point), QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0))
     )
-    _paint_on(writer, scene, theme, rect, 1.0)
+    _paint_on(writer, scene, theme, rect, scale)
     del writer  # the PDF is complete once the writer is gone
     buffer.close()
     return bytes(data.data())
