@@ -148,6 +148,12 @@ def test_svg_shows_attribute_lines_and_edge_labels(exported: dict[str, Path]) ->
     assert labels and labels <= set(texts)
 
 
+def test_svg_fonts_fall_back_to_a_family_browsers_know(exported: dict[str, Path]) -> None:
+    families = set(re.findall(r'font-family="([^"]*)"', exported["sample.svg"].read_text()))
+    assert families
+    assert all(family.split(",")[-1].strip() == "sans-serif" for family in families)
+
+
 def test_svg_size_matches_the_scene_with_a_margin(exported: dict[str, Path]) -> None:
     from netray_viewer.export import MARGIN
 

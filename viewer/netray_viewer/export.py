@@ -9,9 +9,11 @@ Called through :func:`netray.export`, which picks the Qt platform first.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSize, QSizeF
-from PyQt6.QtGui import QImage, QPageLayout, QPageSize, QPaintDevice, QPainter, QPdfWriter
+from PyQt6.QtGui import QFont, QFontInfo, QImage, QPageLayout, QPageSize, QPaintDevice, QPainter, QPdfWriter
 from PyQt6.QtSvg import QSvgGenerator
 
 from netray.hierarchy import Hierarchy
@@ -111,7 +113,25 @@ def svg_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
     generator.setDescription("Drawn by netray")
     _paint_on(generator, scene, theme, rect, 1.0)
     buffer.close()
-    return bytes(data.data())
+    return with_font_fallbacks(bytes(data.data()))
+
+
+def with_font_fallbacks(svg: bytes) -> bytes:
+    """Follow each font-family with the font Qt really used and ``sans-serif``.
+
+    Qt names fontconfig aliases such as "Sans Serif", which browsers do not know
+    (they would fall back to a serif font and text would overflow its box).
+    """
+    used = QFontInfo(QFont()).family()
+    fallbacks = ", ".join(f for f in (used, "sans-serif") if f)
+
+    def extend(match: re.Match[bytes]) -> bytes:
+        family = match.group(1).decode("utf-8")
+        listed = {f.strip().lower() for f in family.split(",")}
+        extra = [f for f in fallbacks.split(", ") if f.lower() not in listed]
+        return b'font-family="' + ", ".join([family, *extra]).encode("utf-8") + b'"'
+
+    return re.sub(rb'font-family="([^"]*)"', extend, svg)
 
 
 def png_bytes(scene: Scene, theme: Theme) -> bytes:
