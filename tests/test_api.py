@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -127,3 +128,59 @@ def test_show_in_a_script_opens_the_viewer_on_the_file(monkeypatch: pytest.Monke
     model.source = None  # as if built in memory
     assert netray.show(model) == 0
     assert opened[-1][0].endswith(".netray") and opened[-1][1] == "auto"
+
+
+class SmallNet:
+    """A tiny convolutional network with random weights, made on demand (torch imported lazily)."""
+
+    @staticmethod
+    def build() -> Any:
+        torch = pytest.importorskip("torch")
+        torch.manual_seed(0)
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
+            torch.nn.Linear(8, 4),
+        ).eval()
+
+
+def write_exported_program(path: Path) -> None:
+    import torch
+
+    program = torch.export.export(SmallNet.build(), (torch.randn(1, 3, 16, 16),))
+    torch.export.save(program, path)
+
+
+def write_state_dict(path: Path) -> None:
+    import torch
+
+    torch.save(SmallNet.build().state_dict(), path)
+
+
+def write_onnx_text(path: Path) -> None:
+    import onnx
+
+    path.write_text(onnx.printer.to_text(onnx.load(SAMPLE, load_external_data=False)))
+
+
+# Formats whose round trip tests/test_netrayfile.py does not cover (it has no such shared file).
+GENERATED = {
+    "model.pt2": (write_exported_program, "PyTorch ExportedProgram"),
+    "weights.pt": (write_state_dict, "PyTorch state_dict"),
+    "model.onnxtxt": (write_onnx_text, "ONNX"),  # read as ONNX, from its text form
+}
+
+
+@pytest.mark.parametrize("name", list(GENERATED))
+def test_round_trip_of_generated_files(name: str, tmp_path: Path) -> None:
+    pytest.importorskip("torch" if name.endswith(("pt2", ".pt")) else "onnx")
+    write, expected_format = GENERATED[name]
+    path = tmp_path / name
+    write(path)
+    original = netray.load_model(path)
+    assert original.format.startswith(expected_format), original.format
+    assert original.main.nodes or original.main.values
+    assert_same(original, round_trip(original, tmp_path), data=True)
