@@ -117,9 +117,11 @@ class FakePopen:
     """Records the command a pop-out window would run."""
 
     commands: ClassVar[list[list[str]]] = []
+    environments: ClassVar[list[dict[str, str]]] = []
 
-    def __init__(self, command: list[str], **_kwargs: Any) -> None:
+    def __init__(self, command: list[str], **kwargs: Any) -> None:
         FakePopen.commands.append(command)
+        FakePopen.environments.append(kwargs.get("env") or {})
 
 
 def test_window_opens_the_viewer_in_another_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,3 +149,16 @@ def test_window_without_a_display_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     view = notebook.ModelView(netray.load_model(SAMPLE))
     with pytest.raises(RuntimeError, match="no display"):
         view.window()
+
+
+def test_pictures_are_drawn_offscreen_but_the_window_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QT_QPA_PLATFORM")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr(notebook, "_platform_chosen_here", False)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    view = notebook.ModelView(netray.load_model(SAMPLE), SAMPLE)
+    assert view.png().startswith(b"\x89PNG")
+    assert notebook.os.environ["QT_QPA_PLATFORM"] == "offscreen"  # chosen for the picture
+    view.window()
+    assert "QT_QPA_PLATFORM" not in FakePopen.environments[-1]  # the viewer process gets the real display
+    assert FakePopen.environments[-1]["DISPLAY"] == ":99"

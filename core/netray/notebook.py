@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,27 @@ from netray.exporter import (
 from netray.ir import Model
 
 MAX_INLINE_SVG = 2 << 20  # bytes; beyond this the inline picture is a PNG, lighter for the notebook
+_platform_chosen_here = False  # whether this module set QT_QPA_PLATFORM (so viewer processes must not inherit it)
+
+
+def prefer_offscreen() -> None:
+    """Draw inline pictures on Qt's offscreen platform unless the user chose one.
+
+    A picture needs no display, and a kernel whose DISPLAY is stale (an old ssh
+    session) would otherwise abort when Qt fails to connect to it.
+    """
+    global _platform_chosen_here
+    if "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        _platform_chosen_here = True
+
+
+def viewer_environment() -> dict[str, str]:
+    """The environment for a viewer process: ours, less the offscreen platform chosen for pictures."""
+    env = dict(os.environ)
+    if _platform_chosen_here:
+        env.pop("QT_QPA_PLATFORM", None)
+    return env
 
 
 def in_notebook() -> bool:
@@ -89,6 +111,7 @@ class ModelView:
     def picture(self, fmt: str) -> bytes:
         """The graph drawn as ``fmt`` (".svg", ".png" or ".pdf"), drawn once and kept."""
         if fmt not in self._pictures:
+            prefer_offscreen()
             self._pictures[fmt] = render_picture(self.graph, fmt, expand=self.expand, direction=self.direction, theme=self.theme)
         return self._pictures[fmt]
 
@@ -136,7 +159,7 @@ class ModelView:
         file = self.file if self.file is not None else saved_copy(self.model)
         self.file = file
         command = [sys.executable, "-m", "netray.cli", "open", str(file), "--expand", self.expand]
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=viewer_environment(), start_new_session=True)
 
 
 def show_model(source: Model | str | Path | Any, **options: Any) -> ModelView | int:
