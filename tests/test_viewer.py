@@ -231,14 +231,32 @@ def test_keys_zoom_and_fit(make_window: Any, qtbot: Any, tmp_path: Path) -> None
     window = make_window("all")
     open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
     window.canvas.setFocus()
-    fitted = window.canvas.zoom()
+    start = window.canvas.zoom()
     qtbot.keyClick(window.canvas, Qt.Key.Key_Plus)
-    assert window.canvas.zoom() == pytest.approx(fitted * 1.25, rel=0.02)
+    assert window.canvas.zoom() == pytest.approx(start * 1.25, rel=0.02)
     centre = window.canvas.view_box.viewRect().center()
     qtbot.keyClick(window.canvas, Qt.Key.Key_Right)
     assert window.canvas.view_box.viewRect().center().x() > centre.x()
     qtbot.keyClick(window.canvas, Qt.Key.Key_F)
-    assert window.canvas.zoom() == pytest.approx(fitted, rel=0.02)
+    # Fit to window: the whole graph in view.
+    left, top, right, bottom = window.canvas.scene_data.bounds()
+    view = window.canvas.view_box.viewRect()
+    assert view.left() <= left and view.top() <= top and view.right() >= right and view.bottom() >= bottom
+
+
+def test_first_view_is_readable_and_starts_at_the_inputs(make_window: Any, tmp_path: Path) -> None:
+    """A graph too tall to fit legibly opens at its top at a readable zoom, as Netron does."""
+    from netray.scene import ItemKind
+    from netray_viewer.painter import LINES_ZOOM
+
+    window = make_window("all")
+    window.resize(900, 500)
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    scene = window.canvas.scene_data
+    assert window.canvas.zoom() >= LINES_ZOOM
+    view = window.canvas.view_box.viewRect()
+    first_input = int(np.flatnonzero(scene.kind == ItemKind.INPUT)[0])
+    assert view.contains(float(scene.x[first_input] + scene.w[first_input] / 2), float(scene.y[first_input] + 1))
 
 
 def test_unreadable_weight_shows_message_in_panel(make_window: Any, tmp_path: Path) -> None:
@@ -268,10 +286,10 @@ def _distinct_colours(png: Path) -> int:
 def test_snapshot_writes_a_picture_and_reports(qtbot: Any, tmp_path: Path) -> None:
     model = conv_net(tmp_path / "conv.onnx")
     out = tmp_path / "conv.png"
-    result = netray_viewer.snapshot(str(model), str(out), expand="all", size=(900, 700))
+    result = netray_viewer.snapshot(str(model), str(out), expand="all", size=(900, 2400))
     assert set(result) >= {"ready_s", "nodes", "visible"}
     assert result["nodes"] == 3 * 3 + 3
-    assert result["visible"] >= result["nodes"]  # every op plus the input and output boxes
+    assert result["visible"] >= result["nodes"]  # tall enough to fit: every op plus the input and output boxes
     assert result["ready_s"] > 0
     assert QImage(str(out)).width() == 900
     assert _distinct_colours(out) > 20  # boxes of several colours, text, edges: not blank

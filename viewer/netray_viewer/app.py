@@ -6,7 +6,7 @@ import sys
 import traceback
 from types import TracebackType
 
-from PyQt6.QtCore import QTimer
+from PyQt6.QtCore import QMessageLogContext, QTimer, QtMsgType, qInstallMessageHandler
 from PyQt6.QtWidgets import QApplication, QMessageBox, QWidget
 
 _app: QApplication | None = None  # held here so the application outlives its caller's frame
@@ -18,10 +18,20 @@ def application() -> QApplication:
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app
+    qInstallMessageHandler(_quiet_qt_messages)
     _app = QApplication(sys.argv[:1])
     _app.setApplicationName("netray")
     _app.setOrganizationName("netray")
     return _app
+
+
+# Messages Qt prints that say nothing to a user (the offscreen platform's missing window features).
+_NOISE = ("This plugin does not support propagateSizeHints()", "This plugin does not support raise()")
+
+
+def _quiet_qt_messages(kind: QtMsgType, _context: QMessageLogContext, message: str | None) -> None:
+    if message and not message.startswith(_NOISE):
+        print(message, file=sys.stderr)
 
 
 def install_error_hook(window: QWidget | None) -> None:

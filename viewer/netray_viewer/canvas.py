@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QNativeGestureEvent, QPainter
 from PyQt6.QtWidgets import QGestureEvent, QLabel, QPinchGesture, QStyleOptionGraphicsItem, QWidget
 
 from netray.scene import ItemKind, Scene
-from netray_viewer.painter import SceneGeometry, ScenePainter, expand_marker_rect
+from netray_viewer.painter import LINES_ZOOM, SceneGeometry, ScenePainter, expand_marker_rect
 from netray_viewer.picking import nearest_edge
 from netray_viewer.theme import Theme
 
 PICK_PIXELS = 6.0  # how near (on screen) a click must be to an edge to pick it
 KEY_ZOOM = 1.25
 MAX_FIT_ZOOM = 1.25
+START_MAX_ZOOM = 1.0  # the first view of a graph never magnifies beyond 1:1
 KEY_PAN_FRACTION = 0.15
 
 
@@ -107,7 +109,7 @@ class GraphCanvas(pg.GraphicsView):
         self.placeholder.setVisible(scene is None)
         self.item.set_painter(ScenePainter(scene, self.theme, geometry) if scene is not None else None)
         if fit:
-            self.fit()
+            self.show_start()
         self.view_changed.emit()
 
     def set_theme(self, theme: Theme) -> None:
@@ -146,6 +148,28 @@ class GraphCanvas(pg.GraphicsView):
             self.view_box.setRange(rect, padding=0)
             return
         self.view_box.setRange(rect, padding=0.04)
+
+    def show_start(self) -> None:
+        """The first view of a graph: all of it if its attribute lines stay readable, else
+        its top (the inputs) at a readable zoom, as Netron opens; F fits the whole graph."""
+        if self.scene_data is None:
+            return
+        left, top, right, bottom = self.scene_data.bounds()
+        width, height = max(self.view_box.width(), 1.0), max(self.view_box.height(), 1.0)
+        margin = 24.0
+        fit_width = width / (right - left + 2 * margin)
+        zoom = max(min(fit_width, START_MAX_ZOOM), LINES_ZOOM)
+        if (bottom - top + 2 * margin) * zoom <= height and fit_width >= LINES_ZOOM:
+            self.fit()
+            return
+        view_w, view_h = width / zoom, height / zoom
+        # Centre on the top rows' boxes, not on the whole graph's bounds: a wide middle
+        # must not push the inputs out of view.
+        band = self.scene_data.items_in(left, top, right, top + view_h)
+        centres = self.scene_data.x[band] + self.scene_data.w[band] / 2
+        cx = float(np.median(centres)) if band.size else (left + right) / 2
+        cx = min(max(cx, left - margin + view_w / 2), right + margin - view_w / 2) if view_w < right - left else cx
+        self.view_box.setRange(QRectF(cx - view_w / 2, top - margin, view_w, view_h), padding=0)
 
     def centre_on(self, x: float, y: float, min_zoom: float = 0.0) -> None:
         """Move the view's centre to (x, y); zoom in to at least ``min_zoom`` if farther out."""

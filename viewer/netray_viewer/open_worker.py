@@ -7,6 +7,7 @@ arrives as one ``FormatError`` through ``failed``.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from PyQt6.QtCore import QThread, pyqtSignal
@@ -33,9 +34,14 @@ class OpenJob(QThread):
         """Emit exactly one of opened or failed, whatever happens."""
         try:
             self.stage.emit(self.token, f"Reading {self.path.name}…")
+            gc.unfreeze()  # the previously shown model becomes collectable again
             model = load_model(self.path)
             self.stage.emit(self.token, f"Grouping {len(model.main.nodes):,} operations…")
             navigation = Navigation(model, self.expand)
+            # A model is a web of reference cycles (values <-> nodes); Python's full
+            # collections would scan all of it, a second and more on 100k nodes, as
+            # random pauses while the user pans. It lives as long as it is shown.
+            gc.freeze()
         except FormatError as exc:
             self.failed.emit(self.token, exc)
             return
