@@ -178,3 +178,25 @@ def test_a_very_long_chain_is_cut_into_sections() -> None:
     assert chain.children and not chain.nodes
     assert max(c.member_count for c in chain.children) <= 200
     assert sorted(i for grp in h.groups.values() for i in grp.nodes) == list(range(3000))
+
+
+def test_constants_sit_in_their_consumers_group_not_in_a_fold_of_their_own() -> None:
+    """onnx's light ResNet-50 lists its 239 ConstantOfShape weight generators first; each
+    must be grouped with the Conv/BatchNormalization that uses it, not folded together."""
+    from pathlib import Path
+
+    onnx = pytest.importorskip("onnx")
+    import netray
+
+    path = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_resnet50.onnx"
+    graph = netray.load_model(path).main
+    hierarchy = Hierarchy.build(graph)
+    constants = [n for n in graph.nodes if n.op == "ConstantOfShape"]
+    assert len(constants) > 200
+    for node in constants:
+        consumer = min((c for v in node.output_values() for c in v.consumers), key=lambda c: c.index)
+        assert hierarchy.group_of(node.index) is hierarchy.group_of(consumer.index), node.name
+    # The folds that remain are the residual blocks, none made of constants alone.
+    for group in hierarchy.groups.values():
+        ops = {graph.nodes[i].op for i in group.nodes}
+        assert ops != {"ConstantOfShape"}, group.id

@@ -406,6 +406,13 @@ class _Folder:
     def fold(self, group: Group) -> None:
         """Fold the direct ops of ``group``: repeats, then chains, then sections if still too wide."""
         seq = sorted(group.nodes, key=self.run_order.__getitem__)
+        # Constants (fed by weights only: ONNX Constant/ConstantOfShape, shape literals) are
+        # kept out of the folding: exporters list them together, so they would fold into one
+        # block of hundreds far from their users. Each joins its first consumer's group below.
+        constant = self.adj.constant & (self.adj.out_degree > 0)
+        constants = [i for i in seq if constant[i]]
+        if constants:
+            seq = [i for i in seq if not constant[i]]
         group.nodes = []
         before = len(group.children)
         remaining = self._fold_repeats(group, seq)
@@ -418,6 +425,20 @@ class _Folder:
         if len(remaining) + len(group.children) > SECTION_MAX_MEMBERS:
             remaining = self._fold_sections(group, remaining)
         group.nodes = remaining
+        for i in constants:
+            self._attach_to_consumer(group, i)
+
+    def _attach_to_consumer(self, group: Group, i: int) -> None:
+        """Put constant ``i`` in the group of its first consumer, if that lies inside ``group``."""
+        succ = self.adj.succ[self.adj.succ_ptr[i] : self.adj.succ_ptr[i + 1]]
+        first = int(succ[np.argmin(self.run_order[succ])])
+        target: Group | None = self.node_group[first]
+        inside = target
+        while inside is not None and inside is not group:
+            inside = inside.parent
+        destination = target if inside is group and target is not None else group
+        destination.nodes.append(i)
+        self.node_group[i] = destination
 
     # -- repeats ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from PyQt6.QtGui import QKeyEvent, QNativeGestureEvent, QPainter
 from PyQt6.QtWidgets import QGestureEvent, QLabel, QPinchGesture, QStyleOptionGraphicsItem, QWidget
 
 from netray.scene import ItemKind, Scene
-from netray_viewer.painter import LINES_ZOOM, SceneGeometry, ScenePainter, expand_marker_rect
+from netray_viewer.painter import EDGE_LABEL_ZOOM, LINES_ZOOM, SceneGeometry, ScenePainter, expand_marker_rect
 from netray_viewer.picking import nearest_edge
 from netray_viewer.theme import Theme
 
@@ -25,6 +25,7 @@ PICK_PIXELS = 6.0  # how near (on screen) a click must be to an edge to pick it
 KEY_ZOOM = 1.25
 MAX_FIT_ZOOM = 1.25
 START_MAX_ZOOM = 1.0  # the first view of a graph never magnifies beyond 1:1
+START_MIN_ZOOM = max(LINES_ZOOM, EDGE_LABEL_ZOOM) + 0.1  # ... and shows attribute lines and shapes
 KEY_PAN_FRACTION = 0.15
 
 
@@ -158,8 +159,8 @@ class GraphCanvas(pg.GraphicsView):
         width, height = max(self.view_box.width(), 1.0), max(self.view_box.height(), 1.0)
         margin = 24.0
         fit_width = width / (right - left + 2 * margin)
-        zoom = max(min(fit_width, START_MAX_ZOOM), LINES_ZOOM)
-        if (bottom - top + 2 * margin) * zoom <= height and fit_width >= LINES_ZOOM:
+        zoom = max(min(fit_width, START_MAX_ZOOM), START_MIN_ZOOM)
+        if (bottom - top + 2 * margin) * zoom <= height and fit_width >= START_MIN_ZOOM:
             self.fit()
             return
         view_w, view_h = width / zoom, height / zoom
