@@ -3,7 +3,7 @@
 ``layout_scene`` lays out a graph once; ``LayoutCache`` keeps the block of every
 expanded group keyed by that group's own expansion state, so expanding or
 collapsing a group re-lays out only that group and the groups around it.
-See docs/layout.md for the algorithm and its figures.
+See docs/architecture.md ("Hierarchy and layout") for the algorithm and its figures.
 """
 
 from __future__ import annotations
