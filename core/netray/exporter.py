@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from netray.ir import Graph, Model
+from netray.netrayfile import model_json
 
 PICTURE_FORMATS = (".svg", ".png", ".pdf")
 EXPORT_FORMATS = (*PICTURE_FORMATS, ".json", ".netray")
@@ -131,14 +132,6 @@ def replacing(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def model_json(model: Model) -> str:
-    """The model as netray's JSON graph document (no tensor values); see the module docstring."""
-    from netray import netrayfile
-
-    text, _enc, _tensors = netrayfile._encode(model, weights=False)
-    return text
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

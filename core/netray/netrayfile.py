@@ -354,6 +354,12 @@ def _model_header(model: Model, enc: _Encoder) -> dict[str, Any]:
     }
 
 
+def model_json(model: Model) -> str:
+    """The model as netray.json's text without tensor values (what `netray export -o x.json` writes)."""
+    text, _enc, _tensors = _encode(model, weights=False)
+    return text
+
+
 def _encode(model: Model, weights: bool) -> tuple[str, _Encoder, list[dict[str, Any]]]:
     """netray.json's text, the encoder's tables and the tensors' entries."""
     enc = _Encoder()

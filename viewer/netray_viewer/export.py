@@ -19,7 +19,7 @@ from PyQt6.QtSvg import QSvgGenerator
 from netray.hierarchy import Hierarchy
 from netray.ir import Graph
 from netray.layout import LayoutCache
-from netray.scene import ItemKind, Scene
+from netray.scene import Scene
 from netray_viewer.navigation import initial_expansion
 from netray_viewer.painter import DETAIL_LIMIT, ScenePainter
 from netray_viewer.theme import Theme, theme_named
@@ -59,26 +59,15 @@ def paint_whole_scene(painter: QPainter, scene: Scene, theme: Theme, rect: QRect
     """Paint every item of ``scene`` at full detail, ``rect`` (scene units) filling the painter's window.
 
     The painter's :meth:`~ScenePainter.paint` switches to outline-only drawing above
-    DETAIL_LIMIT items, right for a frame on screen but not for an export; for such
-    scenes its detailed steps are driven directly, in the same order as ``paint``.
+    DETAIL_LIMIT items, right for a frame on screen but not for an export; such
+    scenes go through :meth:`~ScenePainter.paint_full_detail`.
     """
     painter.fillRect(rect, theme.background)
     scene_painter = ScenePainter(scene, theme)
-    edge_count = len(scene.edge_src)
-    if scene.size <= DETAIL_LIMIT and edge_count <= EDGE_CHUNK:
+    if scene.size <= DETAIL_LIMIT and len(scene.edge_src) <= EDGE_CHUNK:
         scene_painter.paint(painter, rect, FULL_DETAIL_ZOOM)
         return
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-    items = np.arange(scene.size)
-    frames = items[scene.kind == ItemKind.FRAME]
-    frames = frames[np.argsort(scene.depth[frames], kind="stable")]
-    boxes = items[scene.kind != ItemKind.FRAME]
-    scene_painter._paint_frames(painter, frames, FULL_DETAIL_ZOOM, True)
-    for start in range(0, edge_count, EDGE_CHUNK):
-        edges = np.arange(start, min(start + EDGE_CHUNK, edge_count))
-        scene_painter._paint_edges(painter, edges, FULL_DETAIL_ZOOM, True, rect)
-    scene_painter._paint_boxes(painter, boxes, FULL_DETAIL_ZOOM)
+    scene_painter.paint_full_detail(painter, FULL_DETAIL_ZOOM, EDGE_CHUNK)
 
 
 def _paint_on(device: QPaintDevice, scene: Scene, theme: Theme, rect: QRectF, scale: float) -> None:
