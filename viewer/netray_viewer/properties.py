@@ -72,6 +72,9 @@ def doc_html(text: str) -> str:
     return "".join(blocks)
 
 
+LONG_ROW = 60  # characters of key + value beyond which a row is stacked
+
+
 def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> str:
     """A titled two-column table; values are escaped unless ``raw``."""
     body = []
@@ -81,6 +84,11 @@ def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> 
             body.append(f"<tr><td colspan=2><i>… and {len(rows) - MAX_LIST} more</i></td></tr>")
             break
         shown = value if raw else breakable(value)
+        if len(key) + len(value) > LONG_ROW and not raw:
+            # A long key and value (exporters' metadata, stack traces) read better stacked
+            # than squeezed into a narrow second column.
+            body.append(f"<tr><td colspan=2><b>{escape(key)}</b><br>{shown}</td></tr>")
+            continue
         body.append(f"<tr><td style='padding-right:8px'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
     if not body:
         return ""
