@@ -165,6 +165,12 @@ def test_if_and_loop_bodies_are_subgraphs_with_implicit_inputs(tmp_path: Path) -
     (body,) = repeat.subgraphs
     assert [v.name for v in body.inputs] == ["i", "cond_in", "acc_in", "x"]
     assert {g.name for g in model.all_graphs()} == {"control", "then_branch", "else_branch", "loop_body"}
+    # ... and flow into the node in the enclosing graph, so the main graph draws those edges.
+    implicit_port = choose.inputs[-1]
+    assert implicit_port.name == "implicit"
+    assert {v.name for v in implicit_port.values} == {"x", "scale"}
+    assert choose in model.main.values["x"].consumers
+    assert [v.name for v in repeat.inputs[-1].values] == ["x"] and repeat in model.main.values["x"].consumers
 
 
 def test_model_local_functions(tmp_path: Path) -> None:

@@ -303,10 +303,19 @@ class ModelReader:
             node.outputs = ports
             if len(proto.attribute):
                 node.attributes = [self._attribute(a, node, graph) for a in proto.attribute]
+                implicit: dict[str, Value] = {}
                 for sub in node.subgraphs:
                     for v in sub.inputs:
-                        if "implicit" in v.metadata and v.name not in values:
-                            needed_by_subgraphs.add(v.name)
+                        if "implicit" in v.metadata:
+                            if v.name not in values:
+                                needed_by_subgraphs.add(v.name)
+                            implicit.setdefault(v.name, graph.value(v.name))
+                if implicit:
+                    # What the bodies read from this graph flows into the If/Loop/Scan node:
+                    # an edge the user sees, though ONNX lists no such input.
+                    node.inputs.append(Port("implicit", list(implicit.values())))
+                    for v in implicit.values():
+                        v.consumers.append(node)
                 if op == "Constant" and first_output is not None:
                     tensor_attr = node.attribute("value")
                     if tensor_attr is not None and isinstance(tensor_attr.value, Tensor):
