@@ -84,3 +84,18 @@ def test_model_counts_parameters_once_across_graphs() -> None:
     g.nodes[0].subgraphs.append(body)
     assert model.parameter_count() == 16
     assert [x.name for x in model.all_graphs()] == ["main", "body"]
+
+
+def test_attribute_of_plain_values_infers_the_kind() -> None:
+    assert Attribute.of("a", True) == Attribute("a", AttrKind.BOOL, True)
+    assert Attribute.of("a", np.int64(3)) == Attribute("a", AttrKind.INT, 3)
+    assert Attribute.of("a", 0.5) == Attribute("a", AttrKind.FLOAT, 0.5)
+    assert Attribute.of("a", b"relu") == Attribute("a", AttrKind.STRING, "relu")
+    assert Attribute.of("a", b"\xff\xfe") == Attribute("a", AttrKind.STRING, "<2 bytes>")
+    assert Attribute.of("a", "x" * 10, max_text=5) == Attribute("a", AttrKind.STRING, "xxxx…")
+    assert Attribute.of("a", (1, 2)) == Attribute("a", AttrKind.INTS, [1, 2])
+    assert Attribute.of("a", [1, 2.5]) == Attribute("a", AttrKind.FLOATS, [1.0, 2.5])
+    assert Attribute.of("a", ["x", "y"]) == Attribute("a", AttrKind.STRINGS, ["x", "y"])
+    assert Attribute.of("a", [True, False]) == Attribute("a", AttrKind.BOOLS, [True, False])
+    assert Attribute.of("a", {"k": 1}) is None
+    assert Attribute.of("a", [1, None]) is None

@@ -220,6 +220,42 @@ class Attribute:
     value: Any
     doc: str = ""
 
+    @classmethod
+    def of(cls, name: str, value: Any, max_text: int | None = None) -> Attribute | None:
+        """A typed attribute for a plain Python value, or None for any other kind of value.
+
+        Plain values are bool, int, float (numpy scalars too), str, bytes (shown as
+        UTF-8 text, or their size), and lists or tuples of bools, ints, numbers or
+        strings. ``max_text`` cuts long strings. Readers call this for what they
+        decode from JSON, flatbuffers or pickles and handle the rest themselves.
+        """
+        if isinstance(value, (bool, np.bool_)):
+            return cls(name, AttrKind.BOOL, bool(value))
+        if isinstance(value, (int, np.integer)):
+            return cls(name, AttrKind.INT, int(value))
+        if isinstance(value, (float, np.floating)):
+            return cls(name, AttrKind.FLOAT, float(value))
+        if isinstance(value, (bytes, bytearray)):
+            try:
+                value = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                return cls(name, AttrKind.STRING, f"<{len(value)} bytes>")
+        if isinstance(value, str):
+            if max_text is not None and len(value) > max_text:
+                value = value[: max_text - 1] + "…"
+            return cls(name, AttrKind.STRING, value)
+        if isinstance(value, (list, tuple)):
+            items = list(value)
+            if items and all(isinstance(v, bool) for v in items):
+                return cls(name, AttrKind.BOOLS, items)
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+                return cls(name, AttrKind.INTS, items)
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+                return cls(name, AttrKind.FLOATS, [float(v) for v in items])
+            if all(isinstance(v, str) for v in items):
+                return cls(name, AttrKind.STRINGS, items)
+        return None
+
     def text(self, limit: int = 80) -> str:
         """A short readable rendering of the value."""
         v = self.value

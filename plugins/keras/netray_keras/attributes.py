@@ -69,23 +69,9 @@ def config_attributes(config: dict[str, Any], prefix: str = "") -> list[Attribut
 
 def value_attribute(name: str, value: Any) -> Attribute:
     """One JSON value as a typed attribute."""
-    if isinstance(value, bool):
-        return Attribute(name, AttrKind.BOOL, value)
-    if isinstance(value, int):
-        return Attribute(name, AttrKind.INT, value)
-    if isinstance(value, float):
-        return Attribute(name, AttrKind.FLOAT, value)
-    if isinstance(value, str):
-        return Attribute(name, AttrKind.STRING, value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…")
-    if isinstance(value, list):
-        if value and all(isinstance(v, bool) for v in value):
-            return Attribute(name, AttrKind.BOOLS, value)
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            return Attribute(name, AttrKind.INTS, value)
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            return Attribute(name, AttrKind.FLOATS, [float(v) for v in value])
-        if all(isinstance(v, str) for v in value):
-            return Attribute(name, AttrKind.STRINGS, value)
-        if all(v is None or isinstance(v, int) for v in value):
-            return Attribute(name, AttrKind.SHAPE, tuple(value))
+    plain = Attribute.of(name, value, max_text=MAX_TEXT)
+    if plain is not None:
+        return plain
+    if isinstance(value, list) and all(v is None or isinstance(v, int) for v in value):
+        return Attribute(name, AttrKind.SHAPE, tuple(value))
     return Attribute(name, AttrKind.STRING, _scalar_text(value))

@@ -100,29 +100,9 @@ def decode_flexbuffer(data: bytes) -> Any:
 
 def attribute_from_value(name: str, value: Any) -> Attribute:
     """A typed Attribute for a plain Python value read from a flatbuffer or flexbuffer."""
-    if isinstance(value, bool):
-        return Attribute(name, AttrKind.BOOL, value)
-    if isinstance(value, int):
-        return Attribute(name, AttrKind.INT, value)
-    if isinstance(value, float):
-        return Attribute(name, AttrKind.FLOAT, value)
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return Attribute(name, AttrKind.STRING, bytes(value).decode("utf-8"))
-        except UnicodeDecodeError:
-            return Attribute(name, AttrKind.STRING, f"<{len(value)} bytes>")
-    if isinstance(value, str):
-        return Attribute(name, AttrKind.STRING, value)
-    if isinstance(value, (list, tuple)):
-        items = list(value)
-        if all(isinstance(v, bool) for v in items) and items:
-            return Attribute(name, AttrKind.BOOLS, items)
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            return Attribute(name, AttrKind.INTS, items)
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
-            return Attribute(name, AttrKind.FLOATS, [float(v) for v in items])
-        if all(isinstance(v, str) for v in items):
-            return Attribute(name, AttrKind.STRINGS, items)
+    plain = Attribute.of(name, value)
+    if plain is not None:
+        return plain
     return Attribute(name, AttrKind.OTHER, value)
 
 

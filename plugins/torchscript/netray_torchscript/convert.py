@@ -84,25 +84,11 @@ def tensor_from_torch(name: str, tensor: Any) -> Tensor:
 
 
 def _attribute(name: str, value: Any) -> Attribute:
-    if isinstance(value, bool):
-        return Attribute(name, AttrKind.BOOL, value)
-    if isinstance(value, int):
-        return Attribute(name, AttrKind.INT, value)
-    if isinstance(value, float):
-        return Attribute(name, AttrKind.FLOAT, value)
-    if isinstance(value, str):
-        return Attribute(name, AttrKind.STRING, value)
+    plain = Attribute.of(name, value)
+    if plain is not None:
+        return plain
     if isinstance(value, (list, tuple)):
-        items = list(value)
-        if items and all(isinstance(v, bool) for v in items):
-            return Attribute(name, AttrKind.BOOLS, items)
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            return Attribute(name, AttrKind.INTS, items)
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
-            return Attribute(name, AttrKind.FLOATS, [float(v) for v in items])
-        if all(isinstance(v, str) for v in items):
-            return Attribute(name, AttrKind.STRINGS, items)
-        return Attribute(name, AttrKind.OTHER, [str(v) for v in items])
+        return Attribute(name, AttrKind.OTHER, [str(v) for v in value])
     if value is None:
         return Attribute(name, AttrKind.OTHER, None)
     if type(value).__module__ == "torch" and type(value).__name__ == "Tensor":
