@@ -1,8 +1,8 @@
 """Operator metadata for ATen / prim operators, kept as data: category (colour) and one line of documentation.
 
 Keys are the operator's base name (``conv2d`` for ``aten::conv2d`` and
-``torch.ops.aten.conv2d.default``). The same table ships with the TorchScript
-plugin so that each installs alone.
+``torch.ops.aten.conv2d.default``). The TorchScript plugin uses this table too
+(it depends on this distribution).
 """
 
 from __future__ import annotations

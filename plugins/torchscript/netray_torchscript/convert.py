@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from netray import Attribute, AttrKind, Graph, Node, Port, SourceLocation, Tensor, TensorType, Value
-from netray_torchscript.operators import category, documentation, split_target
+from netray_pytorch.operators import category, documentation, split_target
 from netray_torchscript.schema import argument_names
 
 FOLDED_KINDS = ("prim::Constant", "prim::GetAttr")

@@ -7,7 +7,7 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatInfo, Model, OpInfo
-from netray_torchscript import operators
+from netray_pytorch import operators
 from netray_torchscript.reader import model_from_module, read_torchscript
 from netray_torchscript.sniff import FORMAT, sniff
 
