@@ -30,7 +30,7 @@ lint: setup
 	$(BIN)/ruff check core viewer plugins tests bench
 
 typecheck: setup
-	$(BIN)/mypy core/netray viewer/netray_viewer $(wildcard plugins/*/netray_*)
+	$(BIN)/mypy core/netray viewer/netray_viewer $(patsubst %/__init__.py,%,$(wildcard plugins/*/netray_*/__init__.py))
 
 pytest: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest

@@ -174,9 +174,9 @@ class SymbolReader:
                 node.outputs.append(Port("output" if k == 0 else f"output{k}", [value]))
             graph.add_node(node)
         for ref in self.refs(doc.get("heads", []), len(raw_nodes), "heads"):
-            value = outputs.get(ref)
-            if value is not None and value not in graph.outputs:
-                graph.outputs.append(value)
+            head = outputs.get(ref)
+            if head is not None and head not in graph.outputs:
+                graph.outputs.append(head)
         return graph.link()
 
     def output_counts(self, raw_nodes: list[Any], heads: Any) -> dict[int, int]:

@@ -164,8 +164,8 @@ class ModelReader:
             v.initializer = tensor
             v.type = TensorType(tensor.dtype, tensor.shape)
         for vi in proto.input:
-            v = values.get(vi.name)
-            if v is not None and v.initializer is not None:
+            known = values.get(vi.name)
+            if known is not None and known.initializer is not None:
                 continue  # an old-style model lists its weights as inputs too: keep them as weights
             v = graph.value(vi.name)
             v.type = tensor_type(vi.type)
@@ -181,9 +181,9 @@ class ModelReader:
                 v.type = t
             graph.outputs.append(v)
         for vi in proto.value_info:
-            v = values.get(vi.name)
-            if v is not None and v.initializer is None:
-                v.type = tensor_type(vi.type)
+            known = values.get(vi.name)
+            if known is not None and known.initializer is None:
+                known.type = tensor_type(vi.type)
         if kind == "subgraph":
             self._add_implicit_inputs(graph, outer, needed_by_subgraphs)
         if quantized or len(proto.quantization_annotation):

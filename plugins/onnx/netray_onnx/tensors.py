@@ -51,7 +51,7 @@ def _raw_file_loader(path: Path, offset: int, length: int, data_type: int, shape
         raise ValueError(f"element type {dtype_name(data_type)} cannot be stored as raw bytes")
     if bits >= 8 and np_dtype is not None:
         return file_slice_loader(path, offset, length, np_dtype, shape)
-    packed = file_slice_loader(path, offset, length, np.uint8, (length,))
+    packed = file_slice_loader(path, offset, length, np.dtype(np.uint8), (length,))
 
     def load() -> np.ndarray:
         expected = byte_size(data_type, _count(shape))
