@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from netray.hierarchy import Hierarchy
-from netray.ir import Graph, Node, Port, Tensor, TensorType
+from netray.ir import Category, Graph, Node, Port, Tensor, TensorType
 from netray.layout import synthetic as syn
 
 
@@ -200,3 +200,14 @@ def test_constants_sit_in_their_consumers_group_not_in_a_fold_of_their_own() -> 
     for group in hierarchy.groups.values():
         ops = {graph.nodes[i].op for i in group.nodes}
         assert ops != {"ConstantOfShape"}, group.id
+
+
+def test_group_summary_names_computing_ops_before_constants() -> None:
+    """A block's summary says what it computes, even where shape plumbing outnumbers it."""
+    ops = ["Constant"] * 10 + ["Unsqueeze"] * 6 + ["MatMul", "Softmax", "MatMul"]
+    graph = _chain_graph(ops, [("block",)] * len(ops))
+    for node in graph.nodes:
+        node.category = {"MatMul": Category.LAYER, "Softmax": Category.ACTIVATION}.get(node.op, Category.SHAPE)
+    group = Hierarchy.build(graph, fold=False).groups["block"]
+    assert [op for op, _ in group.top_ops][:2] == ["MatMul", "Softmax"]
+    assert dict(group.top_ops)["MatMul"] == 2

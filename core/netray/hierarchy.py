@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from netray.ir import Graph
+from netray.ir import Category, Graph
 
 # A group with fewer direct ops than this is left as it is.
 FOLD_MIN_OPS = 64
@@ -46,6 +46,10 @@ CHAIN_MIN_OPS = 6
 SECTION_MAX_MEMBERS = 200
 SECTION_MIN_OPS = 48
 TOP_OPS = 4
+# Categories that say what a group computes, listed first in its summary.
+COMPUTING = frozenset(
+    {Category.LAYER, Category.ACTIVATION, Category.NORMALIZATION, Category.POOL, Category.CONTROL, Category.QUANTIZATION, Category.CUSTOM}
+)
 # This many numbered sibling scopes (layers.0, layers.1, ...) are gathered into one repeat group.
 NUMBERED_SERIES_MIN = 8
 
@@ -210,6 +214,7 @@ class Hierarchy:
         """Sort members, number depths, lay groups out in depth-first order, count ops and parameters."""
         graph = self.graph
         ops = [n.op for n in graph.nodes]
+        computing = {n.op for n in graph.nodes if n.category in COMPUTING}
         first: dict[int, int] = {}
         for g in list(self.root.walk())[::-1]:
             first[id(g)] = min([*g.nodes, *(first[id(c)] for c in g.children)], default=0)
@@ -253,7 +258,9 @@ class Hierarchy:
             counters[id(g)] = c
             g.op_count = g.end - g.start
             g.parameters = params
-            g.top_ops = c.most_common(TOP_OPS)
+            # Compute first (Conv, MatMul, Softmax...), then by count: "Constant ×77,
+            # Unsqueeze ×35" says little about what a block does.
+            g.top_ops = sorted(c.items(), key=lambda kv: (kv[0] not in computing, -kv[1]))[:TOP_OPS]
 
     # -- queries -----------------------------------------------------------------------------
 
