@@ -3,7 +3,3 @@
 Reads the saved JSON config and the HDF5 weights with h5py; never imports Keras
 or any class named in the file.
 """
-
-from netray_keras.reader import read_keras
-
-__all__ = ["read_keras"]

@@ -17,6 +17,9 @@ from typing import Any
 
 from netray import FormatError
 
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+
 FORMAT = "Keras"
 MAX_JSON_BYTES = 256 << 20
 WEIGHTS_MEMBER = "model.weights.h5"

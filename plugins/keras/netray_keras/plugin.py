@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import h5py
-
 import netray
 from netray import Category, Claim, FormatInfo, Model, OpInfo
-from netray_keras.archive import FORMAT, looks_like_keras_archive
+from netray_keras.archive import FORMAT, HDF5_MAGIC, ZIP_MAGIC, looks_like_keras_archive
 from netray_keras.layers import LAYERS
-from netray_keras.objects import model_from_object
-from netray_keras.reader import HDF5_MAGIC, ZIP_MAGIC, read_keras
 
 EXTENSIONS = (".keras", ".h5", ".hdf5")
 
@@ -29,6 +25,8 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
         return Claim(FORMAT, 1.0) if looks_like_keras_archive(path) else None
     if head.startswith(HDF5_MAGIC):
         try:
+            import h5py  # here, not at start-up: only HDF5 files need it
+
             with h5py.File(path, "r") as f:
                 if "model_config" in f.attrs:
                     return Claim(FORMAT, 1.0)
@@ -44,12 +42,16 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
 def netray_load(path: Path, format: str) -> Model | None:
     if format != FORMAT:
         return None
+    from netray_keras.reader import read_keras
+
     return read_keras(path)
 
 
 @netray.hookimpl
 def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
     """A ``keras.Model`` already in memory (Functional or Sequential)."""
+    from netray_keras.objects import model_from_object
+
     return model_from_object(obj)
 
 

@@ -20,16 +20,15 @@ import h5py
 from netray import FormatError, Graph, Model
 from netray_keras.archive import (
     FORMAT,
+    HDF5_MAGIC,
     WEIGHTS_MEMBER,
+    ZIP_MAGIC,
     FileWindow,
     read_json_member,
     stored_member_offset,
 )
 from netray_keras.builder import ConfigError, GraphBuilder
 from netray_keras.weights import WeightStore, index_keras2, index_keras3
-
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-ZIP_MAGIC = b"PK\x03\x04"
 
 
 def read_keras(path: str | Path) -> Model:

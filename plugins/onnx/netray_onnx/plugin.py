@@ -1,15 +1,16 @@
-"""The netray hooks of the ONNX plugin: formats, sniff, load, in-memory ModelProto, operator docs."""
+"""The netray hooks of the ONNX plugin: formats, sniff, load, in-memory ModelProto, operator docs.
+
+The onnx package is imported when an ONNX file is read, not when netray starts:
+every plugin is imported at start-up, and most files opened are not ONNX.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-import onnx
-
 from netray import Claim, FormatInfo, Model, OpInfo, hookimpl
-from netray_onnx import opdocs
-from netray_onnx.loader import load_binary, load_text, read_proto
 from netray_onnx.sniff import claim_confidence
 
 FORMAT = "ONNX"
@@ -37,6 +38,8 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
 
 @hookimpl
 def netray_load(path: Path, format: str) -> Model | None:
+    from netray_onnx.loader import load_binary, load_text
+
     if format == FORMAT:
         return load_binary(path)
     if format == TEXT_FORMAT:
@@ -47,8 +50,11 @@ def netray_load(path: Path, format: str) -> Model | None:
 @hookimpl
 def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
     """An in-memory ``onnx.ModelProto``; ``base_dir=`` tells where its external data lives."""
-    if not isinstance(obj, onnx.ModelProto):
+    onnx = sys.modules.get("onnx")  # a ModelProto exists only where onnx was imported
+    if onnx is None or not isinstance(obj, onnx.ModelProto):
         return None
+    from netray_onnx.loader import read_proto
+
     base = options.get("base_dir")
     return read_proto(obj, None, Path(base) if base is not None else None, "<onnx.ModelProto>")
 
@@ -57,4 +63,6 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     if format not in (FORMAT, TEXT_FORMAT):
         return None
+    from netray_onnx import opdocs
+
     return opdocs.operator_info(domain, op)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+FORMAT = "TFLite"
+
 
 class OpSpec(NamedTuple):
     category: str

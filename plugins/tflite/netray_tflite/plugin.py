@@ -6,8 +6,7 @@ from pathlib import Path
 
 import netray
 from netray import Category, Claim, FormatInfo, Model, OpInfo
-from netray_tflite.operators import CUSTOM_SPEC, OPERATORS
-from netray_tflite.reader import FORMAT, read_tflite
+from netray_tflite.operators import CUSTOM_SPEC, FORMAT, OPERATORS
 
 EXTENSIONS = (".tflite", ".lite")
 
@@ -31,6 +30,8 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
 def netray_load(path: Path, format: str) -> Model | None:
     if format != FORMAT:
         return None
+    from netray_tflite.reader import read_tflite  # the tflite package only when a file is read
+
     return read_tflite(path)
 
 

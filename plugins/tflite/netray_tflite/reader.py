@@ -39,10 +39,9 @@ from netray import (
 )
 from netray_tflite import model_info
 from netray_tflite.model_info import Span
-from netray_tflite.operators import input_port_name, spec_for
+from netray_tflite.operators import FORMAT, input_port_name, spec_for
 from netray_tflite.options import decode_flexbuffer, enum_names, flexbuffer_attribute, options_class, read_options
 
-FORMAT = "TFLite"
 MIN_SIZE = 8  # root offset + file identifier
 
 # TFLite TensorType name -> (netray dtype name, numpy dtype or None when numpy has none).
