@@ -1,4 +1,8 @@
-"""The netray hooks of the TensorFlow plugin: formats, sniffing, loading, operator info."""
+"""The netray hooks of the TensorFlow plugin: formats, sniffing, loading, operator info.
+
+The protobuf classes and the reader are imported when a TensorFlow file is read,
+not at start-up: every plugin is imported by every netray command.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo, hookimpl
-from netray_tensorflow import protos
 from netray_tensorflow.operators import INPUT_NAMES, lookup
-from netray_tensorflow.reader import (
+from netray_tensorflow.sniff import (
     GRAPHDEF,
     METAGRAPH,
     SAVEDMODEL,
-    load_graphdef,
-    load_meta_graph,
-    load_saved_model,
-    model_from_graph_def,
+    is_graph_def,
+    is_meta_graph,
+    is_saved_model,
+    text_kind,
 )
-from netray_tensorflow.sniff import is_graph_def, is_meta_graph, is_saved_model, text_kind
 
 FORMATS = {GRAPHDEF, METAGRAPH, SAVEDMODEL}
 TEXT_EXTENSIONS = (".pbtxt", ".pbtext", ".prototxt", ".txt", ".meta", ".pb")
@@ -67,6 +69,8 @@ def _folder_holds_saved_model(folder: Path) -> bool:
 def netray_load(path: Path, format: str) -> Model | None:
     if format not in FORMATS:
         return None
+    from netray_tensorflow.reader import load_graphdef, load_meta_graph, load_saved_model
+
     if format == SAVEDMODEL:
         return load_saved_model(path)
     if path.is_dir():
@@ -79,8 +83,14 @@ def netray_load(path: Path, format: str) -> Model | None:
 @hookimpl
 def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
     """A GraphDef message, or a TensorFlow graph (``tf.Graph``, a concrete function) via its GraphDef."""
+    is_graph_def_message = type(obj).__name__ == "GraphDef" and hasattr(obj, "SerializeToString")
+    if not is_graph_def_message and not type(obj).__module__.startswith("tensorflow"):
+        return None
+    from netray_tensorflow import protos
+    from netray_tensorflow.reader import model_from_graph_def
+
     graph_def = None
-    if type(obj).__name__ == "GraphDef" and hasattr(obj, "SerializeToString"):
+    if is_graph_def_message:
         graph_def = protos.GraphDef()
         graph_def.ParseFromString(obj.SerializeToString())  # tensorflow's or tensorboard's class alike
     elif type(obj).__module__.startswith("tensorflow"):

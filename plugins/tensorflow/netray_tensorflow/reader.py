@@ -19,12 +19,9 @@ from netray import FormatError, Graph, Model, TensorType
 from netray_tensorflow import protos
 from netray_tensorflow.checkpoint import variable_tensors
 from netray_tensorflow.graphdef import Context, GraphBuilder
-from netray_tensorflow.sniff import is_text
+from netray_tensorflow.sniff import GRAPHDEF, METAGRAPH, SAVEDMODEL, is_text
 from netray_tensorflow.tensors import dtype_name, shape_of
 
-GRAPHDEF = "TensorFlow GraphDef"
-METAGRAPH = "TensorFlow MetaGraph"
-SAVEDMODEL = "TensorFlow SavedModel"
 # Beyond this many graph visits (Graph.walk follows every call of every function)
 # calls inside function bodies are no longer expanded as subgraphs.
 WALK_LIMIT = 20000

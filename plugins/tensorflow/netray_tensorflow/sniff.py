@@ -17,6 +17,11 @@ from __future__ import annotations
 
 import re
 
+# The format names this plugin reports (and claims).
+GRAPHDEF = "TensorFlow GraphDef"
+METAGRAPH = "TensorFlow MetaGraph"
+SAVEDMODEL = "TensorFlow SavedModel"
+
 OP_NAME = re.compile(rb"^[A-Za-z0-9._][A-Za-z0-9_.\-/>]*$")
 TEXT_FIELD = re.compile(r"^\s*(?:#[^\n]*\n\s*)*([A-Za-z_][A-Za-z0-9_]*)\s*[:{<]")
 TEXT_KINDS = {
