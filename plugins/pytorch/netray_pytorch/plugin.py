@@ -7,7 +7,7 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo
-from netray_pytorch import exported_program, legacy, operators, pickle_file, torch_zip
+from netray_pytorch import legacy, operators
 from netray_pytorch.from_module import is_torch_module, load_module
 from netray_pytorch.sniff import EXPORTED_PROGRAM, STATE_DICT, sniff, zip_kind
 
@@ -30,6 +30,9 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
 
 @netray.hookimpl
 def netray_load(path: Path, format: str) -> Model | None:
+    # The readers are imported here: every plugin is imported by every netray command.
+    from netray_pytorch import exported_program, pickle_file, torch_zip
+
     if format == EXPORTED_PROGRAM:
         return exported_program.read_pt2(path)
     if format not in (STATE_DICT, CHECKPOINT):
