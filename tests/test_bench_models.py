@@ -134,3 +134,44 @@ def test_content_keys_differ_per_model() -> None:
 def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="unknown benchmark model"):
         bench_models.build("nope", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def llama100(tmp_path_factory: pytest.TempPathFactory):
+    """The benchmark's 100-layer unfused Llama, exported by torch (random weights)."""
+    pytest.importorskip("torch")
+    import netray
+
+    path = tmp_path_factory.mktemp("llama100") / "llama100.onnx"
+    bench_models.export_llama(path, layers=100, fused=False)
+    return netray.load_model(path).main
+
+
+def test_hierarchy_finds_the_100_decoder_layers_from_scopes(llama100) -> None:
+    from netray.hierarchy import Hierarchy
+
+    hierarchy = Hierarchy.build(llama100)
+    repeats = [g for g in hierarchy.groups.values() if g.kind == "repeat"]
+    layers = [g for g in repeats if len(g.children) == 100]
+    assert len(layers) == 1, [(g.id, len(g.children)) for g in repeats]
+    assert [c.label for c in layers[0].children][:2] == ["layers.0", "layers.1"]
+
+
+def test_folding_finds_the_100_decoder_layers_without_scopes(llama100) -> None:
+    """With every scope removed (a flat export), folding alone finds the layers as repeats of one block."""
+    from netray.hierarchy import Hierarchy
+
+    saved = [node.scope for node in llama100.nodes]
+    try:
+        for node in llama100.nodes:
+            node.scope = ()
+        hierarchy = Hierarchy.build(llama100)
+    finally:
+        for node, scope in zip(llama100.nodes, saved, strict=True):
+            node.scope = scope
+    repeats = [g for g in hierarchy.groups.values() if g.kind == "repeat" and len(g.children) == 100]
+    assert len(repeats) == 1, [(g.id, g.kind, len(g.children)) for g in hierarchy.groups.values() if g.kind == "repeat"]
+    blocks = repeats[0].children
+    ops = [[llama100.nodes[i].op for i in hierarchy.order[b.start : b.end]] for b in blocks]
+    assert all(seq == ops[1] for seq in ops[1:-1])  # one block, 100 times
+    assert repeats[0].op_count > 0.9 * len(llama100.nodes)

@@ -160,9 +160,18 @@ def execution_order(graph: Graph, adjacency: _Adjacency | None = None) -> np.nda
 class Hierarchy:
     """The group tree of one graph."""
 
-    def __init__(self, graph: Graph, root: Group, node_group: list[Group], run_order: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        root: Group,
+        node_group: list[Group],
+        run_order: np.ndarray | None = None,
+        attached: frozenset[int] = frozenset(),
+    ) -> None:
         self.graph = graph
         self._run_order = run_order
+        # Constants moved next to their consumers: they do not decide where a group sorts.
+        self._attached = attached
         self.root = root
         self.node_group = node_group
         self.groups: dict[str, Group] = {}
@@ -195,13 +204,15 @@ class Hierarchy:
         _dissolve_single_op_groups(root, node_group)
         _gather_numbered_siblings(root)
         run_order = None
+        attached: frozenset[int] = frozenset()
         if fold and len(graph.nodes) >= FOLD_MIN_OPS:
             folder = _Folder(graph, node_group)
             for g in list(root.walk()):
                 if len(g.nodes) >= FOLD_MIN_OPS:
                     folder.fold(g)
             run_order = folder.run_order
-        return cls(graph, root, node_group, run_order)
+            attached = frozenset(folder.attached)
+        return cls(graph, root, node_group, run_order, attached)
 
     @property
     def run_order(self) -> np.ndarray:
@@ -217,7 +228,8 @@ class Hierarchy:
         computing = {n.op for n in graph.nodes if n.category in COMPUTING}
         first: dict[int, int] = {}
         for g in list(self.root.walk())[::-1]:
-            first[id(g)] = min([*g.nodes, *(first[id(c)] for c in g.children)], default=0)
+            own = [i for i in g.nodes if i not in self._attached] or g.nodes
+            first[id(g)] = min([*own, *(first[id(c)] for c in g.children)], default=0)
         pos = 0
         stack: list[tuple[Group, bool]] = [(self.root, False)]
         post: list[Group] = []
@@ -400,6 +412,7 @@ class _Folder:
         self.op_code = np.array([codes.setdefault(n.op, len(codes)) for n in graph.nodes], dtype=np.int64)
         self.local = np.full(len(graph.nodes), -1, dtype=np.int64)
         self.counter = 0
+        self.attached: set[int] = set()  # constants moved into their consumer's group
 
     def _new_group(self, parent: Group, label: str, kind: str, nodes: list[int], tag: str) -> Group:
         self.counter += 1
@@ -446,6 +459,7 @@ class _Folder:
         destination = target if inside is group and target is not None else group
         destination.nodes.append(i)
         self.node_group[i] = destination
+        self.attached.add(i)
 
     # -- repeats ---------------------------------------------------------------------------
 
