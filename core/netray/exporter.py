@@ -16,14 +16,12 @@ tensors described (dtype, shape) but no values.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from netray.atomic import replacing
 from netray.ir import Graph, Model
 from netray.netrayfile import model_json
 
@@ -104,34 +102,6 @@ def prepare_qt_platform() -> None:
     """
     if headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
-def _new_file_mode(path: Path) -> int:
-    """The permission bits of the file being replaced, else those a new file gets (0666 less the umask)."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``, on failure delete it.
-
-    So a failed export never leaves a half-written file or damages an existing one.
-    """
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

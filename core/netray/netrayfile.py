@@ -26,9 +26,7 @@ import contextlib
 import gc
 import json
 import math
-import os
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from netray.atomic import replacing
 from netray.errors import FormatError
 from netray.hookspecs import Claim, FormatInfo, hookimpl
 from netray.ir import (
@@ -384,16 +383,6 @@ def _encode(model: Model, weights: bool) -> tuple[str, _Encoder, list[dict[str, 
     return text, enc, tensors_json
 
 
-def _file_mode(path: Path) -> int:
-    """The permission bits for the saved file: those of the file it replaces, else 0666 less the umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def save(model: Model, path: str | Path, weights: bool = True) -> Path:
     """Write ``model`` to ``path`` as a ``.netray`` file; with ``weights``, every readable tensor's values too.
 
@@ -404,37 +393,26 @@ def save(model: Model, path: str | Path, weights: bool = True) -> Path:
     path = Path(path)
     with _gc_paused():
         text, enc, tensors_json = _encode(model, weights)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
-            info = zipfile.ZipInfo(JSON_MEMBER, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, text.encode("utf-8"))  # first member: sniffing reads it from the head
-            views: dict[str, str] = {}
-            for t, t_json in zip(enc.tensors, tensors_json, strict=True):
-                member = t_json.get("data")
-                if member is None:
-                    continue
-                try:
-                    array, view = _storable(np.asarray(t.numpy()))
-                except FormatError as exc:
-                    raise FormatError(path, FORMAT, f"cannot save the values of tensor {t.name!r} ({exc.reason}); save with weights=False to keep structure only") from exc
-                except ValueError as exc:
-                    raise FormatError(path, FORMAT, f"cannot save tensor {t.name!r}: {exc}") from exc
-                _write_aligned_member(zf, member, array)
-                if view is not None:
-                    views[member] = view
-            if views:  # known only now that the arrays were read, so after them
-                zf.writestr(zipfile.ZipInfo(VIEWS_MEMBER, date_time=(1980, 1, 1, 0, 0, 0)), json.dumps(views))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))  # mkstemp made it private; give it the mode a new file gets
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(path) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+        info = zipfile.ZipInfo(JSON_MEMBER, date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, text.encode("utf-8"))  # first member: sniffing reads it from the head
+        views: dict[str, str] = {}
+        for t, t_json in zip(enc.tensors, tensors_json, strict=True):
+            member = t_json.get("data")
+            if member is None:
+                continue
+            try:
+                array, view = _storable(np.asarray(t.numpy()))
+            except FormatError as exc:
+                raise FormatError(path, FORMAT, f"cannot save the values of tensor {t.name!r} ({exc.reason}); save with weights=False to keep structure only") from exc
+            except ValueError as exc:
+                raise FormatError(path, FORMAT, f"cannot save tensor {t.name!r}: {exc}") from exc
+            _write_aligned_member(zf, member, array)
+            if view is not None:
+                views[member] = view
+        if views:  # known only now that the arrays were read, so after them
+            zf.writestr(zipfile.ZipInfo(VIEWS_MEMBER, date_time=(1980, 1, 1, 0, 0, 0)), json.dumps(views))
     return path
 
 
