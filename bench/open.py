@@ -67,6 +67,9 @@ def netray_command() -> list[str]:
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
+    # Time netray as a user's Python runs it, with bytecode caches: a sandbox or CI that sets
+    # PYTHONDONTWRITEBYTECODE makes every run compile netray's sources again (~0.15 s).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
