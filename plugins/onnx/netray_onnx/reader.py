@@ -257,50 +257,17 @@ class ModelReader:
             category, spec = known
             name = proto.name
             node = Node(op, name, domain, category=category, scope=scope_from_name(name) if "/" in name else ())
-            # Values are linked here (producer, consumers) rather than by Graph.link, and ports
-            # built in the same loop: this is the hottest code of the reader.
-            formal, variadic = spec[0] if spec else _NO_SPEC
-            count = len(formal)
-            ports: list[Port] = []
+            # Values are linked here (producer, consumers) rather than by Graph.link, in the
+            # same pass that builds the ports: this is the hottest code of the reader.
             input_names = proto.input[:]
-            for i, n in enumerate(input_names):
-                if n:
-                    v = values.get(n)
-                    if v is None:
-                        v = values[n] = Value(n)
-                    v.consumers.append(node)
-                    held = [v]
-                else:
-                    held = []
-                if i < count:
-                    ports.append(Port(formal[i], held))
-                elif variadic and ports:
-                    ports[-1].values.extend(held)
-                else:
-                    ports.append(Port(str(i), held))
-            node.inputs = ports
-            formal, variadic = spec[1] if spec else _NO_SPEC
-            count = len(formal)
-            ports = []
-            first_output: Value | None = None
-            for i, n in enumerate(proto.output[:]):
-                if n:
-                    v = values.get(n)
-                    if v is None:
-                        v = values[n] = Value(n)
-                    v.producer = node
-                    held = [v]
-                    if i == 0:
-                        first_output = v
-                else:
-                    held = []
-                if i < count:
-                    ports.append(Port(formal[i], held))
-                elif variadic and ports:
-                    ports[-1].values.extend(held)
-                else:
-                    ports.append(Port(str(i), held))
-            node.outputs = ports
+            node.inputs, used = _ports(input_names, spec[0] if spec else _NO_SPEC, values)
+            for v in used:
+                v.consumers.append(node)
+            output_names = proto.output[:]
+            node.outputs, made = _ports(output_names, spec[1] if spec else _NO_SPEC, values)
+            for v in made:
+                v.producer = node
+            first_output = made[0] if output_names and output_names[0] else None
             if len(proto.attribute):
                 node.attributes = [self._attribute(a, node, graph) for a in proto.attribute]
                 implicit: dict[str, Value] = {}
@@ -425,6 +392,36 @@ class ModelReader:
         sub.metadata["attribute"] = attribute
         node.subgraphs.append(sub)
         return sub
+
+
+def _ports(names: list[str], spec: PortSpec, values: dict[str, Value]) -> tuple[list[Port], list[Value]]:
+    """The named values (created on first use) placed in ports named by the op's schema.
+
+    ``spec`` is the schema's (formal names, last one variadic). Positions past the
+    formal ones join a variadic last port, or get ports named by their position; an
+    empty name is an omitted optional input (an empty port). Also returns the values
+    in order, for the caller to link.
+    """
+    formal, variadic = spec
+    count = len(formal)
+    ports: list[Port] = []
+    held_values: list[Value] = []
+    for i, n in enumerate(names):
+        if n:
+            v = values.get(n)
+            if v is None:
+                v = values[n] = Value(n)
+            held_values.append(v)
+            held = [v]
+        else:
+            held = []
+        if i < count:
+            ports.append(Port(formal[i], held))
+        elif variadic and ports:
+            ports[-1].values.extend(held)
+        else:
+            ports.append(Port(str(i), held))
+    return ports, held_values
 
 
 def _function_reach(functions: Any, known: set[FunctionKey]) -> dict[FunctionKey, set[FunctionKey]]:
