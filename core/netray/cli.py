@@ -90,9 +90,12 @@ def print_plugin_warnings() -> None:
 
 
 def validate_expand(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if value in ("auto", "none", "all") or value.isdigit():
-        return value
-    raise click.BadParameter("use auto, none, all or a depth (0, 1, 2, ...)")
+    from netray.exporter import ExportError, expand_mode
+
+    try:
+        return expand_mode(value)
+    except ExportError as exc:
+        raise click.BadParameter("use auto, none, all or a depth (0, 1, 2, ...)") from exc
 
 
 @cli.command("open")
