@@ -2,13 +2,12 @@
 
 JSON members are read with a size cap (a zip can claim any uncompressed size).
 The weights member, when stored uncompressed (as Keras writes it), is opened
-in place through :class:`FileWindow` so h5py reads only what it needs and the
+in place through :class:`netray.fileslice.FileSlice` so h5py reads only what it needs and the
 datasets' byte offsets map to absolute offsets in the .keras file.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 import zipfile
@@ -23,45 +22,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 FORMAT = "Keras"
 MAX_JSON_BYTES = 256 << 20
 WEIGHTS_MEMBER = "model.weights.h5"
-
-
-class FileWindow(io.RawIOBase):
-    """A read-only, seekable view of ``length`` bytes at ``offset`` of a file."""
-
-    def __init__(self, path: Path, offset: int, length: int) -> None:
-        super().__init__()
-        self._file = open(path, "rb")
-        self._offset = offset
-        self._length = length
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        n = max(0, min(len(view), self._length - self._pos))
-        if n == 0:
-            return 0
-        self._file.seek(self._offset + self._pos)
-        got = self._file.readinto(view[:n]) or 0
-        self._pos += got
-        return got
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
 
 
 def read_json_member(archive: zipfile.ZipFile, name: str, path: Path) -> Any:

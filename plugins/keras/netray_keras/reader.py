@@ -18,12 +18,12 @@ from typing import Any
 import h5py
 
 from netray import FormatError, Graph, Model
+from netray.fileslice import FileSlice
 from netray_keras.archive import (
     FORMAT,
     HDF5_MAGIC,
     WEIGHTS_MEMBER,
     ZIP_MAGIC,
-    FileWindow,
     read_json_member,
     stored_member_offset,
 )
@@ -90,7 +90,7 @@ def archive_weights(path: Path, info: zipfile.ZipInfo) -> WeightStore:
 
         @contextmanager
         def open_window() -> Iterator[h5py.File]:
-            window = FileWindow(path, offset, size)
+            window = FileSlice(path, offset, size)
             try:
                 with h5py.File(window, "r") as f:
                     yield f

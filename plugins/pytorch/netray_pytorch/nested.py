@@ -7,52 +7,14 @@ tensors become slices of the outer file, memory-mapped like any other.
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from netray import FormatError
+from netray.fileslice import FileSlice
 from netray.ir import TensorLoader
 from netray_pytorch.unpickler import PickledTensor, restricted_load
 from netray_pytorch.zipstore import member_data_offset, zip_tensor_loader
-
-
-class FileSlice(io.RawIOBase):
-    """A read-only window [start, start + size) of a file, seen as a file of its own."""
-
-    def __init__(self, path: Path, start: int, size: int) -> None:
-        super().__init__()
-        self._file = open(path, "rb")
-        self._start, self._size, self._pos = start, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, min(self._size, base + offset))
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self._size - self._pos)
-        if n <= 0:
-            return 0
-        self._file.seek(self._start + self._pos)
-        data = self._file.read(n)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
 
 
 def nested_state_dict(path: Path, outer: zipfile.ZipFile, member: str, format: str) -> dict[str, TensorLoader | None]:
