@@ -7,7 +7,7 @@ Keys are the operator's base name (``conv2d`` for ``aten::conv2d`` and
 
 from __future__ import annotations
 
-from netray import Category
+from netray import Category, OpInfo
 
 L, A, N, P, S, T, C, Q = (Category.LAYER, Category.ACTIVATION, Category.NORMALIZATION, Category.POOL,
                           Category.SHAPE, Category.TENSOR, Category.CONTROL, Category.QUANTIZATION)
@@ -152,3 +152,12 @@ def documentation(op: str) -> str:
     if op.rstrip("_") in _ARITHMETIC:
         return f"Element-wise or reducing {op.rstrip('_')}."
     return ""
+
+
+def operator_info(op: str) -> OpInfo | None:
+    """Category and summary of an aten (or prim) op for the node panel; None when unknown."""
+    doc = documentation(op)
+    cat = category(op)
+    if not doc and cat is Category.OTHER:
+        return None
+    return OpInfo(category=cat, summary=doc)

@@ -45,8 +45,4 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     if format != FORMAT:
         return None
-    doc = operators.documentation(op)
-    cat = operators.category(op)
-    if not doc and cat is netray.Category.OTHER:
-        return None
-    return OpInfo(category=cat, summary=doc)
+    return operators.operator_info(op)
