@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from netray.arrays import unique
 from netray.ir import Category, Graph
 
 # A group with fewer direct ops than this is left as it is.
@@ -112,7 +113,7 @@ class _Adjacency:
                             src.append(i)
                             dst.append(j)
         n = len(graph.nodes)
-        codes = np.unique(np.array(src, dtype=np.int64) * max(n, 1) + np.array(dst, dtype=np.int64))
+        codes = unique(np.array(src, dtype=np.int64) * max(n, 1) + np.array(dst, dtype=np.int64))
         self.src, self.dst = codes // max(n, 1), codes % max(n, 1)
         self.succ_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.src, minlength=n))])
         order = np.argsort(self.dst, kind="stable")

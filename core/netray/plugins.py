@@ -10,13 +10,13 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from netray import hookspecs
+from netray.entry_points import entry_points
 from netray.errors import FormatError, NoReaderError, PluginError
 from netray.hookspecs import Claim, FormatInfo, OpInfo
 from netray.ir import Model
@@ -50,13 +50,8 @@ class PluginManager:
 
     # -- registration -------------------------------------------------------------
     def _load_entry_points(self) -> None:
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist
-            record = PluginRecord(
-                name=ep.name,
-                distribution=dist.name if dist else "",
-                version=dist.version if dist else "",
-            )
+        for ep in entry_points(ENTRY_POINT_GROUP):
+            record = PluginRecord(name=ep.name, distribution=ep.distribution, version=ep.version)
             try:
                 plugin = ep.load()
                 self.register(plugin, ep.name, record)

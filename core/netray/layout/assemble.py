@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from netray.arrays import unique
 from netray.hierarchy import Group
 from netray.ir import Node, Value, shape_text
 from netray.layout.blocks import Block
@@ -202,7 +203,7 @@ def _routes(
     mids_ptr = np.zeros(1, np.int64)
     mids = np.zeros((0, 2))
     if local_idx.size:
-        used = np.unique(item_block[ps[local_idx]])
+        used = unique(item_block[ps[local_idx]])
         size = np.array([len(blocks[b].starts) for b in used.tolist()], dtype=np.int64)
         base = np.concatenate([[0], np.cumsum(size * size)[:-1]])
         base_of = dict(zip(used.tolist(), base.tolist(), strict=True))

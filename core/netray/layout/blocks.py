@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from netray.arrays import unique
 from netray.hierarchy import Group
 from netray.labels import CHAR_WIDTH
 from netray.layout.edges import Connectivity
@@ -109,7 +110,7 @@ def build_block(
         w[k], h[k] = (sh, sw) if transposed else (sw, sh)
 
     edges = conn.group_edges(group, starts)
-    code = np.unique(edges.internal_src * m + edges.internal_dst)
+    code = unique(edges.internal_src * m + edges.internal_dst)
     pairs = np.stack([code // max(m, 1), code % max(m, 1)])
     feeders, feeder_of_edge = np.unique(edges.in_src, return_inverse=True)
     n_in, n_out = len(feeders), len(edges.out_src)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netray.arrays import unique
 from netray.hierarchy import Group, Hierarchy
 from netray.ir import Graph, Value
 
@@ -142,12 +143,12 @@ class Connectivity:
         feeder = self.src[entering]
         fed = np.searchsorted(starts, self.dst[entering], side="right") - 1
         width = max(len(starts), 1)
-        code = np.unique(feeder * width + fed)
+        code = unique(feeder * width + fed)
         in_pairs = (code // width, code % width)
         return GroupEdges(
             internal_src=ms[keep],
             internal_dst=md[keep],
             in_src=in_pairs[0],
             in_dst=in_pairs[1],
-            out_src=np.unique(np.searchsorted(starts, self.src[leaving], side="right") - 1),
+            out_src=unique(np.searchsorted(starts, self.src[leaving], side="right") - 1),
         )

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netray.arrays import unique
+
 NODE_SEP = 22.0  # horizontal gap between boxes
 DUMMY_SEP = 8.0  # horizontal gap next to an edge's dummy point
 RANK_SEP = 34.0  # vertical gap between rows (room for shape labels)
@@ -153,7 +155,7 @@ def layered_layout(
     last_hop = np.where(edge_count > 0, n + edge_first + edge_count - 1, a)
     lsrc = np.concatenate([up, last_hop[live]])
     ldst = np.concatenate([dummy_ids, b[live]])
-    pair = np.unique(lsrc * (n + n_dummy) + ldst)
+    pair = unique(lsrc * (n + n_dummy) + ldst)
     lsrc, ldst = pair // (n + n_dummy), pair % (n + n_dummy)
 
     total = n + n_dummy
