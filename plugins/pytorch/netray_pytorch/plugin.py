@@ -7,8 +7,6 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo
-from netray_pytorch import legacy, operators
-from netray_pytorch.from_module import is_torch_module, load_module
 from netray_pytorch.sniff import EXPORTED_PROGRAM, STATE_DICT, sniff, zip_kind
 
 CHECKPOINT = "PyTorch checkpoint"
@@ -31,7 +29,7 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
 @netray.hookimpl
 def netray_load(path: Path, format: str) -> Model | None:
     # The readers are imported here: every plugin is imported by every netray command.
-    from netray_pytorch import exported_program, pickle_file, torch_zip
+    from netray_pytorch import exported_program, legacy, pickle_file, torch_zip
 
     if format == EXPORTED_PROGRAM:
         return exported_program.read_pt2(path)
@@ -52,6 +50,8 @@ def netray_load(path: Path, format: str) -> Model | None:
 
 @netray.hookimpl
 def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
+    from netray_pytorch.from_module import is_torch_module, load_module
+
     if not is_torch_module(obj):
         return None
     return load_module(obj, options)
@@ -61,4 +61,6 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     if not format.startswith("PyTorch"):
         return None
+    from netray_pytorch import operators
+
     return operators.operator_info(op)

@@ -7,8 +7,6 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatInfo, Model, OpInfo
-from netray_pytorch import operators
-from netray_torchscript.reader import model_from_module, read_torchscript
 from netray_torchscript.sniff import FORMAT, sniff
 
 
@@ -27,6 +25,8 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
 def netray_load(path: Path, format: str) -> Model | None:
     if format != FORMAT:
         return None
+    from netray_torchscript.reader import read_torchscript  # readers only when a file is read
+
     return read_torchscript(path)
 
 
@@ -38,6 +38,8 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
         return None
     import torch
 
+    from netray_torchscript.reader import model_from_module
+
     return model_from_module(torch, obj, f"<{type(obj).__name__}>")
 
 
@@ -45,4 +47,6 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     if format != FORMAT:
         return None
+    from netray_pytorch import operators
+
     return operators.operator_info(op)
