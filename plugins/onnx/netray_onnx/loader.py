@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import mmap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
 from google.protobuf.message import DecodeError
 
 from netray import FormatError, Model
+from netray_onnx import proto as onnx_proto
 from netray_onnx.reader import ModelReader
 from netray_onnx.wire import WireError, structure_bytes
+
+if TYPE_CHECKING:
+    import onnx  # annotations only: netray_onnx.proto's messages have onnx's fields (see reader.py)
 
 FORMAT = "ONNX"
 MAX_TEXT_BYTES = 256 * 1024 * 1024
@@ -38,8 +42,9 @@ def _structure(path: Path) -> bytes:
 
 
 def parse_model(path: Path, data: bytes) -> onnx.ModelProto:
+    """Parse with netray_onnx.proto's ModelProto (no onnx import); typed as onnx's, whose fields it has."""
     try:
-        proto = onnx.ModelProto.FromString(data)
+        proto: onnx.ModelProto = onnx_proto.ModelProto.FromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise FormatError(path, FORMAT, f"not a valid ONNX protobuf: {exc}") from None
     if not proto.HasField("graph"):
@@ -75,6 +80,8 @@ def load_text(path: Path) -> Model:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise FormatError(path, FORMAT, f"text model is not UTF-8: {exc}") from None
+    import onnx.parser  # the text syntax needs onnx itself
+
     try:
         proto = onnx.parser.parse_model(text)
     except Exception as exc:  # onnx.parser.ParseError and friends

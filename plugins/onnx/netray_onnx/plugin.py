@@ -1,7 +1,9 @@
 """The netray hooks of the ONNX plugin: formats, sniff, load, in-memory ModelProto, operator docs.
 
-The onnx package is imported when an ONNX file is read, not when netray starts:
-every plugin is imported at start-up, and most files opened are not ONNX.
+Every plugin is imported at start-up and most files opened are not ONNX, so the
+reader is imported when an ONNX file is read. Reading a binary file does not import
+the onnx package at all (see proto.py and schemas.py); the text syntax, operator
+docs and models made by a newer ONNX than the plugin's tables do.
 """
 
 from __future__ import annotations

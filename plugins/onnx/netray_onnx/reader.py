@@ -12,27 +12,29 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Any
-
-import onnx
-from onnx import defs
+from typing import TYPE_CHECKING, Any
 
 from netray import Attribute, AttrKind, Category, Graph, Model, Node, Port, TensorType, Value
 from netray.ir import Tensor
-from netray_onnx import quantization, scopes
+from netray_onnx import quantization, schemas, scopes
 from netray_onnx.dtypes import dtype_name
 from netray_onnx.metadata import category_of
+from netray_onnx.proto import AttributeType as _AT
+from netray_onnx.schemas import OpPorts, PortSpec
 from netray_onnx.tensors import make_sparse_tensor, make_tensor
 
+if TYPE_CHECKING:
+    # Messages are read by field name only: netray_onnx.proto's classes (a file) or onnx's own
+    # (an in-memory onnx.ModelProto, the text syntax) have the same fields, which onnx's stubs
+    # describe. onnx is not imported at runtime.
+    import onnx
+
 FORMAT = "ONNX"
-_AT = onnx.AttributeProto
-_VARIADIC = defs.OpSchema.FormalParameterOption.Variadic
 # Attributes whose integer value names an element type.
 _DTYPE_ATTRIBUTES = frozenset({"to", "dtype", "output_dtype", "saturate_dtype"})
 _QUANTIZED_OPS = frozenset(quantization.QUANTIZED_PORTS)
 _TORCH_KEYS = frozenset({scopes.NAME_SCOPES_KEY, scopes.NAMESPACE_KEY, scopes.STACK_TRACE_KEY})
 
-PortSpec = tuple[tuple[str, ...], bool]
 FunctionKey = tuple[str, str, str]  # domain, name, overload
 _NO_SPEC: PortSpec = ((), False)  # an op without a schema: ports named by position
 
@@ -95,9 +97,8 @@ class ModelReader:
         # Which functions each function calls, directly or not; and the function being read, if any.
         self._reaches: dict[FunctionKey, set[FunctionKey]] = {}
         self._calling_function: FunctionKey | None = None
-        self._ports: dict[tuple[str, str], tuple[PortSpec, PortSpec] | None] = {}
         # (domain, op) -> (category, formal port names) worked out once per op type
-        self._op_cache: dict[tuple[str, str], tuple[Category, tuple[PortSpec, PortSpec] | None]] = {}
+        self._op_cache: dict[tuple[str, str], tuple[Category, OpPorts | None]] = {}
         self._scopes = scopes.ScopeCache()
 
     # -- model ------------------------------------------------------------------------
@@ -306,24 +307,14 @@ class ModelReader:
         caller = self._calling_function
         return caller is None or (called != caller and caller not in self._reaches.get(called, ()))
 
-    def _port_specs(self, key: tuple[str, str]) -> tuple[PortSpec, PortSpec] | None:
-        """Formal input and output names of an op (domain, type) from its ONNX schema (cached)."""
-        if key in self._ports:
-            return self._ports[key]
+    def _port_specs(self, key: tuple[str, str]) -> OpPorts | None:
+        """Formal input and output names of an op (domain, type) from its ONNX schema.
+
+        None for an op ONNX does not know (custom domains, old experimental ops). A domain
+        the model does not import gets the latest schema. Called once per op type.
+        """
         domain, op = key
-        spec: tuple[PortSpec, PortSpec] | None = None
-        version = self.opsets.get(domain or "ai.onnx", 1 << 30)
-        try:
-            schema = defs.get_schema(op, version, domain)
-        except Exception:  # SchemaError: an op onnx does not know (custom domains, old experimental ops)
-            schema = None
-        if schema is not None:
-            spec = (
-                (tuple(p.name for p in schema.inputs), bool(schema.inputs) and schema.inputs[-1].option == _VARIADIC),
-                (tuple(p.name for p in schema.outputs), bool(schema.outputs) and schema.outputs[-1].option == _VARIADIC),
-            )
-        self._ports[key] = spec
-        return spec
+        return schemas.port_specs(domain, op, self.opsets.get(domain or "ai.onnx"))
 
     def _node_metadata(self, node: Node, props: Any) -> None:
         meta = {p.key: p.value for p in props}

@@ -14,18 +14,37 @@ import functools
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from netray import FormatError, Tensor, file_slice_loader
 from netray.ir import TensorLoader
 from netray_onnx.dtypes import DTYPES, byte_size, dtype_name, unpack_bits
+from netray_onnx.proto import TENSOR_EXTERNAL as EXTERNAL
 from netray_onnx.wire import RAW_MARKER
 
+if TYPE_CHECKING:
+    import onnx  # annotations only: netray_onnx.proto's messages have onnx's fields (see reader.py)
+
 FORMAT = "ONNX"
-EXTERNAL = onnx.TensorProto.EXTERNAL
+_STRING = 8
+# Typed fields other than int32_data: element type -> (field, its numpy type).
+_TYPED_FIELDS = {
+    1: ("float_data", "<f4"),
+    2: ("int32_data", "<i4"),
+    3: ("int32_data", "<i4"),
+    6: ("int32_data", "<i4"),
+    7: ("int64_data", "<i8"),
+    11: ("double_data", "<f8"),
+    12: ("uint64_data", "<u8"),
+    13: ("uint64_data", "<u8"),
+    14: ("float_data", "<f4"),  # complex64: real and imaginary parts in turn
+    15: ("double_data", "<f8"),  # complex128
+}
+# Element types kept as their bit pattern in the low bits of int32_data: 16-bit, 8-bit
+# (bool, float8) one element per entry; 4- and 2-bit types one packed byte per entry.
+_BITS_IN_INT32 = frozenset({4, 5, 9, 10, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26})
 
 
 def _count(shape: tuple[int, ...]) -> int:
@@ -60,6 +79,32 @@ def _raw_file_loader(path: Path, offset: int, length: int, data_type: int, shape
         return unpack_bits(packed(), data_type, shape)
 
     return load
+
+
+def inline_array(proto: onnx.TensorProto) -> np.ndarray:
+    """The values a tensor holds in the proto itself (raw_data or a typed field).
+
+    The same array as ``onnx.numpy_helper.to_array`` gives, without importing onnx.
+    """
+    if proto.HasField("segment"):
+        raise ValueError("tensors stored in segments are not supported")
+    data_type = proto.data_type
+    shape = tuple(proto.dims)
+    if data_type == _STRING:
+        return np.array([s.decode("utf-8") for s in proto.string_data], dtype=object).reshape(shape)
+    _, np_dtype, bits = DTYPES.get(data_type, ("", None, 0))
+    if np_dtype is None:
+        raise TypeError(f"element type {dtype_name(data_type) or 'UNDEFINED'} has no numpy type")
+    if proto.HasField("raw_data"):
+        if bits < 8:
+            return unpack_bits(np.frombuffer(proto.raw_data, np.uint8), data_type, shape)
+        return np.frombuffer(proto.raw_data, np_dtype).reshape(shape)
+    if data_type in _BITS_IN_INT32:
+        low = np.array(proto.int32_data, np.int32).view(np.uint32).astype(np.uint16 if bits == 16 else np.uint8)
+        return unpack_bits(low, data_type, shape) if bits < 8 else low.view(np_dtype).reshape(shape)
+    field, stored = _TYPED_FIELDS[data_type]
+    values = np.array(getattr(proto, field), stored)
+    return (values.view(np_dtype) if data_type in (14, 15) else values.astype(np_dtype)).reshape(shape)
 
 
 def _failing_loader(path: str | Path, reason: str) -> TensorLoader:
@@ -138,7 +183,7 @@ def make_tensor(proto: onnx.TensorProto, path: Path | None, base_dir: Path | Non
         loader, ext_size, location = _external_loader(proto, base_dir, shape)
         size = ext_size if ext_size is not None else size
     else:
-        loader = functools.partial(numpy_helper.to_array, proto)
+        loader = functools.partial(inline_array, proto)
     metadata = {e.key: e.value for e in proto.metadata_props if e.key != RAW_MARKER} if has_metadata else None
     doc = proto.doc_string
     if doc:
