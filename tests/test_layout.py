@@ -365,3 +365,25 @@ def test_a_cancelled_layout_leaves_the_cache_usable() -> None:
     assert resumed.size == fresh.size
     assert np.allclose(resumed.x, fresh.x) and np.allclose(resumed.y, fresh.y)
     assert np.allclose(resumed.edge_points, fresh.edge_points)
+
+
+def test_frames_start_their_members_just_below_the_title() -> None:
+    """Ports of entering edges sit on the frame's top border: no empty row above the first member."""
+    from netray.layout.blocks import FRAME_PAD, FRAME_TITLE
+    from netray.layout.layered import RANK_SEP
+
+    graph = syn.decoder(3, scoped=True)
+    h = Hierarchy.build(graph)
+    scene = layout_scene(graph, h, h.all_group_ids())
+    frames = np.flatnonzero(scene.kind == ItemKind.FRAME)
+    assert len(frames) > 3
+    most = max(RANK_SEP, FRAME_PAD + FRAME_TITLE) + 1e-6
+    for f in frames:
+        inside = (
+            (scene.x >= scene.x[f]) & (scene.x + scene.w <= scene.x[f] + scene.w[f])
+            & (scene.y >= scene.y[f]) & (scene.y + scene.h <= scene.y[f] + scene.h[f])
+            & (scene.depth > scene.depth[f])
+        )
+        assert inside.any()
+        gap = float((scene.y[inside] - scene.y[f]).min())
+        assert FRAME_TITLE < gap <= most, (scene.title[f], gap)

@@ -213,3 +213,45 @@ def test_large_weight_waits_for_load_values(qtbot: object) -> None:
     assert reads == [1] and view.stats is not None
     assert (view.stats.minimum, view.stats.maximum) == (-1.0, 3.0)
     assert view.button.isHidden() and view.plot is not None
+
+
+def test_frame_titles_lie_over_the_edges_that_enter_the_frame(qapp: object) -> None:
+    """An edge entering a frame passes under its title, on a patch of the frame's own colour."""
+    from netray_viewer.painter import frame_interior
+
+    base = two_box_scene()
+    frame = Scene(
+        graph=base.graph,
+        expanded=frozenset(),
+        kind=np.array([ItemKind.FRAME, ItemKind.NODE, ItemKind.NODE], np.int8),
+        x=np.array([0.0, 0.0, 0.0]),
+        y=np.array([50.0, 0.0, 100.0]),
+        w=np.array([190.0, 80.0, 80.0]),
+        h=np.array([80.0, 24.0, 24.0]),
+        depth=np.array([1, 1, 2], np.int16),
+        ref=[base.graph.nodes[1], *base.ref],
+        title=["a frame with a long title", *base.title],
+        lines=[[], [], []],
+        category=["group", "activation", "activation"],
+        edge_src=np.array([1], np.int64),
+        edge_dst=np.array([2], np.int64),
+        edge_value=base.edge_value,
+        edge_label=[""],
+        edge_control=np.zeros(1, bool),
+        edge_points=np.array([[40.25, 24.0], [40.25, 100.0]]),  # on pixel column 80 at zoom 2
+        edge_offsets=np.array([0, 2], np.int64),
+    )
+    for dark in (False, True):
+        theme = dark_theme() if dark else light_theme()
+        image = QImage(400, 400, QImage.Format.Format_ARGB32)
+        image.fill(theme.background)
+        painter = QPainter(image)
+        painter.scale(2.0, 2.0)
+        ScenePainter(frame, theme).paint(painter, QRectF(-10, -10, 200, 200), 2.0)
+        painter.end()
+        # Where the edge runs outside the frame it is drawn; inside the title's patch (its
+        # top margin, above the letters) the frame's colour shows instead.
+        assert QColor(image.pixel(80, 80)).name() == theme.edge.name()
+        under_title = QColor(image.pixel(80, 107))
+        interior = frame_interior(theme, 1)
+        assert max(abs(under_title.red() - interior.red()), abs(under_title.green() - interior.green()), abs(under_title.blue() - interior.blue())) <= 3

@@ -234,6 +234,17 @@ def arrowheads_path(scene: Scene, edges: np.ndarray) -> QPainterPath:
     return path
 
 
+def frame_interior(theme: Theme, nesting: int) -> QColor:
+    """The colour inside ``nesting`` frames: each frame's translucent fill over the one around it."""
+    fill, back = theme.frame_fill, theme.background
+    keep = (1.0 - fill.alphaF()) ** max(nesting, 0)  # what still shows of the background
+    return QColor.fromRgbF(
+        back.redF() * keep + fill.redF() * (1 - keep),
+        back.greenF() * keep + fill.greenF() * (1 - keep),
+        back.blueF() * keep + fill.blueF() * (1 - keep),
+    )
+
+
 def _elide(metrics: QFontMetricsF, text: str, width: float) -> str:
     return metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(width, 0.0))
 
@@ -293,6 +304,7 @@ class ScenePainter:
         edges = self.geometry.edges_in(visible.left(), visible.top(), visible.right(), visible.bottom())
         self._paint_edges(painter, edges, zoom, detailed, visible)
         if detailed:
+            self._paint_frame_titles(painter, frames, zoom)
             self._paint_boxes(painter, boxes, zoom)
         else:
             self._paint_cached_boxes(painter, zoom)
@@ -318,6 +330,7 @@ class ScenePainter:
         for start in range(0, len(s.edge_src), max(edge_chunk, 1)):
             edges = np.arange(start, min(start + edge_chunk, len(s.edge_src)))
             self._paint_edges(painter, edges, zoom, True, everything)
+        self._paint_frame_titles(painter, frames, zoom)
         self._paint_boxes(painter, boxes, zoom)
         return len(boxes)
 
@@ -334,6 +347,7 @@ class ScenePainter:
         return pen
 
     def _paint_frames(self, painter: QPainter, frames: np.ndarray, zoom: float, detailed: bool) -> None:
+        """Fills and borders; titles come later, over the edges (:meth:`_paint_frame_titles`)."""
         t = self.theme
         s = self.scene
         painter.setPen(self._pen(t.frame_border, 1.0, zoom))
@@ -345,13 +359,23 @@ class ScenePainter:
         for i in frames.tolist():
             rect = QRectF(s.x[i], s.y[i], s.w[i], s.h[i])
             painter.drawRoundedRect(rect, 8, 8)
-        if zoom < TITLE_ZOOM:
+
+    def _paint_frame_titles(self, painter: QPainter, frames: np.ndarray, zoom: float) -> None:
+        """Each title on a patch of its frame's own colour, so edges entering the frame pass under it."""
+        if zoom < TITLE_ZOOM or not len(frames):
             return
+        t = self.theme
+        s = self.scene
         painter.setFont(self.title_font)
         metrics = QFontMetricsF(self.title_font)
+        outermost = int(s.depth.min())  # frames of the shown level's top groups
         for i in frames.tolist():
-            painter.setPen(t.frame_text)
             text = _elide(metrics, s.title[i], s.w[i] - MARKER_SIZE - 16)
+            patch = QRectF(s.x[i] + 4, s.y[i] + 3, metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(frame_interior(t, int(s.depth[i]) - outermost + 1)))
+            painter.drawRoundedRect(patch, 3, 3)
+            painter.setPen(t.frame_text)
             painter.drawText(QPointF(s.x[i] + 8, s.y[i] + 4 + metrics.ascent()), text)
             self._paint_marker(painter, i, "−", zoom)
 

@@ -160,7 +160,8 @@ def apply_application_palette(theme: Theme) -> None:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         return
-    app.setStyle("Fusion")
+    if app.style() is None or app.style().name().lower() != "fusion":  # type: ignore[union-attr]
+        app.setStyle("Fusion")  # re-polishes every widget: only when needed
     if theme.name != "dark":
         app.setPalette(app.style().standardPalette())  # type: ignore[union-attr]
         return

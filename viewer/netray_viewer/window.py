@@ -60,6 +60,8 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings("netray", "netray")
         self.raise_errors = raise_errors  # snapshot mode: errors go to the caller, not a dialog
         self.theme: Theme = theme_named(theme or str(self.settings.value("theme", "light")))
+        # Before any widget exists: restyling the finished window costs ~20 ms at start-up.
+        apply_application_palette(self.theme)
         self.model: Model | None = None
         self.navigation: Navigation | None = None
         self.selected: tuple[str, Any] | None = None  # ("node"|"value"|"group", ref)
@@ -100,7 +102,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.setAcceptDrops(True)
         self.resize(1400, 900)
-        self.apply_theme(self.theme.name)
+        self._theme_canvas()
         self._update_title()
 
     # -- construction -----------------------------------------------------------------
@@ -520,6 +522,9 @@ class MainWindow(QMainWindow):
         self.theme = theme_named(name)
         self.settings.setValue("theme", self.theme.name)
         apply_application_palette(self.theme)
+        self._theme_canvas()
+
+    def _theme_canvas(self) -> None:
         self.canvas.set_theme(self.theme)
         self.minimap.set_painter(self.canvas.scene_painter)
         self._place_minimap()

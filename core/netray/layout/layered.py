@@ -260,7 +260,10 @@ def _ranks(
     by_dst = np.argsort(b, kind="stable")
     pred_ptr = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=n))]).tolist()
     pred = a[by_dst].tolist()
-    rank = [0] * n
+    top = np.zeros(n, bool) if pin_top is None else np.asarray(pin_top, bool)
+    bottom = np.zeros(n, bool) if pin_bottom is None else np.asarray(pin_bottom, bool)
+    # The first row belongs to the pinned boxes: the others start one row lower.
+    rank = (~top).astype(np.int64).tolist() if top.any() else [0] * n
     for v in topo.tolist():
         lo, hi = pred_ptr[v], pred_ptr[v + 1]
         if hi > lo:
@@ -271,12 +274,7 @@ def _ranks(
                     best = r + 1
             rank[v] = best
     ranks = np.array(rank, dtype=np.int64)
-    top = np.zeros(n, bool) if pin_top is None else np.asarray(pin_top, bool)
-    bottom = np.zeros(n, bool) if pin_bottom is None else np.asarray(pin_bottom, bool)
-    if top.any():
-        # The first row belongs to the pinned boxes: everything else moves down one row.
-        ranks[~top] += 1
-        ranks[top] = 0
+    ranks[top] = 0
     # Slide boxes down next to their consumers wherever that shortens more edges than it
     # stretches (out-degree >= in-degree): constants and shape computations then sit by
     # the op that uses them instead of at the top with a long edge each. Walked from the
