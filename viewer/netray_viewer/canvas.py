@@ -168,7 +168,8 @@ class GraphCanvas(pg.GraphicsView):
         # must not push the inputs out of view.
         band = self.scene_data.items_in(left, top, right, top + view_h)
         centres = self.scene_data.x[band] + self.scene_data.w[band] / 2
-        cx = float(np.median(centres)) if band.size else (left + right) / 2
+        # The middle box by sort order (np.median would import numpy.ma: ~10 ms of start-up).
+        cx = float(np.sort(centres)[band.size // 2]) if band.size else (left + right) / 2
         cx = min(max(cx, left - margin + view_w / 2), right + margin - view_w / 2) if view_w < right - left else cx
         self.view_box.setRange(QRectF(cx - view_w / 2, top - margin, view_w, view_h), padding=0)
 
