@@ -18,12 +18,10 @@ import numpy as np
 from netray import FormatError, Model, file_slice_loader
 from netray.ir import TensorLoader
 from netray_pytorch.dtypes import finish, itemsize, numpy_dtype
+from netray_pytorch.sniff import MAGIC_NUMBER
 from netray_pytorch.state_dict import STATE_DICT, build_model
 from netray_pytorch.unpickler import PickledTensor, StorageRef, restricted_load
 from netray_pytorch.zipstore import is_contiguous, strided_view
-
-MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
-MAGIC_PICKLE = b"\x80\x02\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little")
 
 
 class _SafePickleReader(pickle.Unpickler):

@@ -7,7 +7,7 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo
-from netray_pytorch.sniff import EXPORTED_PROGRAM, STATE_DICT, sniff, zip_kind
+from netray_pytorch.sniff import EXPORTED_PROGRAM, MAGIC_PICKLE, STATE_DICT, sniff, zip_kind
 
 CHECKPOINT = "PyTorch checkpoint"
 
@@ -36,12 +36,12 @@ def netray_load(path: Path, format: str) -> Model | None:
     if format not in (STATE_DICT, CHECKPOINT):
         return None
     with open(path, "rb") as f:
-        head = f.read(len(legacy.MAGIC_PICKLE))
+        head = f.read(len(MAGIC_PICKLE))
     if head.startswith(b"PK\x03\x04"):
         if zip_kind(path) == EXPORTED_PROGRAM:
             return exported_program.read_pt2(path)
         return torch_zip.read_torch_zip(path)
-    if head == legacy.MAGIC_PICKLE:
+    if head == MAGIC_PICKLE:
         return legacy.read_legacy(path)
     if head[:1] == b"\x80":
         return pickle_file.read_pickle(path)

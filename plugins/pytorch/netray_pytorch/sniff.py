@@ -6,11 +6,14 @@ import re
 import zipfile
 from pathlib import Path
 
-from netray_pytorch.legacy import MAGIC_PICKLE
 from netray_pytorch.zipstore import zip_is_whole
 
 EXPORTED_PROGRAM = "PyTorch ExportedProgram"
 STATE_DICT = "PyTorch state_dict"
+
+# torch.save's legacy (pre-zip) format starts with this number, pickled.
+MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+MAGIC_PICKLE = b"\x80\x02\x8a\x0a" + MAGIC_NUMBER.to_bytes(10, "little")
 
 _PICKLE_EXTENSIONS = (".pt", ".pth", ".pkl", ".bin", ".ckpt", ".tar")
 
