@@ -274,18 +274,36 @@ def ratio(netron_s: float | None, netray_s: float | None) -> float | None:
 
 
 def measure_netron(netron: ModuleType, path: Path, repeat: int, timeout: float) -> dict[str, Any]:
-    """Netron's median over ``repeat`` runs, as for netray; a single run where one takes over 10 s."""
+    """Netron's median over ``repeat`` runs, each just after a netray run of the same model.
+
+    The pairs give the netray / Netron ratio side by side: on a shared machine whose
+    speed drifts over minutes, a ratio of neighbouring runs is steadier than a ratio of
+    medians taken minutes apart. One run only where Netron takes over 10 s.
+    """
     from dataclasses import asdict
 
-    first = asdict(netron.measure(path, timeout=timeout))
-    if first["status"] != "ok" or first["ready_s"] > 10.0 or repeat <= 1:
-        return first
-    runs = [first] + [asdict(netron.measure(path, timeout=timeout)) for _ in range(repeat - 1)]
+    runs: list[dict[str, Any]] = []
+    pairs: list[list[float]] = []
+    for _ in range(max(repeat, 1)):
+        ours = measure_ready(path, "auto", 1).get("ready_s")
+        run = asdict(netron.measure(path, timeout=timeout))
+        runs.append(run)
+        if run["status"] != "ok":
+            break
+        if ours:
+            pairs.append([ours, run["ready_s"]])
+        if run["ready_s"] > 10.0:
+            break
     ok = [r for r in runs if r["status"] == "ok"]
-    result = dict(first)
+    if not ok:
+        return runs[-1]
+    result = dict(ok[0])
     result["ready_s"] = round(statistics.median(r["ready_s"] for r in ok), 3)
     result["ready_runs"] = [r["ready_s"] for r in ok]
     result["browser_peak_rss_mb"] = max(r["browser_peak_rss_mb"] or 0.0 for r in ok)
+    result["pairs"] = pairs  # [netray ready_s, Netron ready_s], run one after the other
+    if pairs:
+        result["netray_over_netron_paired"] = round(statistics.median(a / b for a, b in pairs), 3)
     return result
 
 
@@ -332,7 +350,7 @@ def millis(part: dict[str, Any]) -> str:
 def print_table(report: dict[str, Any]) -> None:
     header = (
         f"{'model':18} {'nodes':>8} {'ready s':>8} {'all s':>7} {'paint ms':>10} {'all ms':>10} "
-        f"{'RSS MB':>7} {'netron s':>9} {'ratio':>6}"
+        f"{'RSS MB':>7} {'netron s':>9} {'ratio':>6} {'paired':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -341,14 +359,18 @@ def print_table(report: dict[str, Any]) -> None:
         netron_text = f"{netron['ready_s']:.2f}" if netron.get("ready_s") else netron.get("status", "-")
         ratio_text = f"{row['netron_over_netray']:.1f}x" if row["netron_over_netray"] else "-"
         rss = max(row["default"].get("peak_rss_mb", 0), row["all"].get("peak_rss_mb", 0))
+        paired = netron.get("netray_over_netron_paired")
+        paired_text = f"{paired:.2f}" if paired else "-"
         print(
             f"{row['model']:18} {row['file_nodes']:>8,} {seconds(row['default']):>8} {seconds(row['all']):>7} "
             f"{millis(row['paint_default']):>10} {millis(row['paint_all']):>10} {rss:>7.0f} {netron_text:>9} {ratio_text:>6}"
+            f" {paired_text:>7}"
         )
     print()
     print("ready: netray open --snapshot in a fresh process (default expansion / --expand all), median of runs")
     print("paint: mean/worst ms per frame of a scripted pan and zoom; RSS: peak of the netray process")
     print("netron: navigation to drawn SVG in headless Chromium; ratio: netron / netray (default expansion)")
+    print("paired: median of netray / Netron over runs made one after the other (where Netron takes under 10 s)")
     for row in report["models"]:
         for key in ("default", "all", "paint_default", "paint_all"):
             if "error" in row[key]:
