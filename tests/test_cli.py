@@ -124,3 +124,35 @@ def test_snapshot_needs_a_file() -> None:
     result = run("open", "--snapshot", "x.png")
     assert result.returncode == 2
     assert "needs a FILE" in result.stderr
+
+
+def test_the_cli_limits_numpy_blas_threads_before_numpy_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenBLAS's idle threads spin on the user's cores while netray starts; the CLI keeps one.
+
+    That works only if importing netray.cli (and the netray package) loads no numpy.
+    """
+    probe = "import sys, netray.cli; print(sorted(m for m in ('numpy', 'netray.ir') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    from netray import cli
+
+    for preset, expected in ((None, "1"), ("4", "4")):  # a user's own setting stays
+        if preset is None:
+            monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+        monkeypatch.setattr(sys, "argv", ["netray", "formats", "--json"])
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+        assert exit_info.value.code == 0
+        assert os.environ["OPENBLAS_NUM_THREADS"] == expected
+
+
+def test_package_names_resolve_on_first_use() -> None:
+    import netray
+
+    assert set(netray.__all__) <= set(dir(netray))
+    for name in netray.__all__:
+        assert getattr(netray, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        netray.not_a_name  # noqa: B018

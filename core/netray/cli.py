@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import click
 
 from netray.errors import FormatError
-from netray.plugins import get_manager
 
 EXIT_USER_ERROR = 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,6 +84,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def print_plugin_warnings() -> None:
+    from netray.plugins import get_manager
+
     for warning in dict.fromkeys(get_manager().warnings):
         click.echo(f"netray: warning: {warning}", err=True)
 
@@ -170,6 +171,8 @@ def export_command(file: Path, output: Path, expand: str, direction: str, theme:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def formats_command(as_json: bool) -> None:
     """List installed plugins, their versions, formats and extensions."""
+    from netray.plugins import get_manager
+
     manager = get_manager()
     rows = []
     for record in manager.records.values():
@@ -191,6 +194,10 @@ def formats_command(as_json: bool) -> None:
 
 
 def main() -> None:
+    # netray's process does no linear algebra, and OpenBLAS (numpy's) starts one thread
+    # per core that spins while idle: on 2 cores it took ~60 ms from a 0.5 s
+    # `netray open`. Set before anything imports numpy (importing this module does not).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     cli(obj={})
 
 
