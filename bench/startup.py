@@ -14,6 +14,7 @@ import sys
 import time
 
 T0 = time.monotonic()
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as netray.cli.main does, before numpy loads
 
 
 def mark(phase: str) -> None:
