@@ -149,12 +149,12 @@ def build_block(
             pad_top += FRAME_TITLE
         label_extent = len(group.label) * CHAR_WIDTH + 2 * FRAME_PAD
     if not is_root:
-        # A row holding only the ports of entering (leaving) edges sits on the top (bottom)
-        # border itself: the padding above it was empty space, and the row gap below
-        # the top ports still holds the title band and the entering edges' shape labels.
+        # A row holding only the ports of entering (leaving) edges needs no padding: the
+        # top ports sit just under the title band (so the entering edges' shape labels,
+        # in the row gap below them, stay clear of the title), the bottom ports on the border.
         last_row = len(lay.row_top) - 1
         if n_in and not np.any(lay.rank[:m] == 0):
-            pad_top -= FRAME_PAD + (0.0 if transposed else FRAME_TITLE)
+            pad_top -= FRAME_PAD
         if n_out and last_row > 0 and not np.any(lay.rank[:m] == last_row):
             pad_bottom = 0.0
     width = lay.width + pad_left + pad_right
