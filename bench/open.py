@@ -236,6 +236,9 @@ def paint_child(model: Path, expand: str) -> dict[str, Any]:
         "paint_mean_ms": round(1000 * statistics.fmean(frames), 2),
         "paint_worst_ms": round(1000 * max(frames), 2),
         "paint_median_ms": round(1000 * statistics.median(frames), 2),
+        # The bar is a frame of the whole graph, zoomed out: the first and last (fit) frames.
+        "paint_fitted_ms": [round(1000 * frames[0], 2), round(1000 * frames[-1], 2)],
+        "worst_frame": frames.index(max(frames)),  # 0 fit, 1-8 zoom in, 9-33 pan, 34-41 zoom out, 42 fit
         "boxes_drawn_max": max(drawn),
     }
 
