@@ -84,5 +84,32 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
-# The public names: those above, resolved on first use, and the version.
-__all__ = [*_HOMES, "__version__"]
+__all__ = [
+    "Attribute",
+    "AttrKind",
+    "Category",
+    "Claim",
+    "FormatError",
+    "FormatInfo",
+    "Graph",
+    "Model",
+    "NoReaderError",
+    "Node",
+    "OpInfo",
+    "PluginError",
+    "Port",
+    "Quantization",
+    "Shape",
+    "SourceLocation",
+    "Tensor",
+    "TensorType",
+    "Value",
+    "export",
+    "file_slice_loader",
+    "hookimpl",
+    "load_model",
+    "save_model",
+    "shape_text",
+    "show",
+    "__version__",
+]
