@@ -151,6 +151,7 @@ def test_the_cli_limits_numpy_blas_threads_before_numpy_loads(monkeypatch: pytes
 def test_package_names_resolve_on_first_use() -> None:
     import netray
 
+    assert set(netray.__all__) == {*netray._HOMES, "__version__"}  # the lazy table and the public list agree
     assert set(netray.__all__) <= set(dir(netray))
     for name in netray.__all__:
         assert getattr(netray, name) is not None, name
