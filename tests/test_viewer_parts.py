@@ -157,11 +157,51 @@ def test_whole_scene_paths_hold_every_box_and_edge(qapp: object) -> None:
     scene = two_box_scene()
     geometry = SceneGeometry.of(scene)
     geometry.build_whole_paths()
-    boxes = geometry.box_paths["activation"]
-    assert boxes.elementCount() == 2 * 5  # two closed rectangles
-    assert boxes.boundingRect() == QRectF(0, 0, 80, 124)
-    assert geometry.edge_path.elementCount() == 3  # one polyline of three points
-    assert geometry.edge_path.boundingRect().top() == 24.0 and geometry.edge_path.boundingRect().bottom() == 100.0
+    assert geometry.vertical
+    boxes = geometry.box_bands["activation"]
+    assert sum(p.elementCount() for p in boxes.paths) == 2 * 5  # two closed rectangles
+    united = QRectF()
+    for path in boxes.paths:
+        united = united.united(path.boundingRect())
+    assert united == QRectF(0, 0, 80, 124)
+    (edge,) = geometry.edge_bands.paths
+    assert edge.elementCount() == 3  # one polyline of three points
+    assert edge.boundingRect().top() == 24.0 and edge.boundingRect().bottom() == 100.0
+    assert geometry.edge_bands.reaching(-10.0, 20.0) == []  # the edge runs from 24 to 100
+    assert len(geometry.edge_bands.reaching(30.0, 40.0)) == 1
+
+
+def test_whole_scene_paths_come_in_bands_and_a_view_draws_those_reaching_it(qapp: object) -> None:
+    from netray.hierarchy import Hierarchy
+    from netray.layout import layout_scene
+    from netray.layout import synthetic as syn
+    from netray_viewer.painter import BANDS, SceneGeometry
+
+    graph = syn.layered_dag(600)
+    h = Hierarchy.build(graph)
+    scene = layout_scene(graph, h, h.all_group_ids())
+    geometry = SceneGeometry.of(scene)
+    geometry.build_whole_paths()
+    boxes = int((scene.kind != ItemKind.FRAME).sum())
+    assert sum(p.elementCount() for b in geometry.box_bands.values() for p in b.paths) == 5 * boxes
+    drawn = int((np.diff(scene.edge_offsets) >= 2).sum())
+    points = sum(p.elementCount() for p in geometry.edge_bands.paths)
+    assert points == sum(int(n) for n in np.diff(scene.edge_offsets) if n >= 2) and drawn > 100
+    left, top, right, bottom = scene.bounds()
+    if geometry.vertical:
+        tenth = QRectF(left, top, right - left, (bottom - top) / 10)
+    else:
+        tenth = QRectF(left, top, (right - left) / 10, bottom - top)
+    for bands in (*geometry.box_bands.values(), geometry.edge_bands):
+        assert len(bands.paths) <= BANDS + 1
+        low, high = geometry.along(tenth)
+        reached = bands.reaching(low, high)
+        # Every band holding an item in view is drawn; on a tall graph, far from all of them.
+        for path, a, b in zip(bands.paths, bands.low, bands.high, strict=True):
+            if a <= high and b >= low:
+                assert path in reached
+    total = sum(len(b.paths) for b in geometry.box_bands.values())
+    assert sum(len(b.reaching(*geometry.along(tenth))) for b in geometry.box_bands.values()) < total / 2
 
 
 def test_attribute_of_the_wrong_kind_is_shown_not_raised() -> None:

@@ -9,6 +9,7 @@ edge labels appearing as they become readable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,18 +42,56 @@ def expand_marker_rect(x: float, y: float, w: float) -> QRectF:
     return QRectF(x + w - MARKER_SIZE - 4, y + 4, MARKER_SIZE, MARKER_SIZE)
 
 
+BANDS = 32  # whole-scene paths are cut into this many bands along the scene's long axis
+
+
+@dataclass
+class Banded:
+    """One kind of item as paths per band along the scene's long axis, with how far each reaches.
+
+    Qt processes all of a path it is given, in view or not, so a view showing a tenth
+    of a large scene draws only the bands that reach into it. Items longer than two
+    bands (frames, skip connections) have a path of their own.
+    """
+
+    paths: list[QPainterPath] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, low: np.ndarray, high: np.ndarray, start: float, width: float, make: Callable[[np.ndarray], QPainterPath]) -> Banded:
+        banded = cls()
+        if len(low) == 0:
+            return banded
+        band = np.clip(((low - start) // width).astype(np.int64), 0, BANDS - 1)
+        band[(high - low) > 2 * width] = BANDS
+        order = np.argsort(band, kind="stable")
+        bounds = np.searchsorted(band[order], np.arange(BANDS + 2))
+        for b in range(BANDS + 1):
+            members = order[bounds[b] : bounds[b + 1]]
+            if len(members):
+                banded.paths.append(make(members))
+                banded.low.append(float(low[members].min()))
+                banded.high.append(float(high[members].max()))
+        return banded
+
+    def reaching(self, low: float, high: float) -> list[QPainterPath]:
+        return [p for p, a, b in zip(self.paths, self.low, self.high, strict=True) if a <= high and b >= low]
+
+
 @dataclass
 class SceneGeometry:
-    """Per-scene precomputations: edge bounding boxes and the whole-scene paths."""
+    """Per-scene precomputations: edge bounding boxes and the whole-scene paths, in bands."""
 
     scene: Scene
     edge_left: np.ndarray
     edge_top: np.ndarray
     edge_right: np.ndarray
     edge_bottom: np.ndarray
-    box_paths: dict[str, QPainterPath] = field(default_factory=dict)
-    frame_path: QPainterPath = field(default_factory=QPainterPath)
-    edge_path: QPainterPath = field(default_factory=QPainterPath)
+    box_bands: dict[str, Banded] = field(default_factory=dict)
+    frame_bands: Banded = field(default_factory=Banded)
+    edge_bands: Banded = field(default_factory=Banded)
+    vertical: bool = True  # bands along y (a top-to-bottom scene) or along x
     _built: bool = False
 
     @classmethod
@@ -82,15 +121,35 @@ class SceneGeometry:
         if self._built:
             return
         scene = self.scene
+        left, top, right, bottom = scene.bounds()
+        self.vertical = bottom - top >= right - left
+        if self.vertical:
+            item_low, item_high, start, extent = scene.y, scene.y + scene.h, top, bottom - top
+            edge_low, edge_high = self.edge_top, self.edge_bottom
+        else:
+            item_low, item_high, start, extent = scene.x, scene.x + scene.w, left, right - left
+            edge_low, edge_high = self.edge_left, self.edge_right
+        width = max(extent / BANDS, 1e-9)
+
+        def items(members: np.ndarray) -> Banded:
+            return Banded.of(item_low[members], item_high[members], start, width, lambda k: rects_path(scene, members[k]))
+
         frames = scene.kind == ItemKind.FRAME
-        self.frame_path = rects_path(scene, np.flatnonzero(frames))
+        self.frame_bands = items(np.flatnonzero(frames))
         categories = np.array(scene.category, dtype=object) if scene.size else np.zeros(0, object)
         for category in sorted(set(scene.category)):
             members = np.flatnonzero((categories == category) & ~frames)
             if len(members):
-                self.box_paths[category] = rects_path(scene, members)
-        self.edge_path = polylines_path(scene.edge_points, scene.edge_offsets)
+                self.box_bands[category] = items(members)
+        drawn = np.flatnonzero(np.diff(scene.edge_offsets) >= 2) if len(scene.edge_offsets) else np.zeros(0, np.int64)
+        self.edge_bands = Banded.of(
+            edge_low[drawn], edge_high[drawn], start, width, lambda k: subset_polylines_path(scene, drawn[k])
+        )
         self._built = True
+
+    def along(self, visible: QRectF) -> tuple[float, float]:
+        """The view's extent along the bands' axis."""
+        return (visible.top(), visible.bottom()) if self.vertical else (visible.left(), visible.right())
 
     def edges_in(self, left: float, top: float, right: float, bottom: float) -> np.ndarray:
         mask = (self.edge_left <= right) & (self.edge_right >= left) & (self.edge_top <= bottom) & (self.edge_bottom >= top)
@@ -109,6 +168,15 @@ def rects_path(scene: Scene, items: np.ndarray) -> QPainterPath:
     ys = np.stack([y0, y0, y1, y1, y0], axis=1).reshape(-1)
     connect = np.tile(np.array([1, 1, 1, 1, 0], np.int32), len(items))
     return pg.arrayToQPath(xs, ys, connect=connect, finiteCheck=False)
+
+
+def subset_polylines_path(scene: Scene, edges: np.ndarray) -> QPainterPath:
+    """The polylines of the given edges as straight segments in one path (gathered with arrays)."""
+    off = scene.edge_offsets
+    counts = off[edges + 1] - off[edges]
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    index = np.repeat(off[edges] - before, counts) + np.arange(int(counts.sum()))
+    return polylines_path(scene.edge_points[index], np.concatenate([[0], np.cumsum(counts)]))
 
 
 def polylines_path(points: np.ndarray, offsets: np.ndarray) -> QPainterPath:
@@ -300,14 +368,14 @@ class ScenePainter:
         # Outer frames first so inner ones lie on top.
         frames = frames[np.argsort(scene.depth[frames], kind="stable")]
         detailed = len(items) <= DETAIL_LIMIT and zoom >= ARROW_ZOOM
-        self._paint_frames(painter, frames, zoom, detailed)
+        self._paint_frames(painter, frames, zoom, detailed, visible)
         edges = self.geometry.edges_in(visible.left(), visible.top(), visible.right(), visible.bottom())
         self._paint_edges(painter, edges, zoom, detailed, visible)
         if detailed:
             self._paint_frame_titles(painter, frames, zoom)
             self._paint_boxes(painter, boxes, zoom)
         else:
-            self._paint_cached_boxes(painter, zoom)
+            self._paint_cached_boxes(painter, zoom, visible)
         self._paint_selection(painter, zoom)
         return len(boxes)
 
@@ -326,7 +394,7 @@ class ScenePainter:
         frames = items[s.kind == ItemKind.FRAME]
         frames = frames[np.argsort(s.depth[frames], kind="stable")]
         boxes = items[s.kind != ItemKind.FRAME]
-        self._paint_frames(painter, frames, zoom, True)
+        self._paint_frames(painter, frames, zoom, True, everything)
         for start in range(0, len(s.edge_src), max(edge_chunk, 1)):
             edges = np.arange(start, min(start + edge_chunk, len(s.edge_src)))
             self._paint_edges(painter, edges, zoom, True, everything)
@@ -346,7 +414,7 @@ class ScenePainter:
         pen.setWidthF(pixels)
         return pen
 
-    def _paint_frames(self, painter: QPainter, frames: np.ndarray, zoom: float, detailed: bool) -> None:
+    def _paint_frames(self, painter: QPainter, frames: np.ndarray, zoom: float, detailed: bool, visible: QRectF) -> None:
         """Fills and borders; titles come later, over the edges (:meth:`_paint_frame_titles`)."""
         t = self.theme
         s = self.scene
@@ -354,7 +422,8 @@ class ScenePainter:
         painter.setBrush(QBrush(t.frame_fill))
         if not detailed:
             self.geometry.build_whole_paths()
-            painter.drawPath(self.geometry.frame_path)
+            for path in self.geometry.frame_bands.reaching(*self.geometry.along(visible)):
+                painter.drawPath(path)
             return
         for i in frames.tolist():
             rect = QRectF(s.x[i], s.y[i], s.w[i], s.h[i])
@@ -403,7 +472,8 @@ class ScenePainter:
             faint.setAlpha(70)
             painter.setPen(self._pen(faint, 1.0, zoom))
             self.geometry.build_whole_paths()
-            painter.drawPath(self.geometry.edge_path)
+            for path in self.geometry.edge_bands.reaching(*self.geometry.along(visible)):
+                painter.drawPath(path)
             return
         control = s.edge_control[edges] if len(s.edge_control) == len(s.edge_src) else np.zeros(len(edges), bool)
         data_edges = edges[~control]
@@ -444,15 +514,17 @@ class ScenePainter:
                 my = b[1] - ARROW_LENGTH - metrics.height()
             painter.drawText(QPointF(mx + 4, my + metrics.ascent() / 2), label)
 
-    def _paint_cached_boxes(self, painter: QPainter, zoom: float) -> None:
+    def _paint_cached_boxes(self, painter: QPainter, zoom: float, visible: QRectF) -> None:
         t = self.theme
         self.geometry.build_whole_paths()
-        for category, path in self.geometry.box_paths.items():
+        low, high = self.geometry.along(visible)
+        for category, bands in self.geometry.box_bands.items():
             colour = t.header(category)
             # Below a pixel per box, a 1px outline in the box's colour keeps every box visible as a dot.
             painter.setPen(self._pen(t.border if zoom > 0.05 else colour, 1.0, zoom))
             painter.setBrush(QBrush(colour))
-            painter.drawPath(path)
+            for path in bands.reaching(low, high):
+                painter.drawPath(path)
 
     def _paint_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float) -> None:
         t = self.theme
