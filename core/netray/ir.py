@@ -158,12 +158,13 @@ class Tensor:
 
 
 def file_slice_loader(
-    path: str | Path, offset: int, length: int, dtype: np.dtype[Any] | str, shape: Sequence[int]
+    path: str | Path, offset: int, length: int, dtype: np.dtype[Any] | str, shape: Sequence[int], format: str = ""
 ) -> TensorLoader:
     """A loader that memory-maps ``length`` bytes at ``offset`` of ``path`` as an array.
 
     The bounds are checked against the file's size when the tensor is read, so a
-    hostile offset yields an error, not a read past the end.
+    hostile offset yields an error, not a read past the end; the FormatError names
+    ``format`` when the plugin gives it.
     """
     path = Path(path)
     np_dtype = np.dtype(dtype)
@@ -175,10 +176,10 @@ def file_slice_loader(
         with open(path, "rb") as f:
             size = f.seek(0, 2)
             if offset < 0 or length < 0 or offset + length > size:
-                raise FormatError(path, "", f"tensor data at {offset}+{length} lies past the end of the file ({size} bytes)")
+                raise FormatError(path, format, f"tensor data at {offset}+{length} lies past the end of the file ({size} bytes)")
             expected = int(np.prod(shape, dtype=np.int64)) * np_dtype.itemsize
             if expected != length:
-                raise FormatError(path, "", f"tensor of shape {shape} needs {expected} bytes, the file gives {length}")
+                raise FormatError(path, format, f"tensor of shape {shape} needs {expected} bytes, the file gives {length}")
             if length == 0:
                 return np.zeros(shape, dtype=np_dtype)
             start = offset - offset % mmap.ALLOCATIONGRANULARITY

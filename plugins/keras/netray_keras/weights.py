@@ -70,23 +70,12 @@ class WeightStore:
         location = f"{self.source.name} {info.h5_path}"
         if self.base_offset is not None and info.offset is not None and np.dtype(info.dtype).isnative:
             absolute = self.base_offset + info.offset
-            loader = self._wrap(file_slice_loader(self.source, absolute, info.nbytes, info.dtype, info.shape))
+            loader = file_slice_loader(self.source, absolute, info.nbytes, info.dtype, info.shape, FORMAT)
             location += f" @ {absolute}"
         else:
             loader = self._h5_loader(info)
         dtype = np.dtype(info.dtype).name
         return Tensor(name, dtype, info.shape, loader=loader, byte_size=info.nbytes, location=location)
-
-    def _wrap(self, inner: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
-        source = self.source
-
-        def load() -> np.ndarray:
-            try:
-                return inner()
-            except FormatError as exc:
-                raise FormatError(source, FORMAT, exc.reason) from exc
-
-        return load
 
     def _h5_loader(self, info: WeightInfo) -> Callable[[], np.ndarray]:
         open_h5, source = self.open_h5, self.source

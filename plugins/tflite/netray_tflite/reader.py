@@ -262,16 +262,7 @@ class _Reader:
 
     def loader(self, span: Span, np_dtype: str, shape: tuple[int, ...]) -> Callable[[], np.ndarray]:
         """A memory-mapped loader whose errors name this file and format."""
-        inner = file_slice_loader(self.path, span.offset, span.length, np_dtype, shape)
-        path = self.path
-
-        def load() -> np.ndarray:
-            try:
-                return inner()
-            except FormatError as exc:
-                raise FormatError(path, FORMAT, exc.reason) from exc
-
-        return load
+        return file_slice_loader(self.path, span.offset, span.length, np_dtype, shape, FORMAT)
 
     # -- one operator ---------------------------------------------------------------
     def node(self, op: Any, position: int, graph_index: int, tensor_at: Callable[[int], Value | None]) -> Node:
