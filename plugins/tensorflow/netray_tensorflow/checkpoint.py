@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netray import FormatError, Tensor, file_slice_loader
-from netray_tensorflow.sniff import fields
+from netray_tensorflow.sniff import fields, varint
 from netray_tensorflow.tensors import STORAGE, dtype_name, shape_of
 
 TABLE_MAGIC = 0xDB4775248B80FB57
@@ -35,17 +35,12 @@ class BundleEntry:
 
 
 def _varint(buf: bytes, pos: int, path: Path) -> tuple[int, int]:
-    value = shift = 0
-    while shift < 64:
-        if pos >= len(buf):
-            raise FormatError(path, "TensorFlow checkpoint", "truncated varint in the index")
-        b = buf[pos]
-        value |= (b & 0x7F) << shift
-        pos += 1
-        if not b & 0x80:
-            return value, pos
-        shift += 7
-    raise FormatError(path, "TensorFlow checkpoint", "overlong varint in the index")
+    found = varint(buf, pos)
+    if found is None:
+        # varint gives up after ten bytes that all continue, or at the end of the buffer.
+        what = "truncated" if len(buf) - pos < 10 else "overlong"
+        raise FormatError(path, "TensorFlow checkpoint", f"{what} varint in the index")
+    return found
 
 
 def snappy_decompress(data: bytes, path: Path) -> bytes:

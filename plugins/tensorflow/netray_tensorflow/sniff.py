@@ -40,7 +40,8 @@ TEXT_KINDS = {
 Field = tuple[int, int, "bytes | int"]
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int] | None:
+def varint(buf: bytes, pos: int) -> tuple[int, int] | None:
+    """A protobuf varint at ``pos``: (value, next position), or None if truncated or over ten bytes."""
     value = shift = 0
     while pos < len(buf) and shift < 64:
         b = buf[pos]
@@ -57,19 +58,19 @@ def fields(buf: bytes, limit: int = 6) -> list[Field]:
     out: list[Field] = []
     pos = 0
     while pos < len(buf) and len(out) < limit:
-        tag = _varint(buf, pos)
+        tag = varint(buf, pos)
         if tag is None or tag[0] >> 3 == 0:
             break
         number, wire = tag[0] >> 3, tag[0] & 7
         pos = tag[1]
         if wire == 0:
-            v = _varint(buf, pos)
+            v = varint(buf, pos)
             if v is None:
                 break
             out.append((number, wire, v[0]))
             pos = v[1]
         elif wire == 2:
-            n = _varint(buf, pos)
+            n = varint(buf, pos)
             if n is None:
                 break
             out.append((number, wire, buf[n[1] : n[1] + n[0]]))
