@@ -10,12 +10,14 @@ SAMPLE := docs/sample/netray-sample.onnx
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml $(PLUGINS) Makefile
+$(STAMP): pyproject.toml core/pyproject.toml viewer/pyproject.toml $(PLUGINS) tests/requirements.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	# The one-distribution layout before contract 1.0 was called netray too: drop it first.
+	$(BIN)/python -m pip uninstall -q -y netray 2>/dev/null || true
 	# One resolver run, so tests/requirements.txt pins torch to the CPU build before any
 	# plugin's optional range could pull a newer (CUDA) one.
-	$(BIN)/python -m pip install -q -r tests/requirements.txt -e '.[dev]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(BIN)/python -m pip install -q -r tests/requirements.txt -e core -e viewer $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $(STAMP)
 
 demo: setup
@@ -27,7 +29,7 @@ demo: setup
 	fi
 
 lint: setup
-	$(BIN)/ruff check core viewer plugins tests bench
+	$(BIN)/ruff check core viewer plugins tests bench tools
 
 typecheck: setup
 	$(BIN)/mypy core/netray viewer/netray_viewer $(patsubst %/__init__.py,%,$(wildcard plugins/*/netray_*/__init__.py))

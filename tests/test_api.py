@@ -110,7 +110,7 @@ def test_show_in_a_script_without_a_display_is_a_clear_error() -> None:
 
 def test_show_in_a_script_opens_the_viewer_on_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """With a display, show() hands the file to the viewer's run(); an in-memory model goes as a .netray copy."""
-    import netray_viewer
+    from netray_viewer import frontend
 
     opened: list[tuple[str, str]] = []
 
@@ -120,7 +120,7 @@ def test_show_in_a_script_opens_the_viewer_on_the_file(monkeypatch: pytest.Monke
         assert len(netray.load_model(path).main.nodes) == len(model.main.nodes)
         return 0
 
-    monkeypatch.setattr(netray_viewer, "run", fake_run)
+    monkeypatch.setattr(frontend, "run", fake_run)  # what netray-core finds through the netray.app entry point
     monkeypatch.setenv("DISPLAY", ":99")
     model = netray.load_model(SAMPLE)
     assert netray.show(SAMPLE, expand=1) == 0

@@ -337,7 +337,7 @@ def test_ml_dtypes_tensors_keep_their_dtype(tmp_path: Path, monkeypatch: pytest.
         back = loaded.main.values[name].initializer.numpy()  # type: ignore[union-attr]
         assert back.dtype == array.dtype and back.shape == array.shape
         assert back.tobytes() == np.ascontiguousarray(array).tobytes()
-    monkeypatch.setattr(netrayfile, "_named_dtype", lambda name: None)  # a reader without ml_dtypes
+    monkeypatch.setattr(netrayfile.members, "_named_dtype", lambda name: None)  # a reader without ml_dtypes
     raw = netray.load_model(tmp_path / "m.netray").main.values["bf16"].initializer.numpy()  # type: ignore[union-attr]
     assert raw.dtype == np.uint16 and raw.tobytes() == arrays["bf16"].tobytes()
     monkeypatch.undo()

@@ -215,8 +215,8 @@ def test_cli_without_plugins_exits_2_with_one_line(tmp_path: Path) -> None:
     formats = run_cli(tmp_path, "formats", "--json")
     assert formats.returncode == 0, formats.stderr
     rows = json.loads(formats.stdout)
-    assert [(r["plugin"], r["distribution"], r["formats"]) for r in rows] == [
-        ("netray-file", "netray", [{"name": "netray", "extensions": [".netray"]}])
+    assert [(r["plugin"], r["distribution"], [(f["name"], f["extensions"]) for f in r["formats"]]) for r in rows] == [
+        ("netray-file", "netray-core", [("netray", [".netray"])])
     ]  # only the built-in .netray reader
 
 
@@ -252,7 +252,7 @@ def test_entry_point_plugin_is_found_by_the_cli(tmp_path: Path) -> None:
     rows = {row["plugin"]: row for row in json.loads(formats.stdout)}
     assert rows["contract"]["distribution"] == "netray-plugin-contract"
     assert rows["contract"]["version"] == "0.3.1"
-    assert rows["contract"]["formats"] == [{"name": "ContractTest", "extensions": [".ctest"]}]
+    assert [(f["name"], f["extensions"]) for f in rows["contract"]["formats"]] == [("ContractTest", [".ctest"])]
     info = run_cli(tmp_path, "info", "--json", str(ctest_file(tmp_path)), plugins=site)
     assert info.returncode == 0, info.stderr
     summary = json.loads(info.stdout)
@@ -269,10 +269,13 @@ def test_a_plugin_whose_sniff_raises_is_named_and_others_still_work(tmp_path: Pa
     site = install_plugins(tmp_path / "site", "contract", "sniffy")
     monkeypatch.syspath_prepend(str(site))
     manager = PluginManager()
-    model = manager.load(ctest_file(tmp_path))
+    # Named like Sniffy's files, so Sniffy is asked first (declarations order the asking); its
+    # content is ContractTest's, which that plugin proves after Sniffy's sniff has raised.
+    misnamed = ctest_file(tmp_path).rename(tmp_path / "model.sniffy")
+    model = manager.load(misnamed)
     assert model.format == "ContractTest"
     assert any("'sniffy'" in w and "netray_sniff" in w and "sniff exploded" in w for w in manager.warnings), manager.warnings
-    result = run_cli(tmp_path, "info", "--json", str(ctest_file(tmp_path)), plugins=site)
+    result = run_cli(tmp_path, "info", "--json", str(misnamed), plugins=site)
     assert result.returncode == 0
     assert json.loads(result.stdout)["format"] == "ContractTest"
     assert "Traceback" not in result.stderr
@@ -340,7 +343,7 @@ def pip(bin_dir: Path, *args: str) -> None:
 def test_fresh_venv_core_only_then_with_the_onnx_plugin(tmp_path: Path) -> None:
     model = sample_onnx(tmp_path)
     bin_dir = make_venv(tmp_path / "venv")
-    pip(bin_dir, "--no-deps", "-e", str(REPO))
+    pip(bin_dir, "--no-deps", "-e", str(REPO / "core"))
     pip(bin_dir, "numpy", "pluggy", "click", "rich")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 

@@ -142,7 +142,7 @@ def test_example_in_a_fresh_venv_beside_the_core(tmp_path: Path) -> None:
         result = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args], capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, result.stdout + result.stderr
 
-    pip("--no-deps", "-e", str(REPO))
+    pip("--no-deps", "-e", str(REPO / "core"))
     pip("numpy", "pluggy", "click", "rich")
     pip(str(example_source(tmp_path)))  # with its declared dependencies, all satisfied now
     path, _ = toynet_file(tmp_path)

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from netray.api import export, load_model, save_model, show
     from netray.errors import FormatError, NoReaderError, PluginError
-    from netray.hookspecs import Claim, FormatInfo, OpInfo, hookimpl
+    from netray.hookspecs import CONTRACT_VERSION, Claim, FormatInfo, OpInfo, hookimpl
     from netray.ir import (
         Attribute,
         AttrKind,
         Category,
         Graph,
+        Metadata,
+        MetaValue,
         Model,
         Node,
         Port,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
         TensorType,
         Value,
         file_slice_loader,
+        meta_text,
         shape_text,
     )
 
@@ -42,6 +45,7 @@ _HOMES = {
     "FormatError": "netray.errors",
     "NoReaderError": "netray.errors",
     "PluginError": "netray.errors",
+    "CONTRACT_VERSION": "netray.hookspecs",
     "Claim": "netray.hookspecs",
     "FormatInfo": "netray.hookspecs",
     "OpInfo": "netray.hookspecs",
@@ -52,6 +56,8 @@ _HOMES = {
             "AttrKind",
             "Category",
             "Graph",
+            "Metadata",
+            "MetaValue",
             "Model",
             "Node",
             "Port",
@@ -62,6 +68,7 @@ _HOMES = {
             "TensorType",
             "Value",
             "file_slice_loader",
+            "meta_text",
             "shape_text",
         ),
         "netray.ir",
@@ -85,6 +92,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONTRACT_VERSION",
     "Attribute",
     "AttrKind",
     "Category",
@@ -92,6 +100,8 @@ __all__ = [
     "FormatError",
     "FormatInfo",
     "Graph",
+    "MetaValue",
+    "Metadata",
     "Model",
     "NoReaderError",
     "Node",
@@ -108,6 +118,7 @@ __all__ = [
     "file_slice_loader",
     "hookimpl",
     "load_model",
+    "meta_text",
     "save_model",
     "shape_text",
     "show",

@@ -72,7 +72,7 @@ def user_errors(func: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(package_name="netray")
+@click.version_option(package_name="netray-core")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """netray: open any AI model file and see it as an interactive graph."""
@@ -106,18 +106,21 @@ def validate_expand(_ctx: click.Context, _param: click.Parameter, value: str) ->
 @user_errors
 def open_command(file: Path | None, snapshot_path: Path | None, expand: str) -> None:
     """Open FILE in the viewer window."""
+    from netray.app import ViewerMissing, viewer
+
+    try:
+        front = viewer("netray open")
+    except ViewerMissing as exc:
+        fail(str(exc), False)
+        return
     if snapshot_path is not None:
         if file is None:
             raise click.UsageError("--snapshot needs a FILE")
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        import netray_viewer
-
-        result = netray_viewer.snapshot(str(file), str(snapshot_path), expand=expand, t0=process_start_time())
+        result = front.snapshot(str(file), str(snapshot_path), expand=expand, t0=process_start_time())
         click.echo(json.dumps(result))
         return
-    import netray_viewer
-
-    sys.exit(netray_viewer.run(str(file) if file else None, expand=expand))
+    sys.exit(front.run(str(file) if file else None, expand=expand))
 
 
 @cli.command("info")
@@ -149,6 +152,7 @@ def info_command(file: Path, as_json: bool) -> None:
 @user_errors
 def export_command(file: Path, output: Path, expand: str, direction: str, theme: str, graph: str, no_weights: bool) -> None:
     """Write FILE as a picture (.svg .png .pdf), JSON or a .netray file; needs no display."""
+    from netray.app import ViewerMissing
     from netray.exporter import ExportError, export_model
 
     try:
@@ -161,7 +165,7 @@ def export_command(file: Path, output: Path, expand: str, direction: str, theme:
             graph=int(graph) if graph.isdigit() else graph,
             weights=not no_weights,
         )
-    except ExportError as exc:
+    except (ExportError, ViewerMissing) as exc:
         fail(str(exc), bool(click.get_current_context().obj.get("debug")))
         return
     click.echo(f"wrote {written}")
@@ -170,21 +174,10 @@ def export_command(file: Path, output: Path, expand: str, direction: str, theme:
 @cli.command("formats")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def formats_command(as_json: bool) -> None:
-    """List installed plugins, their versions, formats and extensions."""
-    from netray.plugins import get_manager
+    """List installed plugins: versions, contract, the formats they declare and any problem."""
+    from netray.plugins import format_rows, get_manager
 
-    manager = get_manager()
-    rows = []
-    for record in manager.records.values():
-        rows.append(
-            {
-                "plugin": record.name,
-                "distribution": record.distribution,
-                "version": record.version,
-                "formats": [{"name": f.name, "extensions": list(f.extensions)} for f in record.formats],
-                "error": record.error,
-            }
-        )
+    rows = format_rows(get_manager())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

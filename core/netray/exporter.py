@@ -1,9 +1,10 @@
 """``netray.export``: write a model as a picture (.svg .png .pdf), as JSON or as a .netray file.
 
-This front is Qt-free: it checks the options, picks the writer by the target's
-extension and imports the viewer's painters (``netray_viewer.export``) only for
-pictures. Pictures need no display: on a headless Linux machine the Qt
-``offscreen`` platform is chosen before any QApplication exists.
+Qt-free: it checks the options and picks the writer by the target's extension.
+``.svg`` is written by the core itself from the laid-out Scene (:mod:`netray.svg`);
+``.png`` and ``.pdf`` need the viewer application's painters, found through its
+entry point (:mod:`netray.app`), and no display: on a headless Linux machine the
+Qt ``offscreen`` platform is chosen before any QApplication exists.
 
 (Named ``exporter`` rather than ``export`` so that importing it never replaces
 the ``netray.export`` function with a module of the same name.)
@@ -21,9 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from netray.app import viewer
 from netray.atomic import replacing
 from netray.ir import Graph, Model
 from netray.netrayfile import model_json
+from netray.scene import Scene
 
 PICTURE_FORMATS = (".svg", ".png", ".pdf")
 EXPORT_FORMATS = (*PICTURE_FORMATS, ".json", ".netray")
@@ -76,6 +79,11 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 def pick_graph(model: Model, graph: int | str) -> Graph:
     """The graph to draw: an index into ``model.graphs`` or the name of any graph (subgraphs too)."""
+    if not model.graphs:
+        raise ExportError(
+            f"the model holds weights only ({len(model.tensors)} tensors) and no graph to draw; "
+            "export it as .json or .netray, or open it in the viewer to browse its tensors"
+        )
     if isinstance(graph, int) and not isinstance(graph, bool):
         if not 0 <= graph < len(model.graphs):
             raise ExportError(f"graph {graph} does not exist: the model has {len(model.graphs)} top-level graph(s)")
@@ -149,9 +157,28 @@ def export_model(
     return write_bytes(target, data)
 
 
-def render_picture(graph: Graph, fmt: str, *, expand: str = "auto", direction: str = "TB", theme: str = "light") -> bytes:
-    """``graph`` drawn as ``fmt`` (".svg", ".png" or ".pdf") bytes, with the viewer's painters, offscreen if headless."""
-    prepare_qt_platform()
-    from netray_viewer.export import render_graph
+def build_scene(graph: Graph, expand: str = "auto", direction: str = "TB") -> Scene:
+    """Lay out ``graph`` with its groups expanded as the viewer would for ``expand``."""
+    from netray.hierarchy import Hierarchy
+    from netray.layout import LayoutCache
 
-    return render_graph(graph, fmt, expand=expand_mode(expand), direction=direction, theme=theme)
+    hierarchy = Hierarchy.build(graph)
+    return LayoutCache(graph, hierarchy, direction=direction).scene(hierarchy.expanded_for(expand))
+
+
+def render_picture(graph: Graph, fmt: str, *, expand: str = "auto", direction: str = "TB", theme: str = "light") -> bytes:
+    """``graph`` drawn as ``fmt`` (".svg", ".png" or ".pdf") bytes.
+
+    SVG is drawn here, without Qt; PNG and PDF by the viewer's painters, offscreen if
+    headless (:class:`netray.app.ViewerMissing` when the viewer is not installed).
+    """
+    mode = expand_mode(expand)
+    if fmt == ".svg":
+        from netray.palette import palette_named
+        from netray.svg import scene_svg
+
+        return scene_svg(build_scene(graph, mode, direction), palette_named(theme), graph.name)
+    front = viewer(f"{fmt[1:].upper()} export")
+    prepare_qt_platform()
+    data: bytes = front.render_graph(graph, fmt, expand=mode, direction=direction, theme=theme)
+    return data

@@ -55,6 +55,9 @@ COMPUTING = frozenset(
 NUMBERED_SERIES_MIN = 8
 
 
+DEFAULT_BUDGET = 400  # boxes shown on open before groups start collapsed
+
+
 @dataclass(eq=False, slots=True)
 class Group:
     """A box that can be collapsed (one summary box) or expanded (a frame around its members).
@@ -323,6 +326,19 @@ class Hierarchy:
                 count += g.member_count
                 queue.extend(g.children)
         return frozenset(expanded)
+
+    def expanded_for(self, mode: str) -> frozenset[str]:
+        """The expanded groups for an ``--expand`` mode: auto, none, all or a depth ("2")."""
+        mode = (mode or "auto").strip().lower()
+        if mode == "none":
+            return self.expanded_to_depth(0)  # the root stays open: its groups show collapsed
+        if mode == "all":
+            return self.all_group_ids()
+        if mode.isdigit():
+            return self.expanded_to_depth(int(mode))
+        if mode != "auto":
+            raise ValueError(f"expand must be auto, none, all or a depth, not {mode!r}")
+        return self.default_expanded(DEFAULT_BUDGET)
 
     def visible_count(self, expanded: frozenset[str]) -> int:
         """How many items (boxes and frames) a scene of this expansion state holds."""

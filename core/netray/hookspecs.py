@@ -3,7 +3,13 @@
 A plugin is any object or module with functions marked ``@netray.hookimpl`` and
 named after the specs below, registered through the entry-point group
 ``netray.plugins``. Every hook is optional but a format plugin needs
-``netray_formats``, ``netray_sniff`` and ``netray_load``. See docs/plugins.md.
+``netray_formats`` and ``netray_load``; ``netray_sniff`` refines what the
+declarations of ``netray_formats`` can tell. See docs/plugins.md.
+
+The contract is versioned: :data:`CONTRACT_VERSION` is the version this core speaks.
+A plugin states the version it was written for as a module attribute
+``NETRAY_CONTRACT = "1.0"``. A plugin written for a newer major version is refused
+(named in ``netray formats``); one for a newer minor version is loaded with a warning.
 """
 
 from __future__ import annotations
@@ -16,18 +22,52 @@ import pluggy
 
 from netray.ir import Category, Model
 
+CONTRACT_VERSION = "1.0"
+
 hookspec = pluggy.HookspecMarker("netray")
 hookimpl = pluggy.HookimplMarker("netray")
+
+Magic = tuple[int, bytes]
 
 
 @dataclass(frozen=True)
 class FormatInfo:
-    """A format a plugin reads."""
+    """A format a plugin reads, declared as data.
+
+    The declarations drive ``netray formats``, the order plugins are asked to sniff a
+    file in, the claim of a plugin without a ``netray_sniff`` hook, and the install
+    hint for a file no installed plugin reads. Matching (:mod:`netray.declared`):
+
+    * ``extensions``: lower-case name endings with their dot (``".onnx"``), compound
+      (``".param.bin"``) or whole names (``"model.json"``); a hint, never proof.
+    * ``magic``: bytes at offset 0, or ``(offset, bytes)`` pairs; any one proves the format.
+    * ``patterns``: regular expressions (bytes) searched in the first 4 KiB; a match
+      makes the format plausible (text formats: ``rb"^7767517"``, ``rb"<net "``).
+    * ``contains``: names a folder (``directory=True``) or a zip archive of the format
+      holds: ``"saved_model.pb"``, or ``"code/"`` for a folder inside the archive.
+    * ``companions``: files read beside the main one, as glob patterns in its folder where
+      ``{stem}`` stands for its name without the last extension (``"{stem}.bin"``,
+      ``"*.params"``); shown by ``netray formats``.
+    """
 
     name: str  # family first: "ONNX", "TFLite", "TensorFlow SavedModel"
-    extensions: tuple[str, ...] = ()  # with dot: (".onnx", ".ort")
+    extensions: tuple[str, ...] = ()
     description: str = ""
-    directory: bool = False  # the format is a folder (SavedModel)
+    directory: bool = False  # the format is a folder (SavedModel, .mlpackage)
+    magic: tuple[bytes | Magic, ...] = ()
+    patterns: tuple[bytes, ...] = ()
+    contains: tuple[str, ...] = ()
+    companions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Accept bare bytes for offset 0; store (offset, bytes) pairs only.
+        pairs = tuple(m if isinstance(m, tuple) else (0, m) for m in self.magic)
+        object.__setattr__(self, "magic", pairs)
+        object.__setattr__(self, "extensions", tuple(e.lower() for e in self.extensions))
+
+    @property
+    def magic_pairs(self) -> tuple[Magic, ...]:
+        return self.magic  # type: ignore[return-value]  # normalised in __post_init__
 
 
 @dataclass(frozen=True)
@@ -65,7 +105,8 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:  # type: ignore[empty
     """Claim the file (or folder) at ``path`` or not.
 
     ``head`` holds its first bytes (up to 4 KiB; empty for a folder). Must be cheap
-    and must not raise for files that are not yours: return None.
+    and must not raise for files that are not yours: return None. Optional: a plugin
+    without it claims what its declared magic, patterns, contents and extensions match.
     """
 
 

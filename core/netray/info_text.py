@@ -70,10 +70,13 @@ def print_formats(rows: list[dict[str, Any]], console: Console | None = None) ->
         console.print("No format plugins installed. Install one, e.g.: pip install netray-plugin-onnx")
         return
     table = Table(title="installed format plugins", title_justify="left")
-    for col in ("plugin", "distribution", "version", "formats", "extensions"):
+    for col in ("plugin", "distribution", "version", "contract", "formats", "extensions"):
         table.add_column(col)
     for row in rows:
-        names = ", ".join(f["name"] for f in row["formats"]) or (f"[red]failed: {row['error']}[/red]" if row["error"] else "")
+        names = ", ".join(f["name"] for f in row["formats"]) or (f"[red]failed: {escape(row['error'])}[/red]" if row["error"] else "")
         exts = ", ".join(sorted({e for f in row["formats"] for e in f["extensions"]}))
-        table.add_row(row["plugin"], row["distribution"], row["version"], names, exts)
+        table.add_row(row["plugin"], row["distribution"], row["version"], row.get("contract") or "-", names, exts)
     console.print(table)
+    for row in rows:
+        for problem in row.get("problems", []):
+            console.print(f"[yellow]{escape(row['plugin'])}: {escape(problem)}[/yellow]")

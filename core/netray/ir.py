@@ -15,7 +15,7 @@ import mmap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -23,6 +23,12 @@ Dim = int | str | None
 """One dimension of a shape: a size, a symbolic name (``"batch"``), or unknown."""
 
 Shape = tuple[Dim, ...]
+
+MetaValue: TypeAlias = bool | int | float | str | list["MetaValue"]
+"""A typed metadata value: a scalar or an array of them (GGUF's typed key/values, ONNX's
+``metadata_props`` strings, safetensors' ``__metadata__``). Kept as the file types it."""
+
+Metadata: TypeAlias = dict[str, MetaValue]
 
 
 class Category(str, enum.Enum):
@@ -38,6 +44,27 @@ class Category(str, enum.Enum):
     QUANTIZATION = "quantization"
     CUSTOM = "custom"
     OTHER = "other"
+
+
+def meta_text(value: MetaValue, limit: int = 200) -> str:
+    """A metadata value as one readable line: arrays show their first items and their length."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        shown: list[str] = []
+        used = 2
+        for item in value:
+            text = meta_text(item, limit)
+            if used + len(text) + 2 > limit and shown:
+                break
+            shown.append(text)
+            used += len(text) + 2
+        more = f", … ({len(value):,} items)" if len(shown) < len(value) else ""
+        return "[" + ", ".join(shown) + more + "]"
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def shape_text(shape: Shape | None) -> str:
@@ -66,17 +93,36 @@ class TensorType:
 
 @dataclass(slots=True)
 class Quantization:
-    """Affine quantization parameters: real = scale * (q - zero_point)."""
+    """How stored integers (or packed blocks) stand for real numbers.
+
+    ``scheme`` names the kind:
+
+    * ``"affine"`` (the default): real = scale * (q - zero_point), one scale per tensor,
+      or one per slice along ``axis`` (TFLite, ONNX QuantizeLinear, PyTorch).
+    * ``"block"``: affine with one scale (and zero point) per ``block_size`` consecutive
+      elements along ``axis`` (ONNX ``block_size``, MX formats); ``scale`` may then be
+      left empty when the scales are a tensor of their own.
+    * a named scheme whose blocks carry their own scales, such as GGUF's ``"q4_0"`` or
+      ``"q4_k"`` (``block_size`` elements per block, e.g. 32 or 256), or ``"nf4"``.
+
+    ``details`` holds further facts as typed values (``{"super_block": 256}``).
+    """
 
     scale: Sequence[float] = ()
     zero_point: Sequence[int] = ()
     axis: int | None = None
     min: Sequence[float] = ()
     max: Sequence[float] = ()
-    details: dict[str, str] = field(default_factory=dict)
+    details: Metadata = field(default_factory=dict)
+    scheme: str = "affine"
+    block_size: int | None = None
 
     def __str__(self) -> str:
         parts = []
+        if self.scheme != "affine":
+            parts.append(self.scheme)
+        if self.block_size is not None:
+            parts.append(f"block={self.block_size}")
         if len(self.scale) == 1:
             parts.append(f"scale={self.scale[0]:.6g}")
         elif self.scale:
@@ -97,12 +143,21 @@ TensorLoader = Callable[[], np.ndarray]
 class Tensor:
     """A constant tensor (weight) whose bytes are read only on request.
 
+    ``dtype`` is the *storage* type, one of the names in :mod:`netray.dtypes`:
+    numpy's (``"float32"``, ``"int8"``, ``"bool"``, ``"string"``), ml_dtypes' for what
+    numpy lacks (``"bfloat16"``, ``"float8_e4m3fn"``, ``"int4"``) and block formats
+    (``"q4_k"``, ``"q8_0"``). ``shape`` is the logical shape in numpy's (row-major)
+    order, whatever order the file writes its dimensions in. ``byte_size`` is what
+    the stored bytes take in the file (packed: a ``q4_k`` tensor takes 4.5 bits an
+    element). ``quantization`` describes block or affine schemes of the storage.
+
     ``loader`` returns the array; it is called each time :meth:`numpy` is called
-    (no caching: a viewer asking twice for a 2 GB tensor should not keep it).
+    (no caching: a viewer asking twice for a 2 GB tensor should not keep it). What
+    :meth:`numpy` returns for each storage type is in :mod:`netray.dtypes`.
     ``location`` says where the bytes live, for the user ("model.onnx @ 1024, 4 MB").
     """
 
-    __slots__ = ("name", "dtype", "shape", "loader", "byte_size", "location", "kind", "metadata")
+    __slots__ = ("name", "dtype", "shape", "loader", "byte_size", "location", "kind", "metadata", "quantization")
 
     def __init__(
         self,
@@ -113,7 +168,8 @@ class Tensor:
         byte_size: int | None = None,
         location: str = "",
         kind: str = "dense",
-        metadata: dict[str, str] | None = None,
+        metadata: Metadata | None = None,
+        quantization: Quantization | None = None,
     ) -> None:
         self.name = name
         self.dtype = dtype
@@ -122,7 +178,8 @@ class Tensor:
         self.byte_size = byte_size
         self.location = location
         self.kind = kind
-        self.metadata = metadata or {}
+        self.metadata: Metadata = metadata or {}
+        self.quantization = quantization
 
     @property
     def size(self) -> int | None:
@@ -312,7 +369,7 @@ class Value:
         self.producer: Node | None = None
         self.consumers: list[Node] = []
         self.description = description
-        self.metadata: dict[str, str] = {}
+        self.metadata: Metadata = {}
 
     @property
     def is_weight(self) -> bool:
@@ -333,9 +390,16 @@ class Port:
 
 
 class Node:
-    """One operation."""
+    """One operation.
+
+    ``id`` is the node's stable identifier: unique within its model and equal across
+    two loads of the same file. The core derives it after a plugin's load by the rule
+    of :mod:`netray.ids` (from graph, name, op and order); plugins leave it empty.
+    Panels, selection, overlays, diffs and the JSON export refer to nodes by it.
+    """
 
     __slots__ = (
+        "id",
         "index",
         "name",
         "op",
@@ -367,6 +431,7 @@ class Node:
         category: Category | str = Category.OTHER,
         doc: str = "",
     ) -> None:
+        self.id = ""  # set by netray.ids.assign_ids once the model is read
         self.index = -1  # position in its graph's node list, set by Graph.add_node
         self.name = name
         self.op = op
@@ -378,7 +443,7 @@ class Node:
         self.subgraphs = subgraphs if subgraphs is not None else []
         self.scope = scope
         self.source = source
-        self.metadata: dict[str, str] = {}
+        self.metadata: Metadata = {}
         self.doc = doc
         self.device = ""
         # Nodes that must run before this one with no data flowing (TensorFlow's ^name).
@@ -412,9 +477,14 @@ class Graph:
     ``nodes`` is in topological order where one exists. ``values`` maps each name
     to its Value; names are unique within a graph. Call :meth:`link` after
     building to fill producers and consumers.
+
+    ``inferred`` is empty for structure read from the file. A plugin that *infers* a
+    graph the file does not store (GGUF holds tensors only; the blocks are deduced
+    from their names) says so there, in a sentence the viewer and ``netray info``
+    show: "inferred from tensor names; GGUF stores no graph".
     """
 
-    __slots__ = ("name", "inputs", "outputs", "nodes", "values", "kind", "description", "metadata")
+    __slots__ = ("name", "inputs", "outputs", "nodes", "values", "kind", "description", "metadata", "inferred")
 
     def __init__(self, name: str = "", kind: str = "graph") -> None:
         self.name = name
@@ -424,7 +494,8 @@ class Graph:
         self.values: dict[str, Value] = {}
         self.kind = kind  # "main", "subgraph", "function", "signature", ...
         self.description = ""
-        self.metadata: dict[str, str] = {}
+        self.metadata: Metadata = {}
+        self.inferred = ""
 
     def value(self, name: str, type: TensorType | None = None) -> Value:
         """The value called ``name``, created on first use."""
@@ -483,7 +554,17 @@ class Graph:
 
 
 class Model:
-    """A loaded model file: one or more graphs (main first) and what describes them."""
+    """A loaded model file: graphs (main first), named tensors, and what describes them.
+
+    * ``metadata`` is what the file *states* as key/values of its own (ONNX
+      ``metadata_props``, GGUF's key/values, safetensors' ``__metadata__``, TFLite
+      metadata buffers), typed as the file types them.
+    * ``properties`` is what the plugin *derived* or read from the format's structural
+      fields (opset details, signature names, counts, a conversion note).
+    * ``tensors`` holds named tensors that no graph reaches. A model that is weights
+      only (safetensors, GGUF, NumPy archives, state_dicts, checkpoints) has tensors and
+      may have no graph at all; :meth:`all_tensors` gives every tensor, in graphs too.
+    """
 
     __slots__ = (
         "format",
@@ -497,6 +578,8 @@ class Model:
         "functions",
         "source",
         "properties",
+        "tensors",
+        "_node_ids",
     )
 
     def __init__(self, format: str, graphs: list[Graph] | None = None) -> None:
@@ -505,20 +588,47 @@ class Model:
         self.producer = ""
         self.producer_version = ""
         self.description = ""
-        self.metadata: dict[str, str] = {}
+        self.metadata: Metadata = {}
         # Operator sets or libraries the model uses: {"ai.onnx": "17"}
         self.imports: dict[str, str] = {}
         self.graphs: list[Graph] = graphs if graphs is not None else []
         self.functions: list[Graph] = []
         self.source: Path | None = None
         # Further format-specific facts shown in the model panel, in order.
-        self.properties: dict[str, str] = {}
+        self.properties: Metadata = {}
+        self.tensors: dict[str, Tensor] = {}
+        self._node_ids: dict[str, Node] | None = None
 
     @property
     def main(self) -> Graph:
         if not self.graphs:
-            raise IndexError("model has no graph")
+            raise IndexError("model has no graph (it holds weights only: see Model.tensors)")
         return self.graphs[0]
+
+    @property
+    def weights_only(self) -> bool:
+        """True for a model with no operations in any top-level graph (safetensors, GGUF without structure, ...)."""
+        return not any(g.nodes for g in self.graphs)
+
+    def all_tensors(self) -> Iterator[tuple[str, Tensor]]:
+        """Every tensor once, as (name, tensor): the model's named tensors, then graphs' weights."""
+        seen: set[int] = set()
+        for name, t in self.tensors.items():
+            if id(t) not in seen:
+                seen.add(id(t))
+                yield name, t
+        for g in self.all_graphs():
+            for v in g.weights():
+                weight = v.initializer
+                if weight is not None and id(weight) not in seen:
+                    seen.add(id(weight))
+                    yield v.name, weight
+
+    def node(self, node_id: str) -> Node | None:
+        """The node whose stable :attr:`Node.id` is ``node_id``, in any graph; None if there is none."""
+        if self._node_ids is None:
+            self._node_ids = {n.id: n for g in self.all_graphs() for n in g.nodes if n.id}
+        return self._node_ids.get(node_id)
 
     def all_graphs(self) -> Iterator[Graph]:
         """Every graph, function and nested subgraph, each once."""
@@ -530,16 +640,8 @@ class Model:
                     yield g
 
     def parameter_count(self) -> int:
-        """Elements in all weights of all graphs (each weight Value counted once)."""
-        seen: set[int] = set()
-        total = 0
-        for g in self.all_graphs():
-            for v in g.weights():
-                t = v.initializer
-                if t is not None and id(t) not in seen:
-                    seen.add(id(t))
-                    total += t.size or 0
-        return total
+        """Elements in every tensor of the model (graphs' weights and named tensors), each counted once."""
+        return sum(t.size or 0 for _, t in self.all_tensors())
 
     def __repr__(self) -> str:
         return f"Model({self.format!r}, {len(self.graphs)} graphs)"

@@ -2,7 +2,8 @@
 
 In Jupyter, JupyterLab, VS Code or any other IPython kernel, :func:`show_model`
 returns a :class:`ModelView`, which the notebook renders as a picture of the graph
-(SVG, or PNG for very large graphs) with a caption. ``view.window()`` opens the
+(SVG, drawn by the core without Qt, or PNG for very large graphs where the viewer is
+installed) with a caption. ``view.window()`` opens the
 real, interactive viewer in a separate process (``python -m netray.cli open``), so
 the kernel stays free. Qt is imported only when a picture is drawn.
 """
@@ -87,6 +88,17 @@ def saved_copy(model: Model) -> Path:
         return save_model(model, path, weights=False)
 
 
+def viewer_installed() -> bool:
+    """Whether the viewer application (which draws PNGs) is installed; without it pictures stay SVG."""
+    from netray.app import ViewerMissing, viewer
+
+    try:
+        viewer()
+    except ViewerMissing:
+        return False
+    return True
+
+
 class ModelView:
     """A model as shown in a notebook: an inline picture, and ``window()`` for the interactive viewer."""
 
@@ -135,7 +147,7 @@ class ModelView:
         """The notebook's rich output: the picture (SVG, or PNG when large) with a caption in HTML."""
         svg = self.picture(".svg")
         bundle: dict[str, Any] = {"text/plain": repr(self)}
-        if len(svg) <= MAX_INLINE_SVG:
+        if len(svg) <= MAX_INLINE_SVG or not viewer_installed():
             bundle["image/svg+xml"] = svg.decode("utf-8")
             src = "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
         else:
@@ -171,6 +183,7 @@ def show_model(source: Model | str | Path | Any, **options: Any) -> ModelView | 
     if headless():
         raise RuntimeError("netray.show needs a display for its window; on a headless machine use netray.export(model, 'model.svg')")
     expand = expand_mode(options.get("expand", "auto"))
-    import netray_viewer
+    from netray.app import viewer
 
-    return netray_viewer.run(str(file if file is not None else saved_copy(model)), expand=expand)
+    front = viewer("netray.show's window")
+    return int(front.run(str(file if file is not None else saved_copy(model)), expand=expand))

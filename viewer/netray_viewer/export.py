@@ -1,7 +1,7 @@
 """Draw a whole graph into SVG, PNG or PDF bytes with the viewer's own painter.
 
 The picture matches the window: the same layout (``netray.layout``), the same
-expansion modes (:func:`netray_viewer.navigation.initial_expansion`), the same
+expansion modes (:meth:`netray.hierarchy.Hierarchy.expanded_for`), the same
 :class:`~netray_viewer.painter.ScenePainter` and theme, but every item at full
 level of detail (titles, attribute lines, edge labels) whatever the scene's size.
 Called through :func:`netray.export`, which picks the Qt platform first.
@@ -16,11 +16,9 @@ from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSiz
 from PyQt6.QtGui import QFont, QFontInfo, QImage, QPageLayout, QPageSize, QPaintDevice, QPainter, QPdfWriter
 from PyQt6.QtSvg import QSvgGenerator
 
-from netray.hierarchy import Hierarchy
+from netray.exporter import build_scene
 from netray.ir import Graph
-from netray.layout import LayoutCache
 from netray.scene import Scene
-from netray_viewer.navigation import initial_expansion
 from netray_viewer.painter import DETAIL_LIMIT, ScenePainter
 from netray_viewer.theme import Theme, theme_named
 
@@ -31,13 +29,6 @@ MAX_PNG_SIDE = 16384  # pixels; larger graphs are scaled down to fit
 MAX_PNG_PIXELS = 1 << 27  # 512 MB of ARGB32 at most, whatever the aspect ratio
 MAX_PDF_SIDE = 14400.0  # points (200 inches): the largest page PDF readers accept; larger graphs are scaled to fit
 EDGE_CHUNK = 3 * DETAIL_LIMIT  # the painter draws at most this many edges in detail per call
-
-
-def build_scene(graph: Graph, expand: str = "auto", direction: str = "TB") -> Scene:
-    """Lay out ``graph`` with its groups expanded as the viewer would for ``expand``."""
-    hierarchy = Hierarchy.build(graph)
-    expanded = initial_expansion(hierarchy, expand)
-    return LayoutCache(graph, hierarchy, direction=direction).scene(expanded)
 
 
 def picture_rect(scene: Scene) -> QRectF:

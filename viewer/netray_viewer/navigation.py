@@ -15,21 +15,10 @@ from netray.hierarchy import Hierarchy
 from netray.ir import Graph, Model, Node
 from netray.layout import LayoutCache
 
-DEFAULT_BUDGET = 400  # boxes shown on open before groups start collapsed
-
 
 def initial_expansion(hierarchy: Hierarchy, mode: str) -> frozenset[str]:
     """The expanded groups for an ``--expand`` mode: auto, none, all or a depth."""
-    mode = (mode or "auto").strip().lower()
-    if mode == "none":
-        return frozenset(hierarchy.expanded_to_depth(0))  # the root stays open: its groups show collapsed
-    if mode == "all":
-        return frozenset(hierarchy.all_group_ids())
-    if mode.isdigit():
-        return frozenset(hierarchy.expanded_to_depth(int(mode)))
-    if mode != "auto":
-        raise ValueError(f"expand must be auto, none, all or a depth, not {mode!r}")
-    return frozenset(hierarchy.default_expanded(DEFAULT_BUDGET))
+    return hierarchy.expanded_for(mode)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from netray.hookspecs import OpInfo
-from netray.ir import Attribute, Graph, Model, Node, Value, shape_text
+from netray.ir import Attribute, Graph, Metadata, Model, Node, Value, meta_text, shape_text
 
 MAX_LIST = 200  # rows shown per section before "… and N more"
 
@@ -165,7 +165,7 @@ def node_html(node: Node, info: OpInfo | None) -> str:
         parts.append(_section("Subgraphs", links, raw=True))
     if node.control_inputs:
         parts.append(_section("Control inputs", [("after", node_link(n)) for n in node.control_inputs], raw=True))
-    parts.append(_section("Metadata", sorted(node.metadata.items())))
+    parts.append(_section("Metadata", meta_rows(node.metadata)))
     if node.doc:
         parts.append(f"<h4>Description</h4><p>{escape(node.doc)}</p>")
     if info is not None and info.doc and info.doc.strip() != info.summary.strip():
@@ -187,7 +187,7 @@ def value_html(value: Value) -> str:
     producer = [("from", node_link(value.producer))] if value.producer is not None else [("from", "graph input or constant")]
     parts.append(_section("Producer", producer, raw=True))
     parts.append(_section("Consumers", [(str(k + 1), node_link(n)) for k, n in enumerate(value.consumers)], raw=True))
-    parts.append(_section("Metadata", sorted(value.metadata.items())))
+    parts.append(_section("Metadata", meta_rows(value.metadata)))
     return "".join(parts)
 
 
@@ -209,6 +209,12 @@ def group_html(group: Any) -> str:
     )
 
 
+def meta_rows(mapping: Metadata, sort: bool = True) -> list[tuple[str, str]]:
+    """Typed metadata as (key, text) rows; arrays show their first items and length."""
+    rows = [(str(k), meta_text(v)) for k, v in mapping.items()]
+    return sorted(rows) if sort else rows
+
+
 def _io_rows(values: list[Value]) -> list[tuple[str, str]]:
     return [(v.name, value_type_text(v)) for v in values]
 
@@ -221,12 +227,12 @@ def model_html(model: Model, graph: Graph) -> str:
     if model.producer:
         rows.append(("producer", f"{model.producer} {model.producer_version}".strip()))
     rows.append(("parameters", f"{model.parameter_count():,}"))
-    rows.extend(model.properties.items())
+    rows.extend(meta_rows(model.properties, sort=False))
     if model.description:
         rows.append(("description", model.description))
     parts.append(_section("Model", rows))
     parts.append(_section("Imports", sorted(model.imports.items())))
-    parts.append(_section("Metadata", sorted(model.metadata.items())))
+    parts.append(_section("Metadata", meta_rows(model.metadata, sort=False)))
     parts.append(_section(f"Graph {graph.name}".strip(), [("operations", str(len(graph.nodes)))]))
     parts.append(_section("Inputs", _io_rows(graph.inputs)))
     parts.append(_section("Outputs", _io_rows(graph.outputs)))

@@ -1,73 +1,17 @@
-"""Colour palettes for the light and dark themes.
+"""The light and dark themes as QColors, from the core's palettes (:mod:`netray.palette`).
 
-One palette per theme; the painter, panels and minimap read colours from it so a
-theme switch is one assignment and a repaint.
+One theme object; the painter, panels and minimap read colours from it so a theme
+switch is one assignment and a repaint. The colours themselves live in the core,
+so the Qt-free SVG export paints with the same ones.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from PyQt6.QtGui import QColor
 
-# Box fill per category (the Scene's ``category`` strings), light theme.
-_LIGHT_FILLS = {
-    "layer": "#cfe0f7",
-    "activation": "#f9d3c4",
-    "normalization": "#cfeccf",
-    "pool": "#d7eef0",
-    "shape": "#e4e4e4",
-    "tensor": "#ece4d4",
-    "control": "#e3d6f3",
-    "quantization": "#f6ecbc",
-    "custom": "#f3d0e4",
-    "other": "#eeeeee",
-    "group": "#f3f5f9",
-    "io": "#ffffff",
-}
-# Header strip (the op title band) per category: a stronger tone of the same hue.
-_LIGHT_HEADERS = {
-    "layer": "#3d78c9",
-    "activation": "#d9603b",
-    "normalization": "#3e9a4c",
-    "pool": "#2f8f99",
-    "shape": "#8a8a8a",
-    "tensor": "#9a7d4a",
-    "control": "#7d55b8",
-    "quantization": "#b8951d",
-    "custom": "#c2508c",
-    "other": "#777777",
-    "group": "#55657f",
-    "io": "#444444",
-}
-_DARK_FILLS = {
-    "layer": "#22364f",
-    "activation": "#4d2d24",
-    "normalization": "#23402a",
-    "pool": "#1f3f43",
-    "shape": "#363636",
-    "tensor": "#3d3527",
-    "control": "#352a4a",
-    "quantization": "#443c1c",
-    "custom": "#482a3b",
-    "other": "#333333",
-    "group": "#2a2f38",
-    "io": "#252525",
-}
-_DARK_HEADERS = {
-    "layer": "#4f8fe0",
-    "activation": "#ef7a52",
-    "normalization": "#55b865",
-    "pool": "#45aab4",
-    "shape": "#9a9a9a",
-    "tensor": "#b89a62",
-    "control": "#9a74d6",
-    "quantization": "#d4b035",
-    "custom": "#dc6aa8",
-    "other": "#8a8a8a",
-    "group": "#7b8aa3",
-    "io": "#bbbbbb",
-}
+from netray.palette import Palette, palette_named, rgba
 
 
 @dataclass
@@ -99,57 +43,32 @@ class Theme:
         return self.headers.get(category, self.headers["other"])
 
 
-def _colours(table: dict[str, str]) -> dict[str, QColor]:
-    return {k: QColor(v) for k, v in table.items()}
+def qcolor(colour: str) -> QColor:
+    """``#rrggbb`` or ``#rrggbbaa`` as a QColor (Qt's own 8-digit form puts alpha first)."""
+    return QColor(*rgba(colour))
+
+
+def theme_of(palette: Palette) -> Theme:
+    colours = {f.name: qcolor(getattr(palette, f.name)) for f in fields(Theme) if f.name not in ("name", "fills", "headers")}
+    return Theme(
+        name=palette.name,
+        fills={k: qcolor(v) for k, v in palette.fills.items()},
+        headers={k: qcolor(v) for k, v in palette.headers.items()},
+        **colours,
+    )
 
 
 def light_theme() -> Theme:
-    return Theme(
-        name="light",
-        background=QColor("#fafafa"),
-        text=QColor("#1d1d1d"),
-        header_text=QColor("#ffffff"),
-        muted_text=QColor("#555555"),
-        border=QColor("#6d6d6d"),
-        edge=QColor("#5a5a5a"),
-        control_edge=QColor("#9a9a9a"),
-        edge_label=QColor("#606060"),
-        selection=QColor("#ff8c00"),
-        highlight_edge=QColor("#e0700a"),
-        frame_fill=QColor(90, 110, 150, 22),
-        frame_border=QColor("#9aa6bb"),
-        frame_text=QColor("#4a5670"),
-        view_rect=QColor("#ff8c00"),
-        fills=_colours(_LIGHT_FILLS),
-        headers=_colours(_LIGHT_HEADERS),
-    )
+    return theme_of(palette_named("light"))
 
 
 def dark_theme() -> Theme:
-    return Theme(
-        name="dark",
-        background=QColor("#1b1d21"),
-        text=QColor("#e4e4e4"),
-        header_text=QColor("#101010"),
-        muted_text=QColor("#a8a8a8"),
-        border=QColor("#8a8f98"),
-        edge=QColor("#a9adb4"),
-        control_edge=QColor("#6d7178"),
-        edge_label=QColor("#9da2aa"),
-        selection=QColor("#ffa53a"),
-        highlight_edge=QColor("#ffa53a"),
-        frame_fill=QColor(140, 160, 200, 20),
-        frame_border=QColor("#5d6a80"),
-        frame_text=QColor("#a6b2c8"),
-        view_rect=QColor("#ffa53a"),
-        fills=_colours(_DARK_FILLS),
-        headers=_colours(_DARK_HEADERS),
-    )
+    return theme_of(palette_named("dark"))
 
 
 def theme_named(name: str) -> Theme:
     """``"dark"`` or anything else (light)."""
-    return dark_theme() if name == "dark" else light_theme()
+    return theme_of(palette_named(name))
 
 
 def apply_application_palette(theme: Theme) -> None:

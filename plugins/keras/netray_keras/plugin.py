@@ -8,14 +8,17 @@ from typing import Any
 import netray
 from netray import Category, Claim, FormatInfo, Model, OpInfo
 from netray_keras.archive import FORMAT, HDF5_MAGIC, ZIP_MAGIC, looks_like_keras_archive
+from netray_keras.formats import FORMATS
 from netray_keras.layers import LAYERS
 
-EXTENSIONS = (".keras", ".h5", ".hdf5")
+NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+
+EXTENSIONS = FORMATS[0].extensions
 
 
 @netray.hookimpl
 def netray_formats() -> list[FormatInfo]:
-    return [FormatInfo(FORMAT, EXTENSIONS, "Keras model: .keras v3 archive or Keras 2 HDF5")]
+    return list(FORMATS)
 
 
 @netray.hookimpl

@@ -6,20 +6,17 @@ import struct
 from pathlib import Path
 
 from netray import Claim, FormatInfo, Model, OpInfo, hookimpl
+from netray_mxnet.formats import FORMATS
 from netray_mxnet.operators import lookup
 from netray_mxnet.params import LIST_MAGIC
 from netray_mxnet.symbol import FORMAT, load_params_only, load_symbol
 
+NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+
 
 @hookimpl
 def netray_formats() -> list[FormatInfo]:
-    return [
-        FormatInfo(
-            FORMAT,
-            (".json", ".params"),
-            "MXNet symbol graph (*-symbol.json, any version) with *.params weights beside it",
-        )
-    ]
+    return list(FORMATS)
 
 
 def looks_like_symbol(head: bytes) -> bool:

@@ -13,18 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from netray import Claim, FormatInfo, Model, OpInfo, hookimpl
+from netray_onnx.formats import FORMAT, FORMATS, TEXT_FORMAT
 from netray_onnx.sniff import claim_confidence
 
-FORMAT = "ONNX"
-TEXT_FORMAT = "ONNX text"
+NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
 
 
 @hookimpl
 def netray_formats() -> list[FormatInfo]:
-    return [
-        FormatInfo(FORMAT, (".onnx", ".pb"), "Open Neural Network Exchange model (protobuf)"),
-        FormatInfo(TEXT_FORMAT, (".onnxtxt",), "ONNX model in the textual syntax of onnx.parser"),
-    ]
+    return list(FORMATS)
 
 
 @hookimpl

@@ -7,17 +7,17 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo
+from netray_pytorch.formats import FORMATS
 from netray_pytorch.sniff import EXPORTED_PROGRAM, MAGIC_PICKLE, STATE_DICT, sniff, zip_kind
+
+NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
 
 CHECKPOINT = "PyTorch checkpoint"
 
 
 @netray.hookimpl
 def netray_formats() -> list[FormatInfo]:
-    return [
-        FormatInfo(EXPORTED_PROGRAM, (".pt2",), "torch.export archive with a serialized JSON graph"),
-        FormatInfo(STATE_DICT, (".pt", ".pth", ".bin", ".ckpt", ".pkl"), "torch.save state_dict or checkpoint (zip or legacy)"),
-    ]
+    return list(FORMATS)
 
 
 @netray.hookimpl

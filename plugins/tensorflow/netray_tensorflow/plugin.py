@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo, hookimpl
+from netray_tensorflow.formats import FORMATS
 from netray_tensorflow.operators import INPUT_NAMES, lookup
 from netray_tensorflow.sniff import (
     GRAPHDEF,
@@ -21,18 +22,16 @@ from netray_tensorflow.sniff import (
     text_kind,
 )
 
-FORMATS = {GRAPHDEF, METAGRAPH, SAVEDMODEL}
+NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+
+FORMAT_NAMES = {GRAPHDEF, METAGRAPH, SAVEDMODEL}
 TEXT_EXTENSIONS = (".pbtxt", ".pbtext", ".prototxt", ".txt", ".meta", ".pb")
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
 @hookimpl
 def netray_formats() -> list[FormatInfo]:
-    return [
-        FormatInfo(GRAPHDEF, (".pb", ".pbtxt", ".graphdef"), "frozen TensorFlow GraphDef, binary or text"),
-        FormatInfo(SAVEDMODEL, (".pb", ".pbtxt"), "TensorFlow SavedModel folder (saved_model.pb + variables/)", True),
-        FormatInfo(METAGRAPH, (".meta",), "TensorFlow MetaGraphDef (checkpoint .meta)"),
-    ]
+    return list(FORMATS)
 
 
 @hookimpl
@@ -67,7 +66,7 @@ def _folder_holds_saved_model(folder: Path) -> bool:
 
 @hookimpl
 def netray_load(path: Path, format: str) -> Model | None:
-    if format not in FORMATS:
+    if format not in FORMAT_NAMES:
         return None
     from netray_tensorflow.reader import load_graphdef, load_meta_graph, load_saved_model
 
@@ -106,7 +105,7 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
 
 @hookimpl
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
-    if format not in FORMATS:
+    if format not in FORMAT_NAMES:
         return None
     found = lookup(op)
     if found is None:

@@ -6,14 +6,17 @@ from pathlib import Path
 
 import netray
 from netray import Category, Claim, FormatInfo, Model, OpInfo
+from netray_tflite.formats import FORMATS
 from netray_tflite.operators import CUSTOM_SPEC, FORMAT, OPERATORS
 
-EXTENSIONS = (".tflite", ".lite")
+NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+
+EXTENSIONS = FORMATS[0].extensions
 
 
 @netray.hookimpl
 def netray_formats() -> list[FormatInfo]:
-    return [FormatInfo(FORMAT, EXTENSIONS, "TensorFlow Lite flatbuffer (LiteRT)")]
+    return list(FORMATS)
 
 
 @netray.hookimpl

@@ -28,6 +28,7 @@ from netray import (
     Category,
     FormatError,
     Graph,
+    Metadata,
     Model,
     Node,
     Port,
@@ -234,7 +235,7 @@ class _Reader:
         if not (scale or zero_point or lo or hi):
             return None
         axis = q.QuantizedDimension() if len(scale) > 1 else None
-        details = {}
+        details: Metadata = {}
         if q.DetailsType():
             details["details"] = "custom quantization"
         return Quantization(scale=scale, zero_point=zero_point, axis=axis, min=lo, max=hi, details=details)
@@ -243,7 +244,7 @@ class _Reader:
         self, name: str, dtype: str, np_dtype: str | None, shape: tuple[int, ...], span: Span, buffer_index: int, sparsity: Any
     ) -> Tensor:
         location = f"{self.path.name} @ {span.offset}, {span.length} bytes (buffer {buffer_index})"
-        metadata = {"buffer": str(buffer_index)}
+        metadata: Metadata = {"buffer": str(buffer_index)}
         kind = "dense"
         if sparsity is not None:
             kind = "sparse"

@@ -7,12 +7,15 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatInfo, Model, OpInfo
+from netray_torchscript.formats import FORMATS
 from netray_torchscript.sniff import FORMAT, sniff
+
+NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
 
 
 @netray.hookimpl
 def netray_formats() -> list[FormatInfo]:
-    return [FormatInfo(FORMAT, (".pt", ".pth", ".jit", ".ptl", ".torchscript"), "torch.jit.save archive (needs torch)")]
+    return list(FORMATS)
 
 
 @netray.hookimpl

@@ -570,7 +570,7 @@ def test_each_plugin_installs_and_works_alone_in_a_fresh_venv(
     """Core only: both formats name their plugin. Then each plugin (built as a wheel) on its own reads its file."""
     venv.EnvBuilder(with_pip=True, clear=True).create(tmp_path / "venv")
     bin_dir = tmp_path / "venv" / "bin"
-    pip(bin_dir, "install", "--no-deps", "-e", str(repo_root))
+    pip(bin_dir, "install", "--no-deps", "-e", str(repo_root / "core"))
     pip(bin_dir, "install", "numpy", "pluggy", "click", "rich")  # the core's needs, without the viewer's Qt
     cases = {
         "tensorflow": ("netray-plugin-tensorflow", shared_models / "tensorflow/frozen/tf2onnx/regression_frozen.pb", 8),

@@ -9,7 +9,7 @@ import onnx
 import netray
 from netray import Category
 
-SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "sample" / "netray-sample.onnx"
+SAMPLE = Path(__file__).resolve().parents[3] / "docs" / "sample" / "netray-sample.onnx"
 
 
 def test_sample_is_a_small_self_contained_onnx_model() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent
 # Real model files other people wrote (provenance in MANIFEST.tsv); beside the clone.
 SHARED_MODELS = Path(os.environ.get("NETRAY_SHARED_MODELS", REPO.parent / "shared" / "models"))
 UNDER_CI = os.environ.get("CI", "").lower() == "true"

@@ -30,7 +30,7 @@ from netray import Graph, Model, Tensor
 from netray_onnx import generated_proto, generated_schemas, schemas
 from netray_onnx.tensors import inline_array
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 GENERATOR = REPO / "plugins" / "onnx" / "tools" / "generate_tables.py"
 REGENERATE = f"the generated tables are out of date with onnx {onnx.__version__}: run .venv/bin/python {GENERATOR.relative_to(REPO)}"
 BACKEND_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"

@@ -419,7 +419,7 @@ def test_plugins_install_alone_in_fresh_venv(
 
     jit = shared_models / "torchscript" / "silero_vad" / "silero_vad_v4.jit"
     pth = files["net"]
-    pip(str(src))
+    pip(str(src / "core"))
     assert "pip install netray-plugin-pytorch" in info(pth).stderr + info(pth).stdout
     assert "pip install netray-plugin-torchscript" in info(jit).stderr + info(jit).stdout
     pip(str(src / "plugins" / "pytorch"))

@@ -22,8 +22,8 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
-from conftest import SHARED_MODELS
 
+from conftest import SHARED_MODELS
 from netray import Category, FormatError, Model
 from netray.plugins import PluginManager
 from netray.summary import model_summary
