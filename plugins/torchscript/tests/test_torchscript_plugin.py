@@ -201,6 +201,6 @@ def test_truncated_random_and_corrupt(files: dict[str, Path], tmp_path: Path, ma
     with pytest.raises(netray.FormatError):
         manager.load(noise)
     corrupt = tmp_path / "corrupt.pt"
-    _replace_member(files["scripted.pt"], corrupt, "/test_plugin_torchscript.py", b"def forward(self, x):\n  return (((\n")
+    _replace_member(files["scripted.pt"], corrupt, "/" + Path(__file__).name, b"def forward(self, x):\n  return (((\n")
     with pytest.raises(netray.FormatError, match=r"torch\.jit\.load failed"):
         manager.load(corrupt)
