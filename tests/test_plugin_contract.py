@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -341,25 +342,37 @@ def pip(bin_dir: Path, *args: str) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not SLOW, reason="builds a fresh venv from PyPI; set NETRAY_SLOW_TESTS=1 (always on under CI=true)")
 def test_fresh_venv_core_only_then_with_the_onnx_plugin(tmp_path: Path) -> None:
+    """netray-core and netray-plugin-onnx alone, as pip installs them: no PyQt6, and info and export still work."""
     model = sample_onnx(tmp_path)
     bin_dir = make_venv(tmp_path / "venv")
-    pip(bin_dir, "--no-deps", "-e", str(REPO / "core"))
-    pip(bin_dir, "numpy", "pluggy", "click", "rich")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    ignore = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests")
+    pip(bin_dir, str(shutil.copytree(REPO / "core", tmp_path / "core", ignore=ignore)))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "QT_QPA_PLATFORM")}
 
-    def netray_info() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(bin_dir / "netray"), "info", "--json", str(model)], capture_output=True, text=True, timeout=300, env=env)
+    def netray_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(bin_dir / "netray"), *args], capture_output=True, text=True, timeout=300, env=env)
 
-    line = one_error_line(netray_info(), model)
+    line = one_error_line(netray_cli("info", "--json", str(model)), model)
     assert "pip install netray-plugin-onnx" in line
 
-    pip(bin_dir, "--no-deps", "-e", str(REPO / "plugins" / "onnx"))
-    pip(bin_dir, "onnx", "protobuf")
-    result = netray_info()
+    pip(bin_dir, str(shutil.copytree(REPO / "plugins" / "onnx", tmp_path / "onnx", ignore=ignore)))
+    no_qt = subprocess.run([str(bin_dir / "python"), "-c", "import PyQt6"], capture_output=True, env=env)
+    assert no_qt.returncode != 0, "netray-core and a plugin must not bring Qt"
+    result = netray_cli("info", "--json", str(model))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["format"].startswith("ONNX")
     assert summary["ops"] == {"Relu": 1}
+    for suffix in (".svg", ".json"):
+        out = tmp_path / f"exported{suffix}"
+        exported = netray_cli("export", str(model), "-o", str(out))
+        assert exported.returncode == 0, exported.stderr
+    assert ">Relu</text>" in (tmp_path / "exported.svg").read_text()
+    assert json.loads((tmp_path / "exported.json").read_text())["graphs"][0]["nodes"][0]["id"]
+    png = netray_cli("export", str(model), "-o", str(tmp_path / "x.png"))
+    assert png.returncode == 2 and "PNG export needs the netray viewer" in png.stderr and "pip install netray" in png.stderr
+    opened = netray_cli("open", str(model))
+    assert opened.returncode == 2 and "pip install netray" in opened.stderr
 
 
 def test_public_names_plugins_need() -> None:

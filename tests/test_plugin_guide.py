@@ -91,7 +91,7 @@ def test_example_tests_pass_with_the_package_installed(example_site: Path, tmp_p
         capture_output=True, text=True, timeout=300, env=with_site(example_site), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert "4 passed" in result.stdout
 
 
 def test_cli_reads_a_toynet_file(example_site: Path, tmp_path: Path) -> None:
@@ -100,7 +100,8 @@ def test_cli_reads_a_toynet_file(example_site: Path, tmp_path: Path) -> None:
     formats = subprocess.run([sys.executable, "-m", "netray.cli", "formats", "--json"], capture_output=True, text=True, timeout=120, env=env)
     rows = {r["plugin"]: r for r in json.loads(formats.stdout)}
     assert rows["toyfmt"]["distribution"] == "netray-plugin-toyfmt"
-    assert rows["toyfmt"]["formats"] == [{"name": "ToyNet", "extensions": [".toynet"]}]
+    assert [(f["name"], f["extensions"]) for f in rows["toyfmt"]["formats"]] == [("ToyNet", [".toynet"])]
+    assert rows["toyfmt"]["contract"] == "1.0" and rows["toyfmt"]["problems"] == []
     info = subprocess.run([sys.executable, "-m", "netray.cli", "info", "--json", str(path)], capture_output=True, text=True, timeout=120, env=env)
     assert info.returncode == 0, info.stderr
     summary = json.loads(info.stdout)
@@ -134,7 +135,7 @@ def test_viewer_snapshot_of_a_toynet_file(example_site: Path, tmp_path: Path) ->
 @pytest.mark.slow
 @pytest.mark.skipif(not SLOW, reason="builds a fresh venv from PyPI; set NETRAY_SLOW_TESTS=1 (always on under CI=true)")
 def test_example_in_a_fresh_venv_beside_the_core(tmp_path: Path) -> None:
-    """What a third party does: core from the repository, the plugin from its own folder, nothing else."""
+    """What a third party does: netray-core, the plugin from its own folder, nothing else: no Qt."""
     bin_dir = tmp_path / "venv" / "bin"
     venv.EnvBuilder(with_pip=True, clear=True).create(tmp_path / "venv")
 
@@ -142,12 +143,22 @@ def test_example_in_a_fresh_venv_beside_the_core(tmp_path: Path) -> None:
         result = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args], capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, result.stdout + result.stderr
 
-    pip("--no-deps", "-e", str(REPO / "core"))
-    pip("numpy", "pluggy", "click", "rich")
+    core = shutil.copytree(REPO / "core", tmp_path / "core", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    pip(str(core))  # netray-core with its own dependencies, as pip install netray-core would
     pip(str(example_source(tmp_path)))  # with its declared dependencies, all satisfied now
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "QT_QPA_PLATFORM")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(bin_dir / args[0]), *args[1:]], capture_output=True, text=True, timeout=300, env=env)
+
+    assert run("python", "-c", "import PyQt6").returncode != 0, "the core alone must not bring Qt"
     path, _ = toynet_file(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    info = subprocess.run([str(bin_dir / "netray"), "info", "--json", str(path)], capture_output=True, text=True, timeout=300, env=env)
+    info = run("netray", "info", "--json", str(path))
     assert info.returncode == 0, info.stderr
     summary = json.loads(info.stdout)
     assert summary["format"] == "ToyNet" and summary["ops"] == {"Conv": 1, "Relu": 1, "MaxPool": 1}
+    svg = tmp_path / "tiny.svg"
+    assert run("netray", "export", str(path), "-o", str(svg)).returncode == 0
+    assert {"Conv", "Relu", "MaxPool"} <= set(re.findall(r">([^<>]+)</text>", svg.read_text()))
+    opened = run("netray", "open", str(path))
+    assert opened.returncode == 2 and "pip install netray" in opened.stderr

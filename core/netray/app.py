@@ -18,15 +18,18 @@ INSTALL = "pip install netray"
 
 
 class ViewerMissing(RuntimeError):
-    """The viewer application is not installed; the message says what to install."""
+    """The viewer application is not installed (or cannot load); the message says what to do."""
 
-    def __init__(self, needed_for: str) -> None:
-        super().__init__(f"{needed_for} needs the netray viewer, which is not installed: {INSTALL}")
+    def __init__(self, needed_for: str, problem: str = "which is not installed") -> None:
+        super().__init__(f"{needed_for} needs the netray viewer, {problem}: {INSTALL}")
 
 
 def viewer(needed_for: str = "this") -> Any:
     """The viewer's front module (``run``, ``snapshot``, ``render_graph``); ViewerMissing without it."""
     for ep in entry_points(APP_GROUP):
         if ep.name == "viewer":
-            return ep.load()
+            try:
+                return ep.load()
+            except ImportError as exc:  # installed, but Qt or a library of its own is missing
+                raise ViewerMissing(needed_for, f"which is installed but cannot load ({exc})") from exc
     raise ViewerMissing(needed_for)

@@ -7,22 +7,18 @@ import numpy as np
 
 import netray
 
+NETRAY_CONTRACT = "1.0"  # the plugin contract this was written for
 FORMAT = "ToyNet"
 DOCS = {"Conv": ("layer", "2-D convolution"), "Relu": ("activation", "max(x, 0)"), "MaxPool": ("pool", "max over windows")}
 
 
 @netray.hookimpl
-def netray_formats() -> list[netray.FormatInfo]:
-    return [netray.FormatInfo(FORMAT, (".toynet",), "a made-up text format")]
+def netray_formats() -> list[netray.FormatInfo]:  # declared as data; the first line proves the format
+    return [netray.FormatInfo(FORMAT, (".toynet",), "a made-up text format", magic=(b"toynet 1\n",))]
 
 
 @netray.hookimpl
-def netray_sniff(path: Path, head: bytes) -> netray.Claim | None:
-    return netray.Claim(FORMAT, 1.0) if head.startswith(b"toynet 1\n") else None  # content, not name
-
-
-@netray.hookimpl
-def netray_load(path: Path, format: str) -> netray.Model | None:  # format: the name our sniff claimed
+def netray_load(path: Path, format: str) -> netray.Model | None:  # format: the name that matched
     graph = netray.Graph("main", "main")
     with open(path, "rb") as f:  # read the text lines only; weights stay on disk
         lines = [b.decode(errors="replace").strip() for b in takewhile(lambda b: b != b"data\n", iter(f.readline, b""))]
@@ -35,7 +31,7 @@ def netray_load(path: Path, format: str) -> netray.Model | None:  # format: the 
             elif kind == "weight":  # a lazy loader: the bytes are read only on request
                 dtype, shape = rest[0], tuple(int(d) for d in rest[1:])
                 size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-                loader = netray.file_slice_loader(path, offset, size, dtype, shape)
+                loader = netray.file_slice_loader(path, offset, size, dtype, shape, FORMAT)
                 graph.value(name, netray.TensorType(dtype, shape)).initializer = netray.Tensor(name, dtype, shape, loader, size)
                 offset += size
             elif kind == "output":

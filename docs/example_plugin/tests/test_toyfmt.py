@@ -47,3 +47,11 @@ def test_missing_weight_bytes_are_a_format_error(tmp_path: Path) -> None:
     model = netray.load_model(path)  # structure only: fine
     with pytest.raises(netray.FormatError, match="past the end"):
         model.main.values["conv1.w"].initializer.numpy()
+
+
+def test_the_plugin_keeps_the_contract(tmp_path: Path) -> None:
+    import netray.testing
+    from netray_toyfmt import plugin
+
+    tiny = write_toynet(tmp_path / "tiny.toynet", np.ones((4, 3, 3, 3), np.float32))
+    netray.testing.check_plugin(plugin, [tiny], tmp_path / "checks")  # declarations, sniffing, loading
