@@ -5,6 +5,8 @@ from netray import FormatInfo
 GRAPHDEF = "TensorFlow GraphDef"
 METAGRAPH = "TensorFlow MetaGraph"
 SAVEDMODEL = "TensorFlow SavedModel"
+CHECKPOINT = "TensorFlow checkpoint"
+FINGERPRINT = "TensorFlow SavedModel fingerprint"
 
 FORMATS = [
     FormatInfo(
@@ -23,4 +25,18 @@ FORMATS = [
         companions=("variables/variables.index", "variables/variables.data-*-of-*", "fingerprint.pb"),
     ),
     FormatInfo(METAGRAPH, (".meta",), "TensorFlow MetaGraphDef (checkpoint .meta)", patterns=(rb"\A\s*meta_info_def\s*\{",)),
+    # The index's table footer (magic 0xdb4775248b80fb57) ends the file, out of reach of declarations:
+    # the sniff hook checks it, and claims the .data-NNNNN-of-NNNNN shards by name beside their index.
+    FormatInfo(
+        CHECKPOINT,
+        (".index",),
+        "TensorFlow checkpoint (TensorBundle): a .index table of variables and its .data-NNNNN-of-NNNNN shards",
+        companions=("{stem}.data-*-of-*",),
+    ),
+    FormatInfo(
+        FINGERPRINT,
+        ("fingerprint.pb",),
+        "TensorFlow SavedModel fingerprint.pb (hashes); opens the SavedModel beside it",
+        companions=("saved_model.pb",),
+    ),
 ]

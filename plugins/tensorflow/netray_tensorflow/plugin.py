@@ -13,9 +13,15 @@ from netray import Claim, FormatError, FormatInfo, Model, OpInfo, hookimpl
 from netray_tensorflow.formats import FORMATS
 from netray_tensorflow.operators import INPUT_NAMES, lookup
 from netray_tensorflow.sniff import (
+    CHECKPOINT,
+    FINGERPRINT,
+    FINGERPRINT_FILE,
     GRAPHDEF,
     METAGRAPH,
     SAVEDMODEL,
+    data_shard_index,
+    has_table_footer,
+    is_fingerprint,
     is_graph_def,
     is_meta_graph,
     is_saved_model,
@@ -24,7 +30,8 @@ from netray_tensorflow.sniff import (
 
 NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
 
-FORMAT_NAMES = {GRAPHDEF, METAGRAPH, SAVEDMODEL}
+FORMAT_NAMES = {GRAPHDEF, METAGRAPH, SAVEDMODEL, CHECKPOINT, FINGERPRINT}
+GRAPH_FORMATS = {GRAPHDEF, METAGRAPH, SAVEDMODEL}  # formats whose models hold TensorFlow ops
 TEXT_EXTENSIONS = (".pbtxt", ".pbtext", ".prototxt", ".txt", ".meta", ".pb")
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
@@ -38,6 +45,9 @@ def netray_formats() -> list[FormatInfo]:
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
     if path.is_dir():
         return Claim(SAVEDMODEL, 1.0) if _folder_holds_saved_model(path) else None
+    companion = _companion_claim(path, head)
+    if companion is not None:
+        return companion
     kind = text_kind(head)
     if kind is not None:
         confidence = 0.9 if path.suffix.lower() in TEXT_EXTENSIONS else 0.7
@@ -49,6 +59,20 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
         return Claim(GRAPHDEF, 0.9)
     if is_meta_graph(head):
         return Claim(METAGRAPH, 0.9 if path.suffix.lower() == ".meta" else 0.8)
+    return None
+
+
+def _companion_claim(path: Path, head: bytes) -> Claim | None:
+    """Checkpoint indexes and shards, and fingerprint.pb: names that say what content alone cannot."""
+    name = path.name.lower()
+    if name.endswith(".index") and has_table_footer(path):
+        return Claim(CHECKPOINT, 1.0)
+    index = data_shard_index(path)
+    if index is not None:
+        # A shard is raw tensor bytes: its name and its index beside it are all there is to go by.
+        return Claim(CHECKPOINT, 0.95 if has_table_footer(index) else 0.5)
+    if name == FINGERPRINT_FILE and is_fingerprint(head):
+        return Claim(SAVEDMODEL if _folder_holds_saved_model(path.parent) else FINGERPRINT, 1.0)
     return None
 
 
@@ -76,6 +100,14 @@ def netray_load(path: Path, format: str) -> Model | None:
         raise FormatError(path, format, "is a folder, not a file")
     if format == METAGRAPH:
         return load_meta_graph(path)
+    if format == CHECKPOINT:
+        from netray_tensorflow.checkpoint_model import load_checkpoint
+
+        return load_checkpoint(path)
+    if format == FINGERPRINT:
+        from netray_tensorflow.fingerprint import load_fingerprint
+
+        return load_fingerprint(path)
     return load_graphdef(path)
 
 
@@ -105,7 +137,7 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
 
 @hookimpl
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
-    if format not in FORMAT_NAMES:
+    if format not in GRAPH_FORMATS:
         return None
     found = lookup(op)
     if found is None:

@@ -19,7 +19,7 @@ from netray import FormatError, Graph, Model, TensorType
 from netray_tensorflow import protos
 from netray_tensorflow.checkpoint import variable_tensors
 from netray_tensorflow.graphdef import Context, GraphBuilder
-from netray_tensorflow.sniff import GRAPHDEF, METAGRAPH, SAVEDMODEL, is_text
+from netray_tensorflow.sniff import FINGERPRINT_FILE, GRAPHDEF, METAGRAPH, SAVEDMODEL, is_text
 from netray_tensorflow.tensors import dtype_name, shape_of
 
 # Beyond this many graph visits (Graph.walk follows every call of every function)
@@ -27,6 +27,7 @@ from netray_tensorflow.tensors import dtype_name, shape_of
 WALK_LIMIT = 20000
 MAX_NESTING = 64  # Graph.walk recurses once per level of nested subgraphs
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
 def read_message(path: Path, cls: Any, format: str) -> Any:
@@ -203,9 +204,11 @@ def load_meta_graph(path: Path) -> Model:
 
 
 def saved_model_file(path: Path) -> Path:
-    """The saved_model.pb (or .pbtxt) of a SavedModel folder, or the file itself."""
+    """The saved_model.pb (or .pbtxt) of a SavedModel folder (or of a fingerprint.pb's), or the file itself."""
+    if path.is_file() and path.name.lower() == FINGERPRINT_FILE:
+        path = path.parent
     if path.is_dir():
-        for name in ("saved_model.pb", "saved_model.pbtxt"):
+        for name in SAVED_MODEL_FILES:
             if (path / name).is_file():
                 return path / name
         raise FormatError(path, SAVEDMODEL, "the folder holds no saved_model.pb")
@@ -236,7 +239,22 @@ def load_saved_model(path: Path) -> Model:
     model.format_version = str(saved.saved_model_schema_version)
     model.properties["metagraphs"] = str(len(metas))
     attach_variables(model, folder / "variables" / "variables.index", metas[first])
+    attach_fingerprint(model, folder / FINGERPRINT_FILE)
     return _finish(model, ctxs)
+
+
+def attach_fingerprint(model: Model, path: Path) -> None:
+    """The fingerprint.pb beside saved_model.pb, as the model's metadata; a broken one is noted, not fatal."""
+    if not path.is_file():
+        return
+    from netray_tensorflow.fingerprint import read_fingerprint
+
+    try:
+        model.metadata.update(read_fingerprint(path, SAVEDMODEL))
+    except FormatError as exc:
+        model.properties["fingerprint"] = f"{path.name} not read: {exc.reason}"
+        return
+    model.properties["fingerprint"] = f"{path.name}: the hashes are the model's metadata"
 
 
 def saved_variable_names(meta_graph: Any) -> dict[int, str]:

@@ -8,6 +8,10 @@ Binary files are probed by walking the protobuf wire format of the head only:
   or field 2 (``graph_def``) holding a GraphDef.
 * SavedModel: field 1 a small varint (schema version), field 2 a MetaGraphDef
   (its first field any of MetaGraphDef's message fields 1-7).
+* SavedModel fingerprint (``fingerprint.pb``): nothing but FingerprintDef's fields,
+  varint hashes 1-5, a VersionDef 6 and a uuid string 7, filling the small file exactly.
+* Checkpoint index (``*.index``): a LevelDB-style table whose last 8 bytes are the
+  table magic; its data shards (``*.data-00000-of-00001``) are claimed by name.
 
 An ONNX ModelProto also starts with a varint field 1 (``ir_version``, tag 0x08)
 but its field 2 is a producer-name string, so it never matches the SavedModel probe.
@@ -16,11 +20,18 @@ but its field 2 is a producer-name string, so it never matches the SavedModel pr
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # The format names this plugin reports (and claims).
-GRAPHDEF = "TensorFlow GraphDef"
-METAGRAPH = "TensorFlow MetaGraph"
-SAVEDMODEL = "TensorFlow SavedModel"
+from netray_tensorflow.formats import CHECKPOINT, FINGERPRINT, GRAPHDEF, METAGRAPH, SAVEDMODEL
+
+__all__ = ["CHECKPOINT", "FINGERPRINT", "GRAPHDEF", "METAGRAPH", "SAVEDMODEL"]
+
+TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")  # LevelDB's table footer, as TensorBundle writes it
+FOOTER_SIZE = 48
+DATA_SHARD = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<count>\d{5})$")
+FINGERPRINT_FILE = "fingerprint.pb"
+MAX_FINGERPRINT = 1024  # seven short fields: a larger file is something else
 
 OP_NAME = re.compile(rb"^[A-Za-z0-9._][A-Za-z0-9_.\-/>]*$")
 TEXT_FIELD = re.compile(r"^\s*(?:#[^\n]*\n\s*)*([A-Za-z_][A-Za-z0-9_]*)\s*[:{<]")
@@ -151,3 +162,58 @@ def text_kind(head: bytes) -> str | None:
         return None
     m = TEXT_FIELD.match(head.decode("utf-8", "ignore"))
     return TEXT_KINDS.get(m.group(1)) if m else None
+
+
+def is_fingerprint(head: bytes) -> bool:
+    """A whole FingerprintDef: varint hashes (fields 1-5), a VersionDef (6), a uuid (7), nothing else."""
+    if not 2 <= len(head) <= MAX_FINGERPRINT:
+        return False
+    found = fields(head, 16)
+    consumed = sum(_field_size(f) for f in found)
+    if not found or consumed != len(head):
+        return False
+    for number, wire, payload in found:
+        if 1 <= number <= 5 and wire == 0:
+            continue
+        if number == 6 and wire == 2 and isinstance(payload, bytes) and all(n <= 3 for n, _, _ in fields(payload, 8)):
+            continue
+        if number == 7 and wire == 2:
+            continue
+        return False
+    return any(1 <= n <= 5 for n, _, _ in found)
+
+
+def _field_size(field: Field) -> int:
+    """Bytes one field took in the wire format (tag, length prefix and payload)."""
+    number, wire, payload = field
+    tag = _varint_size(number << 3 | wire)
+    if wire == 0 and isinstance(payload, int):
+        return tag + _varint_size(payload)
+    if wire == 2 and isinstance(payload, bytes):
+        return tag + _varint_size(len(payload)) + len(payload)
+    return tag + (8 if wire == 1 else 4)
+
+
+def _varint_size(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+def has_table_footer(path: Path) -> bool:
+    """The file ends with a LevelDB table footer (TensorBundle's index); reads its last 8 bytes only."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            if size < FOOTER_SIZE:
+                return False
+            f.seek(size - 8)
+            return f.read(8) == TABLE_MAGIC
+    except OSError:
+        return False
+
+
+def data_shard_index(path: Path) -> Path | None:
+    """For ``x.data-00000-of-00002``, the index ``x.index`` beside it (which may be absent); else None."""
+    m = DATA_SHARD.match(path.name)
+    if m is None or int(m.group("shard")) >= int(m.group("count")):
+        return None
+    return path.with_name(m.group("prefix") + ".index")

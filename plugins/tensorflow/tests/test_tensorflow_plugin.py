@@ -416,7 +416,14 @@ def test_operator_info_and_formats() -> None:
     assert pm.operator_info("TensorFlow GraphDef", "", "NoSuchOp") is None
     assert pm.operator_info("ONNX", "", "Conv2D") is None
     names = {f.name for _, f in pm.formats()}
-    assert names == {"TensorFlow GraphDef", "TensorFlow SavedModel", "TensorFlow MetaGraph"}
+    assert names == {
+        "TensorFlow GraphDef",
+        "TensorFlow SavedModel",
+        "TensorFlow MetaGraph",
+        "TensorFlow checkpoint",
+        "TensorFlow SavedModel fingerprint",
+    }
+    assert pm.operator_info("TensorFlow checkpoint", "", "Conv2D") is None  # weights only: no operators
 
 
 # -- sniffing beside other formats -------------------------------------------------------------
@@ -448,7 +455,9 @@ def test_sniff_never_claims_onnx_or_other_files(tmp_path: Path, shared_models: P
         / "saved_model_half_plus_two_tf2_cpu"
         / "fingerprint.pb"
     )
-    assert plugin.netray_sniff(fingerprint, fingerprint.read_bytes()) is None
+    # A fingerprint's bytes under another name are nobody's; only fingerprint.pb is read as one.
+    (tmp_path / "hashes.pb").write_bytes(fingerprint.read_bytes())
+    assert plugin.netray_sniff(tmp_path / "hashes.pb", fingerprint.read_bytes()) is None
     assert plugin.netray_sniff(tmp_path, b"") is None  # a folder without saved_model.pb
 
 
