@@ -1,0 +1,1 @@
+"""netray plugin for GGUF, the llama.cpp / ggml model file: typed key/values, tensors, an inferred graph."""
