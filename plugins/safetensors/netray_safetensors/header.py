@@ -84,10 +84,10 @@ def read_header(path: Path) -> Header:
             if len(prefix) < LENGTH_BYTES:
                 raise _fail(path, f"the file has {size} bytes, fewer than the 8 that give the header's length")
             (length,) = struct.unpack("<Q", prefix)
-            if length > MAX_HEADER:
-                raise _fail(path, f"the header's length, {length:,} bytes, exceeds the format's limit of {MAX_HEADER:,}")
             if length > size - LENGTH_BYTES:
                 raise _fail(path, f"the header's length, {length:,} bytes, runs past the end of the file ({size:,} bytes)")
+            if length > MAX_HEADER:
+                raise _fail(path, f"the header's length, {length:,} bytes, exceeds the format's limit of {MAX_HEADER:,}")
             if length < 2:
                 raise _fail(path, f"the header's length is {length} bytes, too short for a JSON object")
             raw = f.read(length)
@@ -125,8 +125,9 @@ def parse_json(path: Path, raw: bytes, what: str, format: str = FORMAT) -> Any:
         raise FormatError(path, format, f"the {what} is not valid JSON: {reason}") from None
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _are_counts(values: list[Any]) -> bool:
+    """Every item a non-negative int (``type(...) is int`` leaves out bools, which JSON keeps apart)."""
+    return all(type(v) is int and v >= 0 for v in values)
 
 
 def _metadata(path: Path, value: Any, notes: dict[str, MetaValue]) -> dict[str, MetaValue]:
@@ -160,9 +161,9 @@ def _entry(path: Path, name: str, info: Any, data_start: int, data_size: int) ->
     offsets = info.get("data_offsets")
     if not isinstance(code, str):
         raise _fail(path, f"{where} has no dtype string (found {_json_kind(code)})")
-    if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+    if not isinstance(shape, list) or not _are_counts(shape):
         raise _fail(path, f"{where}: shape {_short(shape)} is not a list of non-negative integers")
-    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(o) for o in offsets):
+    if not isinstance(offsets, list) or len(offsets) != 2 or not _are_counts(offsets):
         raise _fail(path, f"{where}: data_offsets {_short(offsets)} is not [begin, end] of two non-negative integers")
     begin, end = offsets
     if end < begin:
