@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -126,9 +128,12 @@ def test_click_edge_shows_value_producer_and_consumers(make_window: Any, qtbot: 
     assert window.selected is not None and window.selected[0] == "value"
     text = window.panel.plain_text()
     assert "pooled" in text and "GlobalAveragePool" in text and "Flatten" in text
-    # The consumer is a link: following it selects that node.
+    # The consumer is a link by the node's stable id: following it selects that node.
     flatten = node_named(window, "/head/Flatten")
-    window.panel.label.linkActivated.emit(f"node:{flatten.index}")
+    links = dict((text, href) for href, text in re.findall(r"<a href='([^']+)'>([^<]+)</a>", window.panel.label.text()))
+    href = next(h for t, h in links.items() if t.replace("​", "") == "/head/Flatten")
+    assert href == "node:" + quote(flatten.id, safe="")
+    window.panel.label.linkActivated.emit(href)
     assert window.wait_until_idle(LAYOUT_TIMEOUT_S)
     assert window.selected == ("node", flatten)
 
@@ -489,3 +494,57 @@ def test_a_newer_open_supersedes_an_older_one(qtbot: Any, tmp_path: Path) -> Non
     jobs.stop_all()
     qtbot.wait(10)  # let the first job's late result arrive, to be dropped
     assert opened == [second]
+
+
+def weights_only_model(path: Path) -> Path:
+    """A weights-only model (as safetensors or GGUF vocab files are) saved as a .netray file."""
+    import netray
+    from netray.ir import Model, Tensor
+
+    model = Model("TestWeights")
+    rng = np.random.default_rng(0)
+
+    def add(name: str, shape: tuple[int, ...]) -> None:
+        values = rng.standard_normal(shape).astype(np.float32)
+        model.tensors[name] = Tensor(name, "float32", shape, loader=lambda: values, byte_size=values.nbytes)
+
+    add("model.embed_tokens.weight", (50, 8))
+    for i in range(10):
+        for part in ("self_attn.q_proj", "self_attn.o_proj", "mlp.up_proj", "mlp.down_proj"):
+            add(f"model.layers.{i}.{part}.weight", (8, 8))
+    add("lm_head.weight", (50, 8))
+    model.metadata["format"] = "pt"
+    return netray.save_model(model, path)
+
+
+def test_a_weights_only_model_shows_its_tensor_tree(make_window: Any, qtbot: Any, tmp_path: Path) -> None:
+    window = make_window("auto")
+    assert window.open_file(weights_only_model(tmp_path / "w.netray"), block=True, timeout_s=LAYOUT_TIMEOUT_S)
+    assert window.pages.currentWidget() is window.tensors and window.scene is None
+    tree = window.tensors.tree
+    rows = [tree.topLevelItem(i).text(0) for i in range(tree.topLevelItemCount())]  # type: ignore[union-attr]
+    assert rows == ["model", "lm_head.weight"]
+    model_row = tree.topLevelItem(0)
+    assert model_row is not None and model_row.isExpanded()
+    children = [model_row.child(k).text(0) for k in range(model_row.childCount())]  # type: ignore[union-attr]
+    assert children == ["embed_tokens.weight", "layers.0 … layers.9 ×10  (identical blocks)"]
+    assert "metadata" in window.panel.plain_text().lower() and "weights only" in window.panel.plain_text()
+    # A click on a tensor shows its values' statistics in the panel.
+    assert window.tensors.select_tensor("model.layers.3.mlp.up_proj.weight")
+    text = window.panel.plain_text()
+    assert "model.layers.3.mlp.up_proj.weight" in text and "8x8" in text and "mean" in text
+    # The filter lists matching tensors flat.
+    qtbot.keyClicks(window.tensors.filter, "down_proj")
+    assert tree.topLevelItemCount() == 10
+
+
+def test_an_inferred_graph_says_so_above_the_canvas(make_window: Any, tmp_path: Path) -> None:
+    import netray
+
+    model = netray.load_model(conv_net(tmp_path / "conv.onnx"))
+    model.main.inferred = "inferred from tensor names (a test)"
+    window = make_window("all")
+    open_and_wait(window, netray.save_model(model, tmp_path / "inferred.netray"))
+    assert window.inferred_banner.isVisible()
+    assert "inferred from tensor names (a test)" in window.inferred_banner.text()
+    assert "Structure inferred" in window.panel.plain_text()

@@ -14,7 +14,8 @@ from PyQt6.QtGui import QColor, QImage, QPainter
 from test_viewer_models import conv_net
 
 import netray
-from netray.ir import Attribute, AttrKind, Graph, Node, Port, TensorType
+from netray.ids import assign_ids
+from netray.ir import Attribute, AttrKind, Graph, Model, Node, Port, TensorType
 from netray.scene import ItemKind, Scene
 from netray_viewer import properties
 from netray_viewer.painter import ScenePainter, arrowheads_path
@@ -131,9 +132,10 @@ def test_node_html_escapes_names_and_links_subgraphs() -> None:
     node = g.add_node(
         Node("Loop", "loop<1>", inputs=[Port("M", [x])], attributes=[Attribute("note", AttrKind.STRING, "a&b")], subgraphs=[body])
     )
+    assign_ids(Model("test", [g]))
     html = properties.node_html(node, None)
     assert "loop&lt;1&gt;" in html and "&lt;x&gt;" in html and "a&amp;b" in html
-    assert f"subgraph:{node.index}:0" in html
+    assert node.id == "loop<1>" and "subgraph:loop%3C1%3E:0" in html  # by stable id, percent-encoded
 
 
 def test_doc_html_joins_wrapped_lines_and_keeps_lists_and_code() -> None:
@@ -246,7 +248,7 @@ def test_large_weight_waits_for_load_values(qtbot: object) -> None:
 
     weight = Value("big", TensorType("float32", shape))
     weight.initializer = Tensor("big", "float32", shape, loader=load, byte_size=values.nbytes)
-    view = WeightView(weight)
+    view = WeightView("big", weight.initializer)
     qtbot.addWidget(view)  # type: ignore[attr-defined]
     assert reads == [] and view.stats is None and not view.button.isHidden()
     view.button.click()

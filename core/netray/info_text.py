@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from netray.ir import meta_text
+
 MAX_OPS_SHOWN = 25
 
 
@@ -32,18 +34,47 @@ def _human(n: int) -> str:
     return str(n)
 
 
+def _bytes(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
+
+
+def _key_values(title: str, values: dict[str, Any], cut: dict[str, int], console: Console) -> None:
+    if not values:
+        return
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("key")
+    table.add_column("value", overflow="fold")
+    for key, value in values.items():
+        text = meta_text(value, 100)
+        if key in cut:
+            text = text.rstrip("]") + f", … ({cut[key]:,} items)]" if isinstance(value, list) else text
+        table.add_row(escape(key), escape(text))
+    console.print(table)
+
+
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     console = console or _console()
     console.print(f"[bold]{escape(summary['source'] or '')}[/bold]")
     console.print(f"format      {summary['format']}")
     if summary["producer"]:
-        console.print(f"producer    {summary['producer']}")
+        console.print(f"producer    {escape(summary['producer'])}")
     if summary["imports"]:
         console.print("imports     " + ", ".join(f"{k or 'ai.onnx'} {v}" for k, v in summary["imports"].items()))
     console.print(f"parameters  {summary['parameters']:,} ({_human(summary['parameters'])})")
-    for key, value in summary["metadata"].items():
-        console.print(escape(f"meta        {key} = {str(value)[:100]}"))
+    tensors = summary["tensors"]
+    if tensors["count"]:
+        by_dtype = ", ".join(f"{escape(k)} {_bytes(v)}" for k, v in tensors["bytes_by_dtype"].items())
+        console.print(f"tensors     {tensors['count']:,} ({_bytes(tensors['bytes'])}: {by_dtype})")
+    if summary["weights_only"]:
+        console.print("structure   weights only: the file holds named tensors and no operations")
+    _key_values("metadata (what the file states)", summary["metadata"], summary.get("metadata_cut", {}), console)
+    _key_values("properties (what the plugin derived)", summary["properties"], {}, console)
     for graph in summary["graphs"]:
+        if graph.get("inferred"):
+            console.print(escape(f"structure   inferred: {graph['inferred']}"))
         table = Table(title=f"graph {graph['name']!r}: {graph['nodes']} operations", title_justify="left")
         table.add_column("")
         table.add_column("name")
@@ -54,6 +85,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
                 table.add_row(kind[:-1], escape(v["name"]), escape(str(v["dtype"] or "?")), _shape(v["shape"]))
         console.print(table)
     ops = list(summary["ops"].items())
+    if not ops:
+        return
     table = Table(title=f"operations ({sum(c for _, c in ops)} in all graphs)", title_justify="left")
     table.add_column("op")
     table.add_column("count", justify="right")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from netray.ir import Graph, Model, Value
+from netray import dtypes
+from netray.ir import Graph, Metadata, MetaValue, Model, Value
+
+MAX_ARRAY_ITEMS = 64  # metadata arrays longer than this are cut in `info --json` (the vocab of a GGUF)
 
 
 def value_summary(value: Value) -> dict[str, Any]:
@@ -19,11 +22,58 @@ def value_summary(value: Value) -> dict[str, Any]:
 
 def graph_summary(graph: Graph) -> dict[str, Any]:
     """``nodes`` counts the operations the graph itself lists (not those of its subgraphs)."""
-    return {
+    out: dict[str, Any] = {
         "name": graph.name,
         "nodes": len(graph.nodes),
         "inputs": [value_summary(v) for v in graph.inputs],
         "outputs": [value_summary(v) for v in graph.outputs],
+    }
+    if graph.inferred:
+        out["inferred"] = graph.inferred
+    return out
+
+
+def _cut(value: MetaValue) -> tuple[MetaValue, int | None]:
+    """A metadata value with long arrays cut to their first items, and the full length if cut."""
+    if isinstance(value, list) and len(value) > MAX_ARRAY_ITEMS:
+        return value[:MAX_ARRAY_ITEMS], len(value)
+    return value, None
+
+
+def metadata_summary(metadata: Metadata) -> tuple[dict[str, MetaValue], dict[str, int]]:
+    """Typed metadata as JSON-ready values, and the full lengths of the arrays that were cut."""
+    values: dict[str, MetaValue] = {}
+    cut: dict[str, int] = {}
+    for key, value in metadata.items():
+        values[key], length = _cut(value)
+        if length is not None:
+            cut[key] = length
+    return values, cut
+
+
+def tensor_summary(model: Model) -> dict[str, Any]:
+    """Every tensor of the model: how many, how many elements, and stored bytes by dtype."""
+    count = 0
+    by_dtype: Counter[str] = Counter()
+    elements: Counter[str] = Counter()
+    unknown = 0
+    for _, t in model.all_tensors():
+        count += 1
+        name = t.dtype or "?"
+        size = t.size
+        stored = t.byte_size if t.byte_size is not None else dtypes.byte_size(t.dtype, size)
+        if stored is None:
+            unknown += 1
+        else:
+            by_dtype[name] += stored
+        elements[name] += size or 0
+    return {
+        "count": count,
+        "named": len(model.tensors),
+        "bytes": sum(by_dtype.values()),
+        "bytes_by_dtype": dict(by_dtype.most_common()),
+        "parameters_by_dtype": dict(elements.most_common()),
+        "unknown_size": unknown,
     }
 
 
@@ -36,17 +86,31 @@ def op_histogram(model: Model) -> dict[str, int]:
 
 
 def model_summary(model: Model) -> dict[str, Any]:
-    """The facts of `netray info --json`: format, producer, graphs (main first), ops, parameters."""
+    """The facts of `netray info --json`.
+
+    ``metadata`` is what the file states (typed; arrays longer than 64 items are cut,
+    ``metadata_cut`` gives their full lengths), ``properties`` what the plugin derived;
+    ``tensors`` counts every tensor with its bytes by dtype; ``weights_only`` is true for a
+    model of tensors and no operations.
+    """
     producer = " ".join(p for p in (model.producer, model.producer_version) if p)
-    return {
+    metadata, metadata_cut = metadata_summary(model.metadata)
+    properties, _ = metadata_summary(model.properties)
+    out: dict[str, Any] = {
         "format": model.format + (f" {model.format_version}" if model.format_version else ""),
         "producer": producer,
         "description": model.description,
         "imports": dict(model.imports),
-        "metadata": dict(model.metadata),
+        "metadata": metadata,
+        "properties": properties,
         "graphs": [graph_summary(g) for g in model.graphs],
         "functions": [graph_summary(g) for g in model.functions],
         "ops": op_histogram(model),
         "parameters": model.parameter_count(),
+        "tensors": tensor_summary(model),
+        "weights_only": model.weights_only,
         "source": str(model.source) if model.source else None,
     }
+    if metadata_cut:
+        out["metadata_cut"] = metadata_cut
+    return out

@@ -48,8 +48,13 @@ class Navigation:
     levels: list[GraphLevel] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not self.levels:
+        if not self.levels and self.has_graph:
             self.levels.append(GraphLevel.of(self.model.main, self.model.main.name or "main", self.mode))
+
+    @property
+    def has_graph(self) -> bool:
+        """Whether there is a graph to draw: a weights-only model shows its tensors instead."""
+        return bool(self.model.graphs) and not (self.model.weights_only and any(True for _ in self.model.all_tensors()))
 
     @property
     def current(self) -> GraphLevel:

@@ -63,9 +63,11 @@ def snapshot(
     os.replace(tmp, out)
     result = {
         "ready_s": round(ready, 3),
-        "nodes": displayed_node_count(window.model.main) if window.model is not None else 0,
+        "nodes": displayed_node_count(window.model.main) if window.model is not None and window.model.graphs else 0,
         "visible": window.canvas.item.last_drawn,
     }
+    if window.model is not None and window.model.weights_only:
+        result["tensors"] = sum(1 for _ in window.model.all_tensors())
     window.close()
     window.deleteLater()
     app.processEvents()

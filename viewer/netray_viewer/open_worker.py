@@ -7,13 +7,13 @@ arrives as one ``FormatError`` through ``failed``.
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from netray.api import load_model
 from netray.errors import FormatError
+from netray.plugins import keep_out_of_collections
 from netray_viewer.navigation import Navigation
 
 
@@ -34,14 +34,12 @@ class OpenJob(QThread):
         """Emit exactly one of opened or failed, whatever happens."""
         try:
             self.stage.emit(self.token, f"Reading {self.path.name}…")
-            gc.unfreeze()  # the previously shown model becomes collectable again
+            keep_out_of_collections(False)  # the previously shown model becomes collectable again
             model = load_model(self.path)
-            self.stage.emit(self.token, f"Grouping {len(model.main.nodes):,} operations…")
+            operations = sum(len(g.nodes) for g in model.graphs[:1])
+            self.stage.emit(self.token, f"Grouping {operations:,} operations…")
             navigation = Navigation(model, self.expand)
-            # A model is a web of reference cycles (values <-> nodes); Python's full
-            # collections would scan all of it, a second and more on 100k nodes, as
-            # random pauses while the user pans. It lives as long as it is shown.
-            gc.freeze()
+            keep_out_of_collections(True)  # the model lives as long as it is shown (see netray.plugins)
         except FormatError as exc:
             self.failed.emit(self.token, exc)
             return

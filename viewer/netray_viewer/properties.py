@@ -1,8 +1,8 @@
-"""The side panel's text: HTML for a node, an edge (value), a group or the model.
+"""The side panel's text: HTML for a node, an edge (value), a group, a tensor or the model.
 
-Pure functions of the IR (no widgets), so they are easy to test. Links use the
-schemes ``node:<index>`` (jump to a node of the current graph) and
-``subgraph:<node index>:<k>`` (open a node's k-th subgraph).
+Pure functions of the IR (no widgets), so they are easy to test. Links name nodes by
+their stable id (:mod:`netray.ids`), percent-encoded: ``node:<id>`` (jump to the node)
+and ``subgraph:<id>:<k>`` (open the node's k-th subgraph).
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from netray.hookspecs import OpInfo
-from netray.ir import Attribute, Graph, Metadata, Model, Node, Value, meta_text, shape_text
+from netray.ir import Attribute, Graph, Metadata, Model, Node, Tensor, Value, meta_text, shape_text
+from netray.summary import tensor_summary
+from netray.tensortree import TensorNode
 
 MAX_LIST = 200  # rows shown per section before "… and N more"
 
@@ -104,8 +107,13 @@ def value_type_text(value: Value) -> str:
     return f"{t.dtype or '?'} {shape_text(t.shape)}" if t.shape is not None or t.dtype else "?"
 
 
+def link_target(node: Node) -> str:
+    """A node's id as it appears in links (percent-encoded: ids hold ``/``, ``:`` and ``#``)."""
+    return quote(node.id, safe="")
+
+
 def node_link(node: Node) -> str:
-    return f"<a href='node:{node.index}'>{breakable(node.name or node.op)}</a> ({escape(node.op)})"
+    return f"<a href='node:{link_target(node)}'>{breakable(node.name or node.op)}</a> ({escape(node.op)})"
 
 
 def _value_rows(ports: Iterable[Any]) -> list[tuple[str, str]]:
@@ -159,7 +167,7 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     parts.append(_section("Outputs", _value_rows(node.outputs), raw=True))
     if node.subgraphs:
         links = [
-            (sub.name or f"graph {k}", f"<a href='subgraph:{node.index}:{k}'>open ({_count(len(sub.nodes), 'node')})</a>")
+            (sub.name or f"graph {k}", f"<a href='subgraph:{link_target(node)}:{k}'>open ({_count(len(sub.nodes), 'node')})</a>")
             for k, sub in enumerate(node.subgraphs)
         ]
         parts.append(_section("Subgraphs", links, raw=True))
@@ -219,24 +227,61 @@ def _io_rows(values: list[Value]) -> list[tuple[str, str]]:
     return [(v.name, value_type_text(v)) for v in values]
 
 
-def model_html(model: Model, graph: Graph) -> str:
-    """Model properties (shown when clicking empty space)."""
+def _bytes(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:,} bytes"
+
+
+def model_html(model: Model, graph: Graph | None) -> str:
+    """Model properties (shown when clicking empty space): what the file states and what was derived."""
     name = model.source.name if model.source is not None else ""
     parts = [f"<h3 style='margin-bottom:0'>{breakable(name or model.format)}</h3>"]
     rows = [("format", f"{model.format} {model.format_version}".strip())]
     if model.producer:
         rows.append(("producer", f"{model.producer} {model.producer_version}".strip()))
     rows.append(("parameters", f"{model.parameter_count():,}"))
-    rows.extend(meta_rows(model.properties, sort=False))
+    tensors = tensor_summary(model)
+    if tensors["count"]:
+        by_dtype = ", ".join(f"{k} {_bytes(v)}" for k, v in tensors["bytes_by_dtype"].items())
+        rows.append(("tensors", f"{tensors['count']:,} ({_bytes(tensors['bytes'])}{': ' + by_dtype if by_dtype else ''})"))
+    if model.weights_only:
+        rows.append(("structure", "weights only: named tensors, no operations"))
     if model.description:
         rows.append(("description", model.description))
     parts.append(_section("Model", rows))
+    if graph is not None and graph.inferred:
+        parts.append(f"<p><b>Structure inferred:</b> {escape(graph.inferred)}</p>")
+    parts.append(_section("Metadata (stated by the file)", meta_rows(model.metadata, sort=False)))
+    parts.append(_section("Properties (derived by the reader)", meta_rows(model.properties, sort=False)))
     parts.append(_section("Imports", sorted(model.imports.items())))
-    parts.append(_section("Metadata", meta_rows(model.metadata, sort=False)))
-    parts.append(_section(f"Graph {graph.name}".strip(), [("operations", str(len(graph.nodes)))]))
-    parts.append(_section("Inputs", _io_rows(graph.inputs)))
-    parts.append(_section("Outputs", _io_rows(graph.outputs)))
-    graphs = [(g.name or f"graph {k}", f"{g.kind}, {_count(len(g.nodes), 'node')}") for k, g in enumerate(model.all_graphs())]
-    if len(graphs) > 1:
-        parts.append(_section("Graphs", graphs))
+    if graph is not None:
+        parts.append(_section(f"Graph {graph.name}".strip(), [("operations", str(len(graph.nodes)))]))
+        parts.append(_section("Inputs", _io_rows(graph.inputs)))
+        parts.append(_section("Outputs", _io_rows(graph.outputs)))
     return "".join(parts)
+
+
+def tensor_html(name: str, tensor: Tensor) -> str:
+    """A named tensor of a weights-only model (its values and histogram follow in the panel)."""
+    rows = [("dtype", tensor.dtype or "?"), ("shape", shape_text(tensor.shape)), ("elements", f"{tensor.size or 0:,}")]
+    if tensor.byte_size is not None:
+        rows.append(("stored", _bytes(tensor.byte_size)))
+    if tensor.quantization is not None and str(tensor.quantization):
+        rows.append(("quantization", str(tensor.quantization)))
+    if tensor.location:
+        rows.append(("location", tensor.location))
+    return (
+        f"<h3 style='margin-bottom:0'>{breakable(name)}</h3>"
+        + _section("Tensor", rows)
+        + _section("Metadata", meta_rows(tensor.metadata))
+    )
+
+
+def module_html(node: TensorNode) -> str:
+    """A module of the tensor tree: what it holds in all."""
+    rows = [("tensors", f"{node.count:,}"), ("parameters", f"{node.parameters:,}"), ("stored", _bytes(node.bytes))]
+    if node.repeat:
+        rows.append(("blocks", f"{node.repeat} " + ("identical (same tensors and shapes)" if node.uniform else "differing")))
+    return f"<h3 style='margin-bottom:0'>{breakable(node.path or 'all tensors')}</h3>" + _section("Module", rows)

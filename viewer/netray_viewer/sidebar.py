@@ -6,7 +6,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QTextDocument
 from PyQt6.QtWidgets import QDockWidget, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from netray.ir import Node
+from netray.ir import Node, Tensor
 from netray_viewer.weights import WeightView
 
 MAX_WEIGHT_VIEWS = 16  # a node with more weights lists the rest in its Inputs table only
@@ -48,16 +48,18 @@ class PropertiesPanel(QDockWidget):
         self.weight_views: list[WeightView] = []
         self.show_html("")
 
-    def show_html(self, html: str, node: Node | None = None) -> None:
-        """Replace the panel's content; list ``node``'s weights below the text."""
+    def show_html(self, html: str, node: Node | None = None, tensors: list[tuple[str, Tensor]] | None = None) -> None:
+        """Replace the panel's content; list ``node``'s weights (or the given tensors) below the text."""
         self.label.setText(html)
         for view in self.weight_views:
             self.weights_box.removeWidget(view)
             view.deleteLater()
         self.weight_views = []
-        weights = node.weights() if node is not None else []
-        for value in weights[:MAX_WEIGHT_VIEWS]:
-            view = WeightView(value)
+        shown = list(tensors or [])
+        if node is not None:
+            shown += [(v.name, v.initializer) for v in node.weights() if v.initializer is not None]
+        for name, tensor in shown[:MAX_WEIGHT_VIEWS]:
+            view = WeightView(name, tensor)
             self.weights_box.addWidget(view)
             self.weight_views.append(view)
         self.weights_title.setVisible(bool(self.weight_views))

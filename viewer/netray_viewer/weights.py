@@ -7,13 +7,14 @@ whose bytes cannot be read shows the error's line in the panel instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from netray.errors import FormatError
-from netray.ir import Tensor, Value, shape_text
+from netray.ir import Tensor, shape_text
 
 AUTO_LOAD_ELEMENTS = 65_536  # load without asking below this size
 STATS_SAMPLE = 4_000_000  # above this many elements statistics use an even sample
@@ -85,15 +86,13 @@ def stats_text(stats: TensorStats) -> str:
 class WeightView(QWidget):
     """One weight: header line, then statistics and a histogram once loaded."""
 
-    def __init__(self, value: Value, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, tensor: Tensor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        tensor = value.initializer
-        assert tensor is not None
         self.tensor: Tensor = tensor
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
         size = f", {tensor.byte_size:,} bytes" if tensor.byte_size else ""
-        self.header = QLabel(f"<b>{value.name}</b><br><tt>{tensor.dtype or '?'} {shape_text(tensor.shape)}</tt>{size}")
+        self.header = QLabel(f"<b>{escape(name)}</b><br><tt>{tensor.dtype or '?'} {shape_text(tensor.shape)}</tt>{size}")
         self.header.setWordWrap(True)
         layout.addWidget(self.header)
         self.status = QLabel("")

@@ -8,8 +8,10 @@ hands the result to the canvas, minimap and panels.
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from PyQt6.QtCore import QRectF, QSettings, Qt
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
@@ -22,12 +24,13 @@ from PyQt6.QtWidgets import (
     QMenuBar,
     QMessageBox,
     QProgressBar,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from netray.errors import FormatError
-from netray.ir import Model, Node, Value
+from netray.ir import Model, Node, Tensor, Value
 from netray.plugins import get_manager
 from netray.scene import ItemKind, Scene
 from netray_viewer import properties
@@ -39,6 +42,7 @@ from netray_viewer.navigation import GraphLevel, Navigation
 from netray_viewer.painter import SceneGeometry
 from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
+from netray_viewer.tensors import TensorTree
 from netray_viewer.theme import Theme, apply_application_palette, theme_named
 
 MAX_RECENT = 10
@@ -74,13 +78,24 @@ class MainWindow(QMainWindow):
         self.canvas = GraphCanvas(self.theme)
         self.breadcrumbs = Breadcrumbs()
         self.minimap = Minimap(self.canvas)
-        central = QWidget()
-        column = QVBoxLayout(central)
+        # Structure a plugin inferred rather than read (GGUF) says so above the graph.
+        self.inferred_banner = QLabel()
+        self.inferred_banner.setWordWrap(True)
+        self.inferred_banner.setStyleSheet("QLabel { background: #fff3c4; color: #5a4500; padding: 4px 8px; }")
+        self.inferred_banner.setVisible(False)
+        graph_page = QWidget()
+        column = QVBoxLayout(graph_page)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.breadcrumbs)
+        column.addWidget(self.inferred_banner)
         column.addWidget(self.canvas, 1)
-        self.setCentralWidget(central)
+        # A model's tensors by module path: the whole view of a weights-only model.
+        self.tensors = TensorTree()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(graph_page)
+        self.pages.addWidget(self.tensors)
+        self.setCentralWidget(self.pages)
         self.breadcrumbs.set_path([])
 
         self.panel = PropertiesPanel(self)
@@ -139,6 +154,8 @@ class MainWindow(QMainWindow):
         self._action(view, "Collapse all groups", self.collapse_all)
         self._action(view, "Expand to depth…", self.ask_expand_depth)
         view.addSeparator()
+        self.tensors_action = self._action(view, "Tensors", self.toggle_tensors, "Ctrl+T")
+        self.tensors_action.setCheckable(True)
         self._action(view, "Search…", self.search.focus, QKeySequence.StandardKey.Find)
         view.addAction(self.panel.toggleViewAction())
         view.addSeparator()
@@ -162,6 +179,8 @@ class MainWindow(QMainWindow):
         self.breadcrumbs.level_chosen.connect(self.go_to_level)
         self.search.chosen.connect(self.reveal_hit)
         self.panel.link_activated.connect(self.follow_link)
+        self.tensors.tensor_chosen.connect(self.show_tensor)
+        self.tensors.module_chosen.connect(lambda node: self.panel.show_html(properties.module_html(node)))
         j = self.jobs
         j.opened.connect(self._on_opened)
         j.open_failed.connect(self._on_open_failed)
@@ -200,7 +219,14 @@ class MainWindow(QMainWindow):
         self.selected = None
         self._remember(path)
         self._update_title()
-        self._show_level(fit=True)
+        self.tensors.set_model(self.model)
+        self.show_tensors(not navigation.has_graph)
+        if navigation.has_graph:
+            self._show_level(fit=True)
+        else:
+            self.canvas.set_scene(None)
+            count = sum(1 for _ in self.model.all_tensors())
+            self._show_idle(f"{count:,} tensors, no operations: the file holds weights only")
         self.show_model_properties()
         self.canvas.setFocus()  # +/-, arrows and F work at once
 
@@ -252,7 +278,9 @@ class MainWindow(QMainWindow):
     # -- layout -----------------------------------------------------------------------
     @property
     def level(self) -> GraphLevel | None:
-        return self.navigation.current if self.navigation is not None else None
+        if self.navigation is None or not self.navigation.levels:
+            return None
+        return self.navigation.current
 
     @property
     def scene(self) -> Scene | None:
@@ -316,10 +344,28 @@ class MainWindow(QMainWindow):
 
     def _show_level(self, fit: bool, after: Callable[[], None] | None = None) -> None:
         nav = self.navigation
-        if nav is None:
+        if nav is None or not nav.levels:
             return
         self.breadcrumbs.set_path([lvl.label for lvl in nav.levels])
+        inferred = nav.current.graph.inferred
+        self.inferred_banner.setText(f"<b>Structure inferred:</b> {escape(inferred)}" if inferred else "")
+        self.inferred_banner.setVisible(bool(inferred))
         self.request_layout(fit=fit, after=after)
+
+    # -- tensors ------------------------------------------------------------------------
+    def show_tensors(self, show: bool) -> None:
+        """The tensor tree (``True``) or the graph in the central area."""
+        has_graph = self.navigation is not None and self.navigation.has_graph
+        show = show or not has_graph
+        self.pages.setCurrentWidget(self.tensors if show else self.pages.widget(0))
+        self.tensors_action.setChecked(show)
+        self.minimap.setVisible(not show)
+
+    def toggle_tensors(self) -> None:
+        self.show_tensors(self.pages.currentWidget() is not self.tensors)
+
+    def show_tensor(self, name: str, tensor: Tensor) -> None:
+        self.panel.show_html(properties.tensor_html(name, tensor), tensors=[(name, tensor)])
 
     # -- groups -------------------------------------------------------------------------
     def set_expanded(self, expanded: frozenset[str], after: Callable[[], None] | None = None, fit: bool = False) -> None:
@@ -469,8 +515,8 @@ class MainWindow(QMainWindow):
     def show_model_properties(self) -> None:
         self.selected = None
         self.canvas.select()
-        if self.model is not None and self.level is not None:
-            self.panel.show_html(properties.model_html(self.model, self.level.graph))
+        if self.model is not None:
+            self.panel.show_html(properties.model_html(self.model, self.level.graph if self.level is not None else None))
 
     # -- search and links ---------------------------------------------------------------------
     def reveal_node(self, node: Node, value: Value | None = None) -> None:
@@ -504,18 +550,20 @@ class MainWindow(QMainWindow):
             self._select_ref("value", hit.value)
 
     def follow_link(self, link: str) -> None:
+        """``node:<id>`` reveals a node of the graph on screen; ``subgraph:<id>:<k>`` opens a subgraph."""
         level = self.level
-        if level is None:
+        if level is None or self.model is None:
             return
         scheme, _, rest = link.partition(":")
-        try:
-            if scheme == "node":
-                self.reveal_node(level.graph.nodes[int(rest)])
-            elif scheme == "subgraph":
-                node_index, _, k = rest.partition(":")
-                self.enter_subgraph(level.graph.nodes[int(node_index)], int(k or 0))
-        except (ValueError, IndexError):
-            self.status_label.setText(f"cannot follow link {link}")
+        target, k = rest.rpartition(":")[::2] if scheme == "subgraph" else (rest, "0")
+        node = self.model.node(unquote(target))
+        in_view = node is not None and node.index < len(level.graph.nodes) and level.graph.nodes[node.index] is node
+        if node is None or not in_view or not k.isdigit():
+            self.status_label.setText(f"cannot follow link {unquote(link)}: not in the graph on screen")
+        elif scheme == "node":
+            self.reveal_node(node)
+        elif scheme == "subgraph":
+            self.enter_subgraph(node, int(k))
 
     # -- theme, minimap, window events ------------------------------------------------------------
     def apply_theme(self, name: str) -> None:
