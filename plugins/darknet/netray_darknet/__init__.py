@@ -1,0 +1,1 @@
+"""netray plugin for Darknet: ``.cfg`` network descriptions and the ``.weights`` beside them."""
