@@ -1,0 +1,1 @@
+"""netray plugin for Apple Core ML models: ``.mlmodel`` protobufs and ``.mlpackage`` folders."""
