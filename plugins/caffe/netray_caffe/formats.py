@@ -1,0 +1,16 @@
+"""The format the Caffe plugin reads, declared as data (no reader imported)."""
+
+from netray import FormatInfo
+
+FORMAT = "Caffe"
+
+FORMATS = [
+    FormatInfo(
+        FORMAT,
+        (".prototxt", ".caffemodel"),
+        "Caffe net: .prototxt (text NetParameter, any of the V0/V1/V2 layer syntaxes) with the "
+        ".caffemodel beside it for weights, or a .caffemodel alone (binary NetParameter with its blobs)",
+        patterns=(rb"(?m)^\s*layers?\s*\{", rb"(?m)^\s*input_(dim|shape)\s*[:{]"),
+        companions=("{stem}.caffemodel", "*.caffemodel"),
+    )
+]
