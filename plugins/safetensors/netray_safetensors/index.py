@@ -55,6 +55,8 @@ def read_index(path: Path, max_bytes: int = MAX_INDEX) -> ShardIndex:
     weight_map = doc.get("weight_map")
     if not isinstance(weight_map, dict):
         raise FormatError(path, INDEX_FORMAT, "the index has no weight_map object (tensor name -> shard file)")
+    if not weight_map:
+        raise FormatError(path, INDEX_FORMAT, "the index's weight_map is empty: it names no tensor and no shard")
     for name, shard in weight_map.items():
         if not isinstance(shard, str) or not shard:
             raise FormatError(path, INDEX_FORMAT, f"weight_map gives tensor {quoted(name)} no shard file name")

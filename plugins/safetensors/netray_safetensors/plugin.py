@@ -32,6 +32,8 @@ def netray_formats() -> list[FormatInfo]:
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
     """A header length that fits the file followed by a JSON object proves a .safetensors file;
     a JSON object whose weight_map names .safetensors files proves an index."""
+    if not head:  # a folder, or an empty file (the core reports those itself)
+        return None
     name = path.name.lower()
     if name.endswith(".json"):
         return _sniff_index(name, head)

@@ -210,6 +210,7 @@ def test_a_pytorch_bin_index_is_not_claimed(tmp_path: Path) -> None:
     [
         ("[1, 2]", "not a JSON object"),
         ('{"metadata": {}}', "no weight_map"),
+        ('{"weight_map": {}}', "weight_map is empty"),
         ('{"weight_map": {"a": 3}}', "no shard file name"),
         ('{"weight_map": {"a": "x.safetensors"}, "metadata": []}', "metadata is not a JSON object"),
         ('{"weight_map": {', "not valid JSON"),
