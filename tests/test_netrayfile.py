@@ -59,7 +59,14 @@ def describe_tensor(t: Tensor, data: bool) -> Any:
     if data:
         d["has_data"] = t.has_data
         d["values"] = describe_array(t.numpy()) if t.has_data else None
+    d["quantization"] = describe_quantization(t.quantization)
     return d
+
+
+def describe_quantization(q: Quantization | None) -> Any:
+    if q is None:
+        return None
+    return (q.scheme, q.block_size, list(q.scale), list(q.zero_point), q.axis, list(q.min), list(q.max), describe_any(dict(q.details), False))
 
 
 def describe_any(v: Any, data: bool) -> Any:
@@ -90,9 +97,7 @@ def describe_graph(g: Graph, data: bool) -> dict[str, Any]:
             "shape": v.type.shape,
             "denotation": v.type.denotation,
             "initializer": None if v.initializer is None else describe_tensor(v.initializer, data),
-            "quantization": None
-            if q is None
-            else (list(q.scale), list(q.zero_point), q.axis, list(q.min), list(q.max), dict(q.details)),
+            "quantization": describe_quantization(q),
             "description": v.description,
             "metadata": dict(v.metadata),
             "producer": node_ref(v.producer),
@@ -103,6 +108,7 @@ def describe_graph(g: Graph, data: bool) -> dict[str, Any]:
         s = n.source
         nodes.append(
             {
+                "id": n.id,
                 "index": n.index,
                 "op": n.op,
                 "name": n.name,
@@ -124,7 +130,8 @@ def describe_graph(g: Graph, data: bool) -> dict[str, Any]:
         "name": g.name,
         "kind": g.kind,
         "description": g.description,
-        "metadata": dict(g.metadata),
+        "inferred": g.inferred,
+        "metadata": describe_any(dict(g.metadata), False),
         "inputs": [v.name for v in g.inputs],
         "outputs": [v.name for v in g.outputs],
         "values": values,
@@ -139,11 +146,12 @@ def describe(model: Model, data: bool = True) -> dict[str, Any]:
         "producer": model.producer,
         "producer_version": model.producer_version,
         "description": model.description,
-        "metadata": dict(model.metadata),
+        "metadata": describe_any(dict(model.metadata), False),  # typed: 1, 1.0 and "1" differ
         "imports": dict(model.imports),
-        "properties": dict(model.properties),
+        "properties": describe_any(dict(model.properties), False),
         "graphs": [describe_graph(g, data) for g in model.graphs],
         "functions": [describe_graph(g, data) for g in model.functions],
+        "tensors": [(name, describe_tensor(t, data)) for name, t in model.tensors.items()],
     }
 
 
@@ -279,13 +287,20 @@ def build_everything_model() -> Model:
     m.format_version = "3"
     m.producer, m.producer_version = "hand", "1.0"
     m.description = "built with netray.ir"
-    m.metadata = {"author": "tests"}
+    m.metadata = {"author": "tests", "layers": 32, "eps": 1e-6, "tied": True, "tokens": ["<s>", "</s>", "ünï"], "nested": [[1, 2], [3]]}
     m.imports = {"ai.onnx": "17", "custom.domain": "1"}
-    m.properties = {"ir_version": "9"}
+    m.properties = {"ir_version": "9", "tensors": 3}
     m.functions = [fn]
     second = Graph("second_signature", "signature")
+    second.inferred = "inferred from the signature's name, for the test"
     second.add_node(Node("Noop", "noop"))
     m.graphs.append(second)
+    # Named tensors no graph reaches, one of them block-quantized (as GGUF's are), one shared with the graph.
+    packed = array_tensor("blk.0.attn_q.weight", rng.standard_normal((4, 64)).astype(np.float32))
+    packed.quantization = Quantization(scheme="q4_k", block_size=256, details={"super_block": 256, "bits": 4.5})
+    m.tensors = {"blk.0.attn_q.weight": packed, "conv.weight": w.initializer, "token_embd.weight": array_tensor("token_embd.weight", np.ones((3, 2), np.float16))}
+    qw.quantization.scheme = "block"
+    qw.quantization.block_size = 4
     return m
 
 

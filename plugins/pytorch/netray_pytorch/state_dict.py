@@ -1,9 +1,10 @@
-"""state_dicts and checkpoints (``torch.save`` zip or legacy files) as a tree of modules.
+"""state_dicts and checkpoints (``torch.save`` zip or legacy files) as weights-only models.
 
-A state_dict has no graph: each module (the key's prefix before the last dot)
-becomes one node whose inputs are its weights; the module path is the scope.
-Nested dicts (``{"model": ..., "optimizer": ...}``) make a "checkpoint" whose keys
-join into the path.
+A state_dict has no graph: every tensor goes in ``Model.tensors`` under its key
+(``layers.3.attn.q_proj.weight``), and the viewer shows them as a tree by module path
+with repeated blocks folded. Nested dicts (``{"model": ..., "optimizer": ...}``) make a
+"checkpoint" whose keys join into the path; its plain entries (epoch, step, config
+strings) are the file's metadata, typed as pickled.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from netray import Attribute, AttrKind, Graph, Model, Node, Port, Tensor, TensorType
+from netray import Metadata, Model, Tensor
 from netray.ir import TensorLoader
 from netray_pytorch.dtypes import itemsize
-from netray_pytorch.modules import guess_module
 from netray_pytorch.unpickler import PickledTensor
 
 LoaderFactory = Callable[[PickledTensor], TensorLoader | None]
@@ -40,14 +40,14 @@ def iter_tensors(obj: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[s
             yield from iter_tensors(value, f"{prefix}.{i}" if prefix else str(i), depth + 1)
 
 
-def _scalars(obj: Any) -> dict[str, str]:
-    """Top-level entries that are plain values (epoch, step, config strings) for the metadata panel."""
+def _scalars(obj: Any) -> Metadata:
+    """Top-level entries that are plain values (epoch, step, config strings), typed, for the metadata panel."""
     if not isinstance(obj, dict):
         return {}
-    found: dict[str, str] = {}
+    found: Metadata = {}
     for key, value in obj.items():
         if isinstance(value, (int, float, str, bool)) and len(found) < _MAX_METADATA:
-            found[str(key)] = str(value)[:200]
+            found[str(key)] = value[:200] if isinstance(value, str) else value
     return found
 
 
@@ -70,35 +70,18 @@ def _tensor(key: str, pt: PickledTensor, loader: TensorLoader | None, location: 
         loader=loader,
         byte_size=numel * size if size else None,
         location=location,
-        metadata={"storage": pt.storage.key, "storage_offset": str(pt.storage_offset), "requires_grad": str(pt.requires_grad)},
+        metadata={"storage": pt.storage.key, "storage_offset": pt.storage_offset, "requires_grad": bool(pt.requires_grad)},
     )
 
 
 def build_model(obj: Any, make_loader: LoaderFactory, location: Callable[[PickledTensor], str]) -> Model:
-    """One node per module, its weights as inputs, grouped by module path."""
+    """Every tensor under its key path, in the file's order; no graph (a state_dict stores none)."""
     tensors = list(iter_tensors(obj))
-    fmt = CHECKPOINT if is_checkpoint(obj) else STATE_DICT
-    graph = Graph("modules", kind="main")
-    modules: dict[str, dict[str, PickledTensor]] = {}
+    model = Model(CHECKPOINT if is_checkpoint(obj) else STATE_DICT)
     for key, pt in tensors:
-        module, _, leaf = key.rpartition(".")
-        modules.setdefault(module, {})[leaf] = pt
-    for module, weights in modules.items():
-        op, category = guess_module(weights)
-        path = tuple(module.split(".")) if module else ()
-        node = Node(op, name=module or "(root)", scope=path[:-1], category=category)
-        for leaf, pt in weights.items():
-            key = f"{module}.{leaf}" if module else leaf
-            value = graph.value(key, TensorType(pt.storage.dtype, pt.shape))
-            value.initializer = _tensor(key, pt, make_loader(pt), location(pt))
-            node.inputs.append(Port(leaf, [value]))
-        node.attributes.append(Attribute("module", AttrKind.STRING, module))
-        node.metadata["module_path"] = module
-        graph.add_node(node)
-    graph.link()
-    model = Model(fmt, [graph])
+        model.tensors[key] = _tensor(key, pt, make_loader(pt), location(pt))
     model.producer = "PyTorch"
     model.metadata.update(_scalars(obj))
-    model.properties["tensors"] = str(len(tensors))
-    model.properties["modules"] = str(len(modules))
+    model.properties["tensors"] = len(tensors)
+    model.properties["modules"] = len({key.rpartition(".")[0] for key, _ in tensors})
     return model

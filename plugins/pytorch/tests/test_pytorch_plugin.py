@@ -23,6 +23,7 @@ import pytest
 
 import netray
 from netray.plugins import PluginManager
+from netray.tensortree import tensor_tree
 from netray.summary import model_summary
 
 torch = pytest.importorskip("torch")
@@ -186,29 +187,27 @@ def test_in_memory_module_matches_saved_pt2(files: dict[str, Path], net: torch.n
 
 # -- state_dicts and checkpoints ---------------------------------------------------------
 @pytest.mark.parametrize("stem", ["net", "legacy"])
-def test_state_dict_module_tree(files: dict[str, Path], manager: PluginManager, net: torch.nn.Module, stem: str) -> None:
+def test_state_dict_is_weights_only(files: dict[str, Path], manager: PluginManager, net: torch.nn.Module, stem: str) -> None:
     model = manager.load(files[stem])
     assert model.format == "PyTorch state_dict"
+    assert model.graphs == [] and model.weights_only
     state = net.state_dict()
-    modules = {k.rpartition(".")[0] for k in state}
-    assert len(model.main.nodes) == len(modules)
-    by_name = {n.name: n for n in model.main.nodes}
-    assert by_name["b1.conv"].op == "Conv2d" and by_name["b1.conv"].scope == ("b1",)
-    assert by_name["b1.bn"].op == "BatchNorm" and by_name["fc"].op == "Linear"
+    assert list(model.tensors) == list(state)  # every key, in the file's order
+    assert model.properties["modules"] == len({k.rpartition(".")[0] for k in state})
     loaded = torch.load(files[stem], weights_only=True)
-    for node in model.main.nodes:
-        for port in node.inputs:
-            (value,) = port.values
-            assert value.name == f"{node.name}.{port.name}"
-            np.testing.assert_array_equal(value.initializer.numpy(), loaded[value.name].numpy())
+    for key, tensor in model.tensors.items():
+        assert tensor.shape == tuple(state[key].shape)
+        np.testing.assert_array_equal(tensor.numpy(), loaded[key].numpy())
     assert model.parameter_count() == sum(t.numel() for t in state.values())
+    tree = tensor_tree(model.tensors.items())
+    assert list(tree.children) == ["b1", "b2", "fc"] and list(tree.children["b1"].children) == ["conv", "bn"]
 
 
 def test_zip_weights_are_file_slices(files: dict[str, Path], manager: PluginManager) -> None:
     """torch stores members uncompressed: tensors are memory-mapped, the file's bytes untouched."""
     before = files["net"].read_bytes()
     model = manager.load(files["net"])
-    weight = next(v.initializer for v in model.main.weights() if v.name == "b1.conv.weight")
+    weight = model.tensors["b1.conv.weight"]
     array = weight.numpy()
     base = array
     while isinstance(base, np.ndarray) and base.base is not None:
@@ -222,7 +221,7 @@ def test_zip_weights_are_file_slices(files: dict[str, Path], manager: PluginMana
 def test_views_and_bfloat16(files: dict[str, Path], manager: PluginManager, stem: str) -> None:
     model = manager.load(files[stem])
     loaded = torch.load(files[stem], weights_only=True)
-    values = {v.name: v.initializer for v in model.main.weights()}
+    values = model.tensors
     np.testing.assert_array_equal(values["t"].numpy(), loaded["t"].numpy())
     np.testing.assert_array_equal(values["row"].numpy(), loaded["row"].numpy())
     assert values["bf"].dtype == "bfloat16"
@@ -232,10 +231,9 @@ def test_views_and_bfloat16(files: dict[str, Path], manager: PluginManager, stem
 def test_checkpoint_with_optimizer(files: dict[str, Path], manager: PluginManager, net: torch.nn.Module) -> None:
     model = manager.load(files["ckpt"])
     assert model.format == "PyTorch checkpoint"
-    assert model.metadata["epoch"] == "7" and model.metadata["arch"] == "Net"
-    names = {n.name for n in model.main.nodes}
-    assert {"model.b1.conv", "model.fc"} <= names
-    momentum = [v for v in model.main.weights() if v.name.startswith("optimizer.state.")]
+    assert model.metadata["epoch"] == 7 and model.metadata["arch"] == "Net"  # typed as pickled
+    assert {"model.b1.conv.weight", "model.fc.weight"} <= set(model.tensors)
+    momentum = [name for name in model.tensors if name.startswith("optimizer.state.")]
     assert len(momentum) == len(list(net.parameters()))
 
 
@@ -243,8 +241,8 @@ def test_bare_pickle_of_tensors(tmp_path: Path, manager: PluginManager) -> None:
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps({"layer.weight": [1, 2], "epoch": 3}, protocol=4))
     model = manager.load(path)
-    assert model.format == "PyTorch state_dict" and model.metadata["epoch"] == "3"
-    assert model.main.nodes == []
+    assert model.format == "PyTorch state_dict" and model.metadata["epoch"] == 3
+    assert model.graphs == [] and model.tensors == {}
 
 
 # -- sniffing -----------------------------------------------------------------------------
@@ -326,8 +324,8 @@ def test_truncated_files(files: dict[str, Path], tmp_path: Path, manager: Plugin
         cut.write_bytes(data[: int(len(data) * fraction)])
         with pytest.raises(netray.FormatError):
             model = manager.load(cut)
-            for v in model.main.weights():  # a safe partial view must still fail cleanly on read
-                v.initializer.numpy()  # type: ignore[union-attr]
+            for _, tensor in model.all_tensors():  # a safe partial view must still fail cleanly on read
+                tensor.numpy()
 
 
 def test_random_and_corrupt_bytes(files: dict[str, Path], tmp_path: Path, manager: PluginManager) -> None:
@@ -386,10 +384,10 @@ def test_tensor_larger_than_its_storage(tmp_path: Path, manager: PluginManager) 
         return path
 
     model = manager.load(archive((1000, 1000)))
-    (value,) = model.main.nodes[0].weights()
-    assert value.initializer is not None and value.initializer.shape == (1000, 1000)
+    (tensor,) = model.tensors.values()
+    assert tensor.shape == (1000, 1000)
     with pytest.raises(netray.FormatError):
-        value.initializer.numpy()
+        tensor.numpy()
     with pytest.raises(netray.FormatError, match="negative"):
         manager.load(archive((-5, 4)))
 
