@@ -310,11 +310,9 @@ def load_params_only(path: Path) -> Model:
     if symbol is not None:
         return load_symbol(symbol, path)
     params = read_params(path)
-    graph = Graph(path.stem, kind="main")
+    model = Model(FORMAT)  # weights only: the tensors, by their names
     for name, entry in params.items():
-        value = graph.value(name, TensorType(entry.dtype, entry.shape))
-        value.initializer = entry_tensor(path, name, entry)
-    model = Model(FORMAT, [graph.link()])
+        model.tensors[name] = entry_tensor(path, name, entry)
     model.producer = "MXNet"
     model.properties["params file"] = path.name
     model.properties["symbol"] = "no -symbol.json beside the params file: weights only"

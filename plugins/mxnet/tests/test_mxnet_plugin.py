@@ -342,3 +342,16 @@ def test_pickle_posing_as_params_is_never_executed(tmp_path: Path) -> None:
     with pytest.raises(netray.FormatError):
         manager().load(tmp_path / "evil-0001.params")
     assert not marker.exists()
+
+
+def test_params_without_a_symbol_are_a_weights_only_model(tmp_path: Path) -> None:
+    arrays = mlp_arrays()
+    params = tmp_path / "alone-0001.params"
+    write_params(params, arrays)
+    model = manager().load(params)
+    assert model.graphs == [] and model.weights_only
+    names = [key.partition(":")[2] for key in arrays]  # the arg:/aux: prefixes are the file's, not the names
+    assert list(model.tensors) == names
+    for name, array in zip(names, arrays.values(), strict=True):
+        np.testing.assert_array_equal(model.tensors[name].numpy(), array)
+    assert "weights only" in str(model.properties["symbol"])
