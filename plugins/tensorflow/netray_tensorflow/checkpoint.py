@@ -199,6 +199,11 @@ def _shape(payload: bytes, key: str, path: Path) -> tuple[int, ...] | None:
     return tuple(int(d) for d in s if isinstance(d, int))
 
 
+def _signed(value: int) -> int:
+    """A varint read as a two's-complement int64 (negative int32s and int64s take ten bytes)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def _entry(key: str, value: bytes, path: Path) -> BundleEntry:
     dtype, shape, shard, offset, size, slices = "unknown", None, 0, 0, 0, 0
     for number, _, payload in fields(value, 1 << 20):
@@ -207,11 +212,11 @@ def _entry(key: str, value: bytes, path: Path) -> BundleEntry:
         elif number == 2 and isinstance(payload, bytes):
             shape = _shape(payload, key, path)
         elif number == 3 and isinstance(payload, int):
-            shard = payload - (1 << 64) if payload >= 1 << 63 else payload  # int32: negatives are 10-byte varints
+            shard = _signed(payload)
         elif number == 4 and isinstance(payload, int):
-            offset = payload - (1 << 64) if payload >= 1 << 63 else payload
+            offset = _signed(payload)
         elif number == 5 and isinstance(payload, int):
-            size = payload - (1 << 64) if payload >= 1 << 63 else payload
+            size = _signed(payload)
         elif number == 7:
             slices += 1
     return BundleEntry(key, dtype, shape, shard, offset, size, slices)
@@ -221,9 +226,9 @@ def _header(value: bytes, path: Path) -> BundleHeader:
     header = BundleHeader()
     for number, _, payload in fields(value, 16):
         if number == 1 and isinstance(payload, int):
-            header.num_shards = payload
+            header.num_shards = _signed(payload)
         elif number == 2 and isinstance(payload, int):
-            header.endianness = payload
+            header.endianness = _signed(payload)
         elif number == 3 and isinstance(payload, bytes):
             header.producer, header.min_consumer = 0, 0
             for n, _, v in fields(payload, 1 << 16):

@@ -33,7 +33,7 @@ def load_checkpoint(path: Path) -> Model:
     model = Model(CHECKPOINT)
     model.source = index
     model.producer = "TensorFlow"
-    model.format_version = str(bundle.header.producer) if bundle.header.producer is not None else ""
+    model.format_version = "V2"  # TensorBundle is SaverDef's V2 checkpoint format
     model.tensors = {entry.key: bundle.tensor(entry) for entry in bundle.entries}
     if not model.tensors:
         raise FormatError(index, CHECKPOINT, "the checkpoint holds no tensors")
@@ -87,8 +87,12 @@ def _object_graph(model: Model, bundle: Bundle, missing: set[str]) -> None:
 def _siblings(model: Model, index: Path) -> None:
     """A hint where the graph is: the SavedModel this is the variables of, or a TF1 .meta beside it."""
     folder = index.parent
-    if folder.name == "variables" and any((folder.parent / n).is_file() for n in ("saved_model.pb", "saved_model.pbtxt")):
-        model.properties["graph"] = f"the variables of the SavedModel {folder.parent.name}/: open that folder for its graph"
+    if folder.name == "variables" and any(
+        (folder.parent / n).is_file() for n in ("saved_model.pb", "saved_model.pbtxt")
+    ):
+        model.properties["graph"] = (
+            f"the variables of the SavedModel {folder.parent.name}/: open that folder for its graph"
+        )
         return
     meta = index.with_name(index.name.removesuffix(".index") + ".meta")
     if meta.is_file():

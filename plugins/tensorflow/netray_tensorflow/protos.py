@@ -101,7 +101,9 @@ def _declare_fingerprint() -> Any:
         msg = fdp.message_type.add(name="FingerprintDef")
         optional = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
         for number, name in enumerate(FINGERPRINT_FIELDS, start=1):
-            msg.field.add(name=name, number=number, type=descriptor_pb2.FieldDescriptorProto.TYPE_UINT64, label=optional)
+            msg.field.add(
+                name=name, number=number, type=descriptor_pb2.FieldDescriptorProto.TYPE_UINT64, label=optional
+            )
         msg.field.add(
             name="version",
             number=6,
@@ -122,4 +124,13 @@ MetaGraphDef: Any = meta_graph_pb2.MetaGraphDef
 TensorProto: Any = tensor_pb2.TensorProto
 DataType: Any = types_pb2.DataType
 
-__all__ = ["FINGERPRINT_FIELDS", "SOURCE", "DataType", "FingerprintDef", "GraphDef", "MetaGraphDef", "SavedModel", "TensorProto"]
+__all__ = [
+    "FINGERPRINT_FIELDS",
+    "SOURCE",
+    "DataType",
+    "FingerprintDef",
+    "GraphDef",
+    "MetaGraphDef",
+    "SavedModel",
+    "TensorProto",
+]
