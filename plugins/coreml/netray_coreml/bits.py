@@ -25,7 +25,9 @@ def define_dtypes() -> None:
     for bits in _EXTRA_WIDTHS:
         name = f"uint{bits}"
         if dtypes.lookup(name) is None:
-            dtypes.define(dtypes.DType(name, bits, "uint", "uint8", doc=f"{bits}-bit unsigned integers, packed; read as uint8"))
+            dtypes.define(
+                dtypes.DType(name, bits, "uint", "uint8", doc=f"{bits}-bit unsigned integers, packed; read as uint8")
+            )
 
 
 def uint_dtype(bits: int) -> str:
@@ -46,7 +48,9 @@ def unpack(raw: np.ndarray, bits: int, count: int, lsb_first: bool) -> np.ndarra
         return values.reshape(-1)[:count]
     order: Any = "little" if lsb_first else "big"
     stream = np.unpackbits(raw, bitorder=order)[: count * bits].reshape(count, bits)
-    weights = (1 << np.arange(bits, dtype=np.uint16)) if lsb_first else (1 << np.arange(bits - 1, -1, -1, dtype=np.uint16))
+    weights = (
+        (1 << np.arange(bits, dtype=np.uint16)) if lsb_first else (1 << np.arange(bits - 1, -1, -1, dtype=np.uint16))
+    )
     return (stream.astype(np.uint16) @ weights).astype(np.uint8)
 
 

@@ -56,8 +56,14 @@ BLOB_TYPES: dict[int, tuple[str, int]] = {
     17: ("float8_e5m2", 8),
 }
 _NUMPY_STORAGE = {
-    "float16": "<f2", "float32": "<f4", "uint8": "u1", "int8": "i1", "int16": "<i2", "uint16": "<u2",
-    "int32": "<i4", "uint32": "<u4",
+    "float16": "<f2",
+    "float32": "<f4",
+    "uint8": "u1",
+    "int8": "i1",
+    "int16": "<i2",
+    "uint16": "<u2",
+    "int32": "<i4",
+    "uint32": "<u4",
 }
 
 
@@ -94,7 +100,9 @@ class BlobFile:
         self.count, self.version = HEADER.unpack(self._file.read(HEADER.size))
         if self.version != 2:
             self.close()
-            raise FormatError(path, format, f"blob storage version {self.version}; Core ML's weight files are version 2")
+            raise FormatError(
+                path, format, f"blob storage version {self.version}; Core ML's weight files are version 2"
+            )
 
     def close(self) -> None:
         self._file.close()
@@ -137,11 +145,15 @@ def _packed_loader(path: Path, format: str, blob: Blob, shape: tuple[int, ...]) 
         with open(path, "rb") as f:
             size = f.seek(0, 2)
             if blob.data_offset + blob.size > size:
-                raise FormatError(path, format, f"blob data at {blob.data_offset}+{blob.size} lies past the end ({size:,} bytes)")
+                raise FormatError(
+                    path, format, f"blob data at {blob.data_offset}+{blob.size} lies past the end ({size:,} bytes)"
+                )
             if blob.size == 0:
                 return as_dtype(np.zeros(shape, np.uint8), blob.dtype)
             start = blob.data_offset - blob.data_offset % mmap.ALLOCATIONGRANULARITY
-            with mmap.mmap(f.fileno(), blob.data_offset + blob.size - start, access=mmap.ACCESS_READ, offset=start) as mm:
+            with mmap.mmap(
+                f.fileno(), blob.data_offset + blob.size - start, access=mmap.ACCESS_READ, offset=start
+            ) as mm:
                 raw = np.frombuffer(mm, np.uint8, blob.size, blob.data_offset - start).copy()
         if blob.bits == 8 or blob.bits == 16:  # bfloat16 / float8: same bytes, ml_dtypes' type
             return as_dtype(raw, "uint8").view(_ml_dtype(blob.dtype)).reshape(shape)

@@ -36,9 +36,7 @@ def _array(array: Any) -> tuple[TensorType, Metadata]:
         ranges = list(array.shapeRange.sizeRanges)
         facts["shape range"] = [_range(r) for r in ranges]
         # A dimension whose range is one size is that size; the others are named by their range.
-        shape = tuple(
-            int(r.lowerBound) if r.upperBound == r.lowerBound else _range(r) for r in ranges
-        ) or shape
+        shape = tuple(int(r.lowerBound) if r.upperBound == r.lowerBound else _range(r) for r in ranges) or shape
     elif flexibility == "enumeratedShapes":
         facts["enumerated shapes"] = ["x".join(str(d) for d in s.shape) for s in array.enumeratedShapes.shapes]
     default = array.WhichOneof("defaultOptionalValue")
@@ -100,7 +98,7 @@ def feature_type(feature_type: Any) -> tuple[TensorType, Metadata]:
 
 def feature_text(feature_type_message: Any) -> str:
     """A one-line rendering of a feature's type, for properties and attributes."""
-    tensor_type, facts = feature_type(feature_type_message)
+    tensor_type, _facts = feature_type(feature_type_message)
     if tensor_type.denotation and tensor_type.denotation.startswith(("dictionary", "sequence")):
         return tensor_type.denotation
     text = str(tensor_type)

@@ -50,7 +50,9 @@ def plain(message: Any, depth: int = 0) -> Any:
             out[field.name] = _map(field, value, depth)
         elif _is_repeated(field):
             items = list(value[:MAX_ITEMS]) if len(value) <= MAX_LIST or field.message_type is not None else None
-            out[field.name] = [_plain_item(field, v, depth) for v in items] if items is not None else f"<{len(value):,} values>"
+            out[field.name] = (
+                [_plain_item(field, v, depth) for v in items] if items is not None else f"<{len(value):,} values>"
+            )
         else:
             out[field.name] = _plain_item(field, value, depth)
     return out
@@ -67,6 +69,23 @@ def _plain_item(field: FieldDescriptor, value: Any, depth: int) -> Any:
     return _scalar(field, value)
 
 
+def _fields(message: Any) -> list[tuple[FieldDescriptor, Any]]:
+    """The set fields, plus singular enums left at their default: proto3 omits those, but the
+    default is a choice that matters (pooling ``type`` MAX, padding ``mode`` CONSTANT)."""
+    found = list(message.ListFields())
+    present = {f.number for f, _ in found}
+    for field in message.DESCRIPTOR.fields:
+        if (
+            field.type == FieldDescriptor.TYPE_ENUM
+            and field.number not in present
+            and not _is_repeated(field)
+            and field.containing_oneof is None
+        ):
+            found.append((field, getattr(message, field.name)))
+    found.sort(key=lambda item: item[0].index)
+    return found
+
+
 def attributes(message: Any, prefix: str = "", depth: int = 0, skip: frozenset[str] = frozenset()) -> list[Attribute]:
     """The set fields of ``message`` as attributes (``prefix`` dots nested names).
 
@@ -74,7 +93,7 @@ def attributes(message: Any, prefix: str = "", depth: int = 0, skip: frozenset[s
     as subgraphs) are left out.
     """
     out: list[Attribute] = []
-    for field, value in message.ListFields():
+    for field, value in _fields(message):
         name = prefix + field.name
         message_type = field.message_type
         if message_type is not None and (message_type.full_name in WEIGHT_MESSAGES or message_type.full_name in skip):

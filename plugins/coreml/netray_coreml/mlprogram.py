@@ -21,19 +21,36 @@ from typing import Any
 import numpy as np
 
 from netray import Attribute, AttrKind, FormatError, Graph, Metadata, Node, Port, Tensor, TensorType, Value, dtypes
-from netray_coreml.blob import BlobFile
 from netray_coreml.bits import as_dtype, define_dtypes, unpack
+from netray_coreml.blob import BlobFile
 from netray_coreml.operators import MIL_DOMAIN, category
 from netray_coreml.package import inside
 
 define_dtypes()
 
 MIL_DTYPES = {
-    "BOOL": "bool", "STRING": "string", "FLOAT8E4M3FN": "float8_e4m3fn", "FLOAT8E5M2": "float8_e5m2",
-    "FLOAT16": "float16", "FLOAT32": "float32", "FLOAT64": "float64", "BFLOAT16": "bfloat16",
-    "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "INT4": "int4",
-    "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
-    "UINT4": "uint4", "UINT2": "uint2", "UINT1": "uint1", "UINT6": "uint6", "UINT3": "uint3",
+    "BOOL": "bool",
+    "STRING": "string",
+    "FLOAT8E4M3FN": "float8_e4m3fn",
+    "FLOAT8E5M2": "float8_e5m2",
+    "FLOAT16": "float16",
+    "FLOAT32": "float32",
+    "FLOAT64": "float64",
+    "BFLOAT16": "bfloat16",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "INT4": "int4",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "UINT4": "uint4",
+    "UINT2": "uint2",
+    "UINT1": "uint1",
+    "UINT6": "uint6",
+    "UINT3": "uint3",
 }
 SMALL_SETTING = 16  # non-float constants with at most this many elements are attributes
 MAX_NESTING = 32
@@ -71,7 +88,9 @@ def value_type(value_type_message: Any) -> TensorType:
         inner = value_type(value_type_message.listType.type)
         return TensorType(None, None, f"list<{inner}>")
     if kind == "tupleType":
-        return TensorType(None, None, f"tuple<{', '.join(str(value_type(t)) for t in value_type_message.tupleType.types)}>")
+        return TensorType(
+            None, None, f"tuple<{', '.join(str(value_type(t)) for t in value_type_message.tupleType.types)}>"
+        )
     if kind == "dictionaryType":
         key = value_type(value_type_message.dictionaryType.keyType)
         item = value_type(value_type_message.dictionaryType.valueType)
@@ -104,7 +123,9 @@ def _immediate_array(tensor_value: Any, dtype: str | None, shape: tuple[int, ...
         info = dtypes.lookup(dtype)
         bits = int(info.bits) if info is not None else 8
         if bits < 8:
-            return as_dtype(unpack(raw, bits, count, lsb_first=True), dtype or "uint8", 4 if dtype == "int4" else 0).reshape(shape)
+            return as_dtype(
+                unpack(raw, bits, count, lsb_first=True), dtype or "uint8", 4 if dtype == "int4" else 0
+            ).reshape(shape)
         target = dtypes.numpy_dtype(dtype) or np.uint8
         return raw[: count * np.dtype(target).itemsize].view(target).reshape(shape)
     if kind == "strings":
@@ -151,7 +172,8 @@ class Context:
 
     model_dir: Path
     format: str
-    location: str
+    location: str  # the model file, for errors
+    shown: str = "model.mlmodel"  # its name, for tensor locations
     blob_files: dict[str, BlobFile | None] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     operations: int = 0
@@ -199,15 +221,20 @@ def constant(ctx: Context, value: Any, name: str, declared: TensorType | None = 
     dtype = tensor_type.dtype
     is_float = dtype is not None and dtype.startswith(("float", "bfloat"))
     if count is not None and (dtype in ("string", "bool") or not is_float or shape == ()) and count <= SMALL_SETTING:
-        if found is None or found[0] != "bytes":
+        if found is not None and found[0] == "bytes":  # fp16 / int8 scalars are stored as raw bytes
+            array = _immediate_array(immediate.tensor, dtype, tuple(int(d) for d in shape or ()))
+            setting: Any = array.tolist()
+        else:
             setting = _python_value(immediate.tensor, dtype, shape)
-            return Constant(tensor_type, setting=setting, is_setting=True, source=immediate.tensor)
+        return Constant(tensor_type, setting=setting, is_setting=True, source=immediate.tensor)
     if count is None or (found is not None and found[0] != "bytes" and stored != count):
         shape, count = (stored,), stored
     fixed: tuple[int, ...] = tuple(int(d) for d in shape or ())
     tensor_value = immediate.tensor
     size = dtypes.byte_size(dtype, count) if dtype != "string" else None
-    tensor = Tensor(name, dtype, fixed, lambda: _immediate_array(tensor_value, dtype, fixed), size, f"{ctx.location} (immediate value)")
+    tensor = Tensor(
+        name, dtype, fixed, lambda: _immediate_array(tensor_value, dtype, fixed), size, f"{ctx.shown} (immediate value)"
+    )
     return Constant(TensorType(dtype, fixed), tensor)
 
 
@@ -217,13 +244,21 @@ def _blob_tensor(ctx: Context, blob_value: Any, name: str, tensor_type: TensorTy
     count = _count(shape)
     offset = int(blob_value.offset)
     if blob_file is None:
-        return Tensor(name, tensor_type.dtype, shape, None, dtypes.byte_size(tensor_type.dtype, count), f"{shown} @ {offset} (file missing)")
+        return Tensor(
+            name,
+            tensor_type.dtype,
+            shape,
+            None,
+            dtypes.byte_size(tensor_type.dtype, count),
+            f"{shown} @ {offset} (file missing)",
+        )
     blob = blob_file.blob(offset, f"const {name!r}")
     if count is None:
         shape, count = (blob.count,), blob.count
     if blob.count != count:
         raise FormatError(
-            blob_file.path, ctx.format,
+            blob_file.path,
+            ctx.format,
             f"const {name!r} is {tensor_type}, {count:,} values; its blob at offset {offset} holds {blob.count:,} {blob.dtype} values",
         )
     fixed = tuple(int(d) for d in shape or ())
@@ -247,7 +282,48 @@ def _setting_tensor(name: str, const: Constant, location: str) -> Tensor:
         return Tensor(name, dtype, shape, None, None, f"{location} (immediate {const.setting})")
     fixed = tuple(int(d) for d in shape or ())
     size = dtypes.byte_size(dtype, count) if dtype != "string" else None
-    return Tensor(name, dtype, fixed, lambda: _immediate_array(source, dtype, fixed), size, f"{location} (immediate value)")
+    return Tensor(
+        name, dtype, fixed, lambda: _immediate_array(source, dtype, fixed), size, f"{location} (immediate value)"
+    )
+
+
+# Operation inputs are a protobuf map, whose order the file does not keep: the data first,
+# then the weights, then settings; other names alphabetically after them.
+_PARAMETERS = (
+    "x",
+    "y",
+    "input",
+    "values",
+    "data",
+    "indices",
+    "pred",
+    "loop_vars",
+    "lut",
+    "weight",
+    "bias",
+    "scale",
+    "offset",
+    "zero_point",
+    "gamma",
+    "beta",
+    "mean",
+    "variance",
+    "pad_type",
+    "pad",
+    "strides",
+    "dilations",
+    "groups",
+    "axes",
+    "axis",
+    "keep_dims",
+    "shape",
+    "perm",
+)
+_PARAMETER_RANK = {name: k for k, name in enumerate(_PARAMETERS)}
+
+
+def _parameter_order(item: tuple[str, Any]) -> tuple[int, str]:
+    return _PARAMETER_RANK.get(item[0], len(_PARAMETER_RANK)), item[0]
 
 
 class BlockReader:
@@ -266,7 +342,9 @@ class BlockReader:
             self.ctx.operations += 1
             if operation.type == "const" and len(operation.outputs) == 1 and "val" in operation.attributes:
                 output = operation.outputs[0]
-                constants[output.name] = constant(self.ctx, operation.attributes["val"], output.name, value_type(output.type))
+                constants[output.name] = constant(
+                    self.ctx, operation.attributes["val"], output.name, value_type(output.type)
+                )
                 continue
             graph.add_node(self._operation(graph, operation, constants, depth))
         for name in block.outputs:
@@ -284,7 +362,7 @@ class BlockReader:
         const = constants.get(name)
         if const is not None and value.initializer is None:
             if const.tensor is None:  # a setting used as a tensor (a block output): give it one
-                const.tensor = _setting_tensor(name, const, self.ctx.location)
+                const.tensor = _setting_tensor(name, const, self.ctx.shown)
             value.initializer = const.tensor
             value.type = TensorType(const.tensor.dtype, const.tensor.shape)
         return value
@@ -299,7 +377,7 @@ class BlockReader:
             node_name = operation.outputs[0].name
         inputs: list[Port] = []
         attributes: list[Attribute] = []
-        for parameter, argument in operation.inputs.items():
+        for parameter, argument in sorted(operation.inputs.items(), key=_parameter_order):
             values: list[Value] = []
             bindings = list(argument.arguments)
             for k, binding in enumerate(bindings):
@@ -312,9 +390,14 @@ class BlockReader:
                         continue
                     values.append(self._reference(graph, binding.name, constants))
                 elif which == "value":
-                    inline = constant(self.ctx, binding.value, f"{node_name}/{parameter}" + (f"[{k}]" if len(bindings) > 1 else ""))
+                    inline = constant(
+                        self.ctx, binding.value, f"{node_name}/{parameter}" + (f"[{k}]" if len(bindings) > 1 else "")
+                    )
                     if inline.is_setting and len(bindings) == 1:
-                        attributes.append(Attribute.of(parameter, inline.setting) or Attribute(parameter, AttrKind.OTHER, inline.setting))
+                        attributes.append(
+                            Attribute.of(parameter, inline.setting)
+                            or Attribute(parameter, AttrKind.OTHER, inline.setting)
+                        )
                         continue
                     if inline.tensor is not None:
                         weight = graph.value(inline.tensor.name, TensorType(inline.tensor.dtype, inline.tensor.shape))
@@ -322,7 +405,7 @@ class BlockReader:
                         values.append(weight)
             if values or not attributes or attributes[-1].name != parameter:
                 inputs.append(Port(parameter, values))
-        for key, value in operation.attributes.items():
+        for key, value in sorted(operation.attributes.items()):
             if key == "name":
                 continue
             found = value_attribute(self.ctx, key, value, node_name)
@@ -333,7 +416,10 @@ class BlockReader:
             else:
                 attributes.append(found)
         outputs = [
-            Port("output" if len(operation.outputs) == 1 else f"output{k}", [self._typed(graph, item.name, value_type(item.type))])
+            Port(
+                "output" if len(operation.outputs) == 1 else f"output{k}",
+                [self._typed(graph, item.name, value_type(item.type))],
+            )
             for k, item in enumerate(operation.outputs)
         ]
         subgraphs = []
@@ -343,7 +429,13 @@ class BlockReader:
             sub.link()
             subgraphs.append(sub)
         return Node(
-            operation.type, node_name, MIL_DOMAIN, inputs, outputs, attributes, subgraphs,
+            operation.type,
+            node_name,
+            MIL_DOMAIN,
+            inputs,
+            outputs,
+            attributes,
+            subgraphs,
             category=category(MIL_DOMAIN, operation.type),
         )
 
@@ -360,7 +452,9 @@ def _function_block(function: Any) -> tuple[Any, str, list[str]]:
 def read_program(program: Any, ctx: Context, default_function: str = "") -> tuple[list[Graph], Metadata]:
     """One graph per function (the default or ``main`` first) and facts about the program."""
     names = list(program.functions.keys())
-    first = default_function if default_function in names else ("main" if "main" in names else (names[0] if names else ""))
+    first = (
+        default_function if default_function in names else ("main" if "main" in names else (names[0] if names else ""))
+    )
     ordered = [first, *sorted(n for n in names if n != first)] if first else []
     reader = BlockReader(ctx)
     graphs: list[Graph] = []

@@ -157,14 +157,14 @@ class NetworkBuilder:
         names = list(layer.input)
         inputs = [Port(_port("input", k, len(names)), [graph.value(rename.get(n, n))]) for k, n in enumerate(names)]
         outputs = [Port(_port("output", k, len(layer.output)), [graph.value(n)]) for k, n in enumerate(layer.output)]
-        for port, tensor in zip(inputs, layer.inputTensor):
+        for port, tensor in zip(inputs, layer.inputTensor, strict=False):
             _set_type(port.values[0], _tensor_type(tensor))
-        for port, tensor in zip(outputs, layer.outputTensor):
+        for port, tensor in zip(outputs, layer.outputTensor, strict=False):
             _set_type(port.values[0], _tensor_type(tensor))
         attributes: list[Attribute] = []
         subgraphs: list[Graph] = []
         if params is not None:
-            attributes = messages.attributes(params, skip=frozenset({NETWORK}))
+            attributes = _lead(op, messages.attributes(params, skip=frozenset({NETWORK})))
             inputs += self._weights(graph, layer, op, params)
             if depth < MAX_NESTING:
                 for field, network in _networks(params):
@@ -174,9 +174,7 @@ class NetworkBuilder:
                     subgraphs.append(sub)
         if layer.isUpdatable:
             attributes.append(Attribute("isUpdatable", AttrKind.BOOL, True))
-        return Node(
-            op, layer.name, NN_DOMAIN, inputs, outputs, attributes, subgraphs, category=category(NN_DOMAIN, op)
-        )
+        return Node(op, layer.name, NN_DOMAIN, inputs, outputs, attributes, subgraphs, category=category(NN_DOMAIN, op))
 
     def _weights(self, graph: Graph, layer: Any, op: str, params: Any) -> list[Port]:
         shapes_of = _SHAPES.get(op)
@@ -194,6 +192,22 @@ class NetworkBuilder:
             value.initializer = tensor
             ports.append(Port(port_name, [value]))
         return ports
+
+
+# Attributes a box shows first (it has room for a few lines): what tells the layers apart.
+_LEAD: dict[str, tuple[str, ...]] = {
+    "convolution": ("kernelSize", "stride", "ConvolutionPaddingType", "outputChannels"),
+    "pooling": ("type", "kernelSize", "stride", "PoolingPaddingType"),
+    "innerProduct": ("outputChannels", "inputChannels"),
+}
+
+
+def _lead(op: str, attributes: list[Attribute]) -> list[Attribute]:
+    first = _LEAD.get(op)
+    if not first:
+        return attributes
+    rank = {name: k for k, name in enumerate(first)}
+    return sorted(attributes, key=lambda a: rank.get(a.name, len(rank)))
 
 
 def _port(base: str, index: int, count: int) -> str:
@@ -220,16 +234,32 @@ def preprocessing(graph: Graph, network: Any, image_inputs: Sequence[str], locat
         attributes = messages.attributes(params)
         if kind == "meanImage" and len(params.meanImage):
             values = params.meanImage
-            shape = source.type.shape if source.type.shape and _known(source.type.shape, len(values)) else (len(values),)
+            shape = (
+                source.type.shape if source.type.shape and _known(source.type.shape, len(values)) else (len(values),)
+            )
             tensor = Tensor(
-                f"{feature}/meanImage", "float32", shape,
-                lambda v=values, s=shape: np.array(v, dtype=np.float32).reshape(s), 4 * len(values), location,
+                f"{feature}/meanImage",
+                "float32",
+                shape,
+                lambda v=values, s=shape: np.array(v, dtype=np.float32).reshape(s),
+                4 * len(values),
+                location,
             )
             weight = graph.value(tensor.name, TensorType("float32", shape))
             weight.initializer = tensor
             inputs.append(Port("meanImage", [weight]))
             attributes = [a for a in attributes if a.name != "meanImage"]
-        graph.add_node(Node(kind, f"{feature} {kind}", NN_DOMAIN, inputs, [Port("output", [target])], attributes, category=category(NN_DOMAIN, kind)))
+        graph.add_node(
+            Node(
+                kind,
+                f"{feature} {kind}",
+                NN_DOMAIN,
+                inputs,
+                [Port("output", [target])],
+                attributes,
+                category=category(NN_DOMAIN, kind),
+            )
+        )
         rename[feature] = target.name
     return rename
 
@@ -245,9 +275,12 @@ def classifier(graph: Graph, network: Any, description: Any) -> None:
     labels_kind = network.WhichOneof("ClassLabels")
     labels: list[Any] = list(getattr(network, labels_kind).vector) if labels_kind else []
     produced = {v.name for node in graph.nodes for port in node.outputs for v in port.values}
-    source = network.labelProbabilityLayerName or next(
-        (v.name for port in reversed(graph.nodes[-1].outputs) for v in port.values), ""
-    ) if graph.nodes else network.labelProbabilityLayerName
+    source = (
+        network.labelProbabilityLayerName
+        or next((v.name for port in reversed(graph.nodes[-1].outputs) for v in port.values), "")
+        if graph.nodes
+        else network.labelProbabilityLayerName
+    )
     outputs = [f.name for f in description.output if f.name not in produced]
     if not outputs and not labels:
         return
@@ -260,8 +293,12 @@ def classifier(graph: Graph, network: Any, description: Any) -> None:
     inputs = [Port("probabilities", [graph.value(source)])] if source else []
     graph.add_node(
         Node(
-            "classifier", "classifier", NN_DOMAIN, inputs,
+            "classifier",
+            "classifier",
+            NN_DOMAIN,
+            inputs,
             [Port(_port("output", k, len(outputs)), [graph.value(n)]) for k, n in enumerate(outputs)],
-            attributes, category=category(NN_DOMAIN, "classifier"),
+            attributes,
+            category=category(NN_DOMAIN, "classifier"),
         )
     )

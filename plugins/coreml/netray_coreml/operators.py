@@ -100,7 +100,10 @@ SUMMARIES: dict[tuple[str, str], str] = {
     (NN_DOMAIN, "flatten"): "Flattens [C, H, W] into one channel axis.",
     (NN_DOMAIN, "scaler"): "Image preprocessing: scale, then add per-channel biases, before the first layer.",
     (NN_DOMAIN, "meanImage"): "Image preprocessing: subtract a mean image before the first layer.",
-    (NN_DOMAIN, "classifier"): "The classifier's head: picks the class label from the probabilities (implied by the spec).",
+    (
+        NN_DOMAIN,
+        "classifier",
+    ): "The classifier's head: picks the class label from the probabilities (implied by the spec).",
     (MIL_DOMAIN, "conv"): "N-D convolution.",
     (MIL_DOMAIN, "linear"): "x @ weight.T + bias.",
     (MIL_DOMAIN, "matmul"): "Matrix product of x and y.",

@@ -82,10 +82,11 @@ def resolve_package(folder: Path) -> PackageModel:
     relative = entry["path"]
     model = inside(data_dir, relative)
     if model is None:
-        raise FormatError(manifest_path, PACKAGE_FORMAT, f"the root model path {relative!r} leaves the package's Data folder")
+        raise FormatError(
+            manifest_path, PACKAGE_FORMAT, f"the root model path {relative!r} leaves the package's Data folder"
+        )
     if not model.is_file():
         raise FormatError(manifest_path, PACKAGE_FORMAT, f"the root model Data/{relative} is not in the package")
     items = [e.get("name") for e in entries.values() if isinstance(e, dict) and isinstance(e.get("name"), str)]
     properties["package items"] = items
     return PackageModel(model, folder.resolve(), properties)
-

@@ -78,7 +78,9 @@ def parse(data: bytes, path: Path, format: str) -> Parsed:
             schema = proto.Model.DESCRIPTOR.fields_by_number.get(item.number)
             if schema is not None:  # the parser may have set part of it before failing
                 spec.ClearField(schema.name)
-            unreadable[item.number] = diagnose(proto.Model, chunk, base=0) if len(chunk) < 64 * 1024 * 1024 else whole_error
+            unreadable[item.number] = (
+                diagnose(proto.Model, chunk, base=item.start) if len(chunk) < 64 * 1024 * 1024 else whole_error
+            )
     if not unreadable:  # every field alone parses, together they do not: say what protobuf said
         raise FormatError(path, format, f"the protobuf does not parse: {whole_error}")
     if 1 in unreadable or 2 in unreadable or len(unreadable) == len(top):
@@ -106,11 +108,13 @@ class ModelReader:
         self.path = path
         self.format = format
         self.location = model_file.name
-        self.context = Context(model_file.parent, format, str(model_file))
+        self.context = Context(model_file.parent, format, str(model_file), model_file.name)
         self.layers = 0
         self.properties: Metadata = {}
 
-    def graphs(self, spec: Any, name: str, kind: str, depth: int = 0, unreadable: dict[int, str] | None = None) -> list[Graph]:
+    def graphs(
+        self, spec: Any, name: str, kind: str, depth: int = 0, unreadable: dict[int, str] | None = None
+    ) -> list[Graph]:
         """The graphs of one model: its main graph first (ML Programs add one per further function)."""
         if depth > MAX_PIPELINE_DEPTH:
             raise FormatError(self.path, self.format, f"pipelines nested deeper than {MAX_PIPELINE_DEPTH} levels")
@@ -137,7 +141,11 @@ class ModelReader:
             number, where = next(iter(unreadable.items()))
             graph.add_node(self._unreadable(graph, number, where, description))
         else:
-            raise FormatError(self.path, self.format, "the file holds no model (no field of Model's Type is set): truncated, or not Core ML")
+            raise FormatError(
+                self.path,
+                self.format,
+                "the file holds no model (no field of Model's Type is set): truncated, or not Core ML",
+            )
         for feature in description.output:
             graph.outputs.append(feature_value(graph, feature))
         graph.link()
@@ -167,13 +175,24 @@ class ModelReader:
             sub_type = sub.WhichOneof("Type") or "unknown"
             inputs = [Port(f.name, [self._feature(graph, f)]) for f in sub.description.input]
             outputs = [Port(f.name, [self._feature(graph, f)]) for f in sub.description.output]
-            attributes: list[Attribute] = [Attribute("specificationVersion", AttrKind.INT, int(sub.specificationVersion))]
+            attributes: list[Attribute] = [
+                Attribute("specificationVersion", AttrKind.INT, int(sub.specificationVersion))
+            ]
             subgraphs: list[Graph] = []
             if sub_type in GRAPH_TYPES:
                 subgraphs = self.graphs(sub, name, "subgraph", depth + 1)
             elif sub_type != "unknown":
                 attributes += messages.attributes(getattr(sub, sub_type), skip=frozenset({NETWORK}))
-            node = Node(sub_type, name, MODEL_DOMAIN, inputs, outputs, attributes, subgraphs, category=category(MODEL_DOMAIN, sub_type))
+            node = Node(
+                sub_type,
+                name,
+                MODEL_DOMAIN,
+                inputs,
+                outputs,
+                attributes,
+                subgraphs,
+                category=category(MODEL_DOMAIN, sub_type),
+            )
             node.metadata.update(_metadata(sub.description))
             graph.add_node(node)
 
@@ -190,7 +209,15 @@ class ModelReader:
         inputs = [Port(f.name, [graph.value(f.name)]) for f in description.input]
         outputs = [Port(f.name, [graph.value(f.name)]) for f in description.output]
         attributes = messages.attributes(params, skip=frozenset({NETWORK}))
-        return Node(model_type, model_type, MODEL_DOMAIN, inputs, outputs, attributes, category=category(MODEL_DOMAIN, model_type))
+        return Node(
+            model_type,
+            model_type,
+            MODEL_DOMAIN,
+            inputs,
+            outputs,
+            attributes,
+            category=category(MODEL_DOMAIN, model_type),
+        )
 
     def _unreadable(self, graph: Graph, number: int, where: str, description: Any) -> Node:
         schema = proto.Model.DESCRIPTOR.fields_by_number.get(number)
@@ -198,7 +225,15 @@ class ModelReader:
         inputs = [Port(f.name, [graph.value(f.name)]) for f in description.input]
         outputs = [Port(f.name, [graph.value(f.name)]) for f in description.output]
         attributes = [Attribute("unreadable", AttrKind.STRING, where)]
-        return Node(model_type, model_type, MODEL_DOMAIN, inputs, outputs, attributes, category=category(MODEL_DOMAIN, model_type))
+        return Node(
+            model_type,
+            model_type,
+            MODEL_DOMAIN,
+            inputs,
+            outputs,
+            attributes,
+            category=category(MODEL_DOMAIN, model_type),
+        )
 
     def _describe_program(self, graphs: list[Graph], description: Any) -> None:
         """Puts the description's feature types and texts on the functions' inputs and outputs."""

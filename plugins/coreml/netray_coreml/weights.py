@@ -87,41 +87,74 @@ def weight_tensor(name: str, weights: Any, shapes: Sequence[Sequence[int]], loca
         count = len(weights.floatValue)
         shape = _shape_for(count, shapes)
         return Tensor(
-            name, "float32", shape, lambda: _float_values(weights).reshape(shape), 4 * count, location, metadata=metadata
+            name,
+            "float32",
+            shape,
+            lambda: _float_values(weights).reshape(shape),
+            4 * count,
+            location,
+            metadata=metadata,
         )
     if len(weights.float16Value):
         data = weights.float16Value
         if len(data) % 2:
-            return Tensor(name, "float16", None, None, len(data), location + " (odd float16 byte count)", metadata=metadata)
+            return Tensor(
+                name, "float16", None, None, len(data), location + " (odd float16 byte count)", metadata=metadata
+            )
         shape = _shape_for(len(data) // 2, shapes)
         return Tensor(
-            name, "float16", shape, lambda: np.frombuffer(data, dtype="<f2").astype(np.float16).reshape(shape),
-            len(data), location, metadata=metadata,
+            name,
+            "float16",
+            shape,
+            lambda: np.frombuffer(data, dtype="<f2").astype(np.float16).reshape(shape),
+            len(data),
+            location,
+            metadata=metadata,
         )
     if len(weights.int8RawValue):
         data = weights.int8RawValue
         _, quantization = _quantization(weights)
         shape = _shape_for(len(data), shapes)
         return Tensor(
-            name, "int8", shape, lambda: np.frombuffer(data, dtype=np.int8).reshape(shape),
-            len(data), location, metadata=metadata, quantization=quantization,
+            name,
+            "int8",
+            shape,
+            lambda: np.frombuffer(data, dtype=np.int8).reshape(shape),
+            len(data),
+            location,
+            metadata=metadata,
+            quantization=quantization,
         )
     if len(weights.rawValue):
         return _raw_tensor(name, weights, shapes, location, metadata)
     return None
 
 
-def _raw_tensor(name: str, weights: Any, shapes: Sequence[Sequence[int]], location: str, metadata: dict[str, Any]) -> Tensor:
+def _raw_tensor(
+    name: str, weights: Any, shapes: Sequence[Sequence[int]], location: str, metadata: dict[str, Any]
+) -> Tensor:
     data = weights.rawValue
     bits, quantization = _quantization(weights)
     if not 1 <= bits <= 8:
         metadata["numberOfBits"] = bits
-        return Tensor(name, None, (len(data),), None, len(data), location + f" ({bits}-bit values are not readable)", metadata=metadata)
+        return Tensor(
+            name,
+            None,
+            (len(data),),
+            None,
+            len(data),
+            location + f" ({bits}-bit values are not readable)",
+            metadata=metadata,
+        )
     dtype = uint_dtype(bits)
     count = len(data) * 8 // bits
     shape: tuple[int, ...] = (count,)
     for candidate in shapes:  # packed: a shape fits when its values fill the bytes, padding < 1 byte
-        if candidate and all(int(d) > 0 for d in candidate) and dtypes.byte_size(dtype, _product(candidate)) == len(data):
+        if (
+            candidate
+            and all(int(d) > 0 for d in candidate)
+            and dtypes.byte_size(dtype, _product(candidate)) == len(data)
+        ):
             shape = tuple(int(d) for d in candidate)
             break
     elements = _product(shape)

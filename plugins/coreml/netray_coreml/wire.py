@@ -66,9 +66,13 @@ def fields(data: bytes, base: int = 0) -> list[Field]:
             length, payload = _varint(data, after)
             end = payload + length
         else:
-            raise WireError(f"field {number} at byte {base + pos} has wire type {wire_type}, which Core ML never writes")
+            raise WireError(
+                f"field {number} at byte {base + pos} has wire type {wire_type}, which Core ML never writes"
+            )
         if end > len(data):
-            raise WireError(f"field {number} at byte {base + pos} needs {end - pos:,} bytes; only {len(data) - pos:,} remain (truncated)")
+            raise WireError(
+                f"field {number} at byte {base + pos} needs {end - pos:,} bytes; only {len(data) - pos:,} remain (truncated)"
+            )
         out.append(Field(number, wire_type, pos, payload, end))
         pos = end
     return out
@@ -122,11 +126,20 @@ def diagnose(message_class: Any, data: bytes, path: str = "", base: int = 0, dep
 
 
 _WIRE_TYPES = {
-    FieldDescriptor.TYPE_DOUBLE: 1, FieldDescriptor.TYPE_FIXED64: 1, FieldDescriptor.TYPE_SFIXED64: 1,
-    FieldDescriptor.TYPE_FLOAT: 5, FieldDescriptor.TYPE_FIXED32: 5, FieldDescriptor.TYPE_SFIXED32: 5,
-    FieldDescriptor.TYPE_INT32: 0, FieldDescriptor.TYPE_INT64: 0, FieldDescriptor.TYPE_UINT32: 0,
-    FieldDescriptor.TYPE_UINT64: 0, FieldDescriptor.TYPE_SINT32: 0, FieldDescriptor.TYPE_SINT64: 0,
-    FieldDescriptor.TYPE_BOOL: 0, FieldDescriptor.TYPE_ENUM: 0,
+    FieldDescriptor.TYPE_DOUBLE: 1,
+    FieldDescriptor.TYPE_FIXED64: 1,
+    FieldDescriptor.TYPE_SFIXED64: 1,
+    FieldDescriptor.TYPE_FLOAT: 5,
+    FieldDescriptor.TYPE_FIXED32: 5,
+    FieldDescriptor.TYPE_SFIXED32: 5,
+    FieldDescriptor.TYPE_INT32: 0,
+    FieldDescriptor.TYPE_INT64: 0,
+    FieldDescriptor.TYPE_UINT32: 0,
+    FieldDescriptor.TYPE_UINT64: 0,
+    FieldDescriptor.TYPE_SINT32: 0,
+    FieldDescriptor.TYPE_SINT64: 0,
+    FieldDescriptor.TYPE_BOOL: 0,
+    FieldDescriptor.TYPE_ENUM: 0,
 }
 
 

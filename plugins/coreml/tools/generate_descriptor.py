@@ -67,7 +67,13 @@ def compile_descriptor_set(sources: dict[str, bytes]) -> bytes:
         for name, data in sources.items():
             (folder / name).write_bytes(data)
         out = folder / "coreml.desc"
-        args = ["protoc", f"-I{folder}", f"--descriptor_set_out={out}", "--include_imports", *[str(folder / n) for n in sources]]
+        args = [
+            "protoc",
+            f"-I{folder}",
+            f"--descriptor_set_out={out}",
+            "--include_imports",
+            *[str(folder / n) for n in sources],
+        ]
         if protoc.main(args) != 0:
             raise SystemExit("protoc failed on coremltools' .proto files")
         return out.read_bytes()
@@ -103,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     git_dir = Path(args.git_dir)
     commit = _git(git_dir, "rev-parse", args.rev).strip()
-    text = module_source(compile_descriptor_set(proto_sources(git_dir, commit)), commit, coremltools_version(git_dir, commit))
+    text = module_source(
+        compile_descriptor_set(proto_sources(git_dir, commit)), commit, coremltools_version(git_dir, commit)
+    )
     if args.check:
         same = MODULE.exists() and MODULE.read_text() == text
         print(f"{MODULE.name} is {'up to date' if same else 'out of date'}")
