@@ -16,7 +16,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from netray import Attribute, AttrKind
 
 # LayerParameter fields that are the layer's structure, not its parameters.
-STRUCTURE = frozenset({"name", "type", "bottom", "top", "blobs", "include", "exclude", "phase", "layer", "blob_share_mode"})
+STRUCTURE = frozenset(
+    {"name", "type", "bottom", "top", "blobs", "include", "exclude", "phase", "layer", "blob_share_mode"}
+)
 # Per-layer fields outside any *_param message shown as they are.
 LAYER_FIELDS = ("loss_weight", "propagate_down", "blobs_lr", "weight_decay")
 MAX_ITEMS = 4096  # a repeated field longer than this is shown as a count

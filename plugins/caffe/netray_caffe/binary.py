@@ -108,7 +108,10 @@ def _blob(path: Path, buf: mmap.mmap, start: int, end: int, where: str) -> Blob:
     loose = 0  # values stored unpacked (one tag per value), which no Caffe writes but protobuf allows
     numbers = proto.BLOB_FIELDS
     for f in wire.fields(buf, start, end):
-        if f.number in (numbers["num"], numbers["channels"], numbers["height"], numbers["width"]) and f.wire_type == wire.VARINT:
+        if (
+            f.number in (numbers["num"], numbers["channels"], numbers["height"], numbers["width"])
+            and f.wire_type == wire.VARINT
+        ):
             legacy[f.number] = f.value
         elif f.number == numbers["shape"] and f.wire_type == wire.LENGTH:
             shape = tuple(int(d) for d in proto.BlobShape.FromString(buf[f.start : f.end]).dim)
@@ -143,7 +146,9 @@ def _blob(path: Path, buf: mmap.mmap, start: int, end: int, where: str) -> Blob:
         loader = netray.file_slice_loader(path, offset, size, f"<{'f8' if itemsize == 8 else 'f4'}", shape, FORMAT)
         location = f"{path.name} @ {offset}, {size:,} bytes"
         return Blob(shape, dtype, loader, size if not note else None, location, note)
-    return Blob(shape, dtype, _parsed_loader(path, start, end, shape, key), expected * itemsize, f"{path.name} @ {start}", note)
+    return Blob(
+        shape, dtype, _parsed_loader(path, start, end, shape, key), expected * itemsize, f"{path.name} @ {start}", note
+    )
 
 
 def _parsed_loader(path: Path, start: int, end: int, shape: tuple[int, ...], key: str) -> Any:

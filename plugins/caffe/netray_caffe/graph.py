@@ -125,8 +125,12 @@ def _port_names(prefix: str, count: int) -> list[str]:
 def _phase_attributes(layer: Layer) -> list[Attribute]:
     out = []
     if layer.phases != ALL_PHASES:
-        out.append(Attribute("phase", AttrKind.STRING, "/".join(sorted(layer.phases)) or "never (excluded from both phases)"))
-    if layer.rules:
+        out.append(
+            Attribute("phase", AttrKind.STRING, "/".join(sorted(layer.phases)) or "never (excluded from both phases)")
+        )
+    if any(
+        not rule.endswith(PHASES) for rule in layer.rules
+    ):  # stage or level rules; phase ones say no more than phase
         out.append(Attribute("rules", AttrKind.STRINGS, list(layer.rules)))
     return out
 
@@ -159,7 +163,9 @@ def build_graph(name: str, inputs: list[NetInput], layers: list[Layer], weights:
             in_shapes.append(next((v.type.shape for v in values if v.type.shape is not None), None))
         in_ports += _weight_values(graph, layer, in_shapes, weights)
         out_ports = []
-        for port_name, top, shape in zip(_port_names("top", len(layer.tops)), layer.tops, infer(layer, in_shapes), strict=True):
+        for port_name, top, shape in zip(
+            _port_names("top", len(layer.tops)), layer.tops, infer(layer, in_shapes), strict=True
+        ):
             out_ports.append(Port(port_name, [blobs.write(top, layer.phases, shape, layer.name)]))
         node = Node(
             layer.type or "(no type)",
@@ -195,7 +201,7 @@ def net_inputs(net: Any) -> list[NetInput]:
             shape = tuple(int(d) for d in chosen.dim) if chosen is not None else None
         elif len(dims) >= 4 * (i + 1):
             shape = tuple(int(d) for d in dims[4 * i : 4 * i + 4])
-        if shape is not None and any(d < 0 for d in shape):
+        if shape is not None and any(d is None or d < 0 for d in shape):
             shape = None
         out.append(NetInput(name, shape))
     return out

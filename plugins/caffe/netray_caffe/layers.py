@@ -149,7 +149,11 @@ def phases_of(message: Any) -> tuple[frozenset[str], list[str]]:
         phases &= included
     for rule in message.exclude:
         rules.append("exclude " + rule_text(rule))
-        if rule.HasField("phase") and 0 <= rule.phase < 2 and not (rule.stage or rule.not_stage or rule.HasField("min_level") or rule.HasField("max_level")):
+        if (
+            rule.HasField("phase")
+            and 0 <= rule.phase < 2
+            and not (rule.stage or rule.not_stage or rule.HasField("min_level") or rule.HasField("max_level"))
+        ):
             phases.discard(PHASES[rule.phase])
     if _has_phase_field(message) and message.HasField("phase") and 0 <= message.phase < 2:
         # LayerParameter.phase is set by Caffe itself on a net it instantiated (rare in files).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from netray import Category
 
-L, A, N, P, S, T, C, O = (
+L, A, N, P, S, T, C, X = (
     Category.LAYER,
     Category.ACTIVATION,
     Category.NORMALIZATION,
@@ -37,7 +37,10 @@ OPERATORS: dict[str, tuple[Category, str]] = {
     "Swish": (A, "x sigmoid(beta x)"),
     "Softmax": (A, "softmax along axis"),
     "Dropout": (A, "drops units at dropout_ratio while training; identity at test"),
-    "BatchNorm": (N, "normalizes by the stored mean and variance (divided by the scale factor blob); Scale usually follows"),
+    "BatchNorm": (
+        N,
+        "normalizes by the stored mean and variance (divided by the scale factor blob); Scale usually follows",
+    ),
     "Scale": (N, "multiplies by a learned (or second-input) scale along axis, plus an optional bias"),
     "Bias": (N, "adds a learned (or second-input) bias along axis"),
     "LRN": (N, "local response normalization across or within channels"),
@@ -66,14 +69,14 @@ OPERATORS: dict[str, tuple[Category, str]] = {
     "DummyData": (C, "constant or filler-generated blobs"),
     "WindowData": (C, "reads image windows for detection (R-CNN)"),
     "Python": (C, "a layer implemented by a Python class"),
-    "Accuracy": (O, "top_k classification accuracy"),
-    "SoftmaxWithLoss": (O, "softmax then multinomial logistic loss"),
-    "EuclideanLoss": (O, "sum of squared differences / 2N"),
-    "SigmoidCrossEntropyLoss": (O, "sigmoid then cross-entropy loss"),
-    "HingeLoss": (O, "one-vs-all hinge loss"),
-    "InfogainLoss": (O, "infogain-weighted multinomial logistic loss"),
-    "MultinomialLogisticLoss": (O, "log loss on probabilities"),
-    "ContrastiveLoss": (O, "contrastive loss for siamese nets"),
+    "Accuracy": (X, "top_k classification accuracy"),
+    "SoftmaxWithLoss": (X, "softmax then multinomial logistic loss"),
+    "EuclideanLoss": (X, "sum of squared differences / 2N"),
+    "SigmoidCrossEntropyLoss": (X, "sigmoid then cross-entropy loss"),
+    "HingeLoss": (X, "one-vs-all hinge loss"),
+    "InfogainLoss": (X, "infogain-weighted multinomial logistic loss"),
+    "MultinomialLogisticLoss": (X, "log loss on probabilities"),
+    "ContrastiveLoss": (X, "contrastive loss for siamese nets"),
 }
 
 

@@ -57,7 +57,9 @@ def layers_of(net: Any, path: Path) -> list[Layer]:
     layers = [from_v1(m) for m in net.layers] + [from_v2(m) for m in net.layer]
     for layer in layers:
         if len(layer.message.blobs):
-            layer.blobs = [text_blob(b, f"{path.name}: {layer.name} blob {k}") for k, b in enumerate(layer.message.blobs)]
+            layer.blobs = [
+                text_blob(b, f"{path.name}: {layer.name} blob {k}") for k, b in enumerate(layer.message.blobs)
+            ]
     return layers
 
 

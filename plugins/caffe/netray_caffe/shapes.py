@@ -8,25 +8,53 @@ input is unknown); ``param_shapes`` gives the learned blobs' shapes for a net wh
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from netray_caffe.layers import Layer
 
 Shape = tuple[int, ...]
-MaybeShape = Shape | None
+MaybeShape = tuple[int | None, ...] | None
 
 SAME_SHAPE = frozenset(
     {
-        "AbsVal", "BatchNorm", "Bias", "BNLL", "Clip", "Dropout", "ELU", "Exp", "Log", "LRN", "MVN", "Normalize",
-        "Power", "PReLU", "ReLU", "ReLU6", "Scale", "Sigmoid", "Softmax", "Swish", "TanH", "Threshold", "Eltwise",
+        "AbsVal",
+        "BatchNorm",
+        "Bias",
+        "BNLL",
+        "Clip",
+        "Dropout",
+        "ELU",
+        "Exp",
+        "Log",
+        "LRN",
+        "MVN",
+        "Normalize",
+        "Power",
+        "PReLU",
+        "ReLU",
+        "ReLU6",
+        "Scale",
+        "Sigmoid",
+        "Softmax",
+        "Swish",
+        "TanH",
+        "Threshold",
+        "Eltwise",
     }
 )
 LOSSES = frozenset(
     {
-        "Accuracy", "ContrastiveLoss", "EuclideanLoss", "HingeLoss", "InfogainLoss", "MultinomialLogisticLoss",
-        "SigmoidCrossEntropyLoss", "SoftmaxWithLoss",
+        "Accuracy",
+        "ContrastiveLoss",
+        "EuclideanLoss",
+        "HingeLoss",
+        "InfogainLoss",
+        "MultinomialLogisticLoss",
+        "SigmoidCrossEntropyLoss",
+        "SoftmaxWithLoss",
     }
 )
 
@@ -134,7 +162,7 @@ def _slice(layer: Layer, x: Shape, tops: int) -> list[Shape]:
     axis = p.slice_dim if p.HasField("slice_dim") and not p.HasField("axis") else p.axis
     axis = _axis(axis, len(x))
     points = [0, *p.slice_point, x[axis]] if p.slice_point else [x[axis] * i // tops for i in range(tops + 1)]
-    return [(*x[:axis], b - a, *x[axis + 1 :]) for a, b in zip(points, points[1:], strict=False)]
+    return [(*x[:axis], b - a, *x[axis + 1 :]) for a, b in itertools.pairwise(points)]
 
 
 def _crop(layer: Layer, shapes: list[Shape]) -> Shape:
@@ -152,8 +180,30 @@ def _argmax(layer: Layer, x: Shape) -> Shape:
     return (x[0], 2 if p.out_max_val else 1, p.top_k)
 
 
-def _sources(layer: Layer) -> list[Shape] | None:
+def _data(layer: Layer) -> list[MaybeShape] | None:
+    """(batch, channels, height, width) of a data layer's data top, as far as its parameters tell, and (batch,) labels."""
+    crop = _param(layer, "transform_param").crop_size or None
+    channels: int | None = None
+    if layer.type == "Data":
+        batch = _param(layer, "data_param").batch_size
+        height = width = crop
+    elif layer.type == "ImageData":
+        p = _param(layer, "image_data_param")
+        batch, channels = p.batch_size, 3 if p.is_color else 1
+        height, width = (crop, crop) if crop else (p.new_height or None, p.new_width or None)
+    elif layer.type == "HDF5Data":
+        batch, height, width = _param(layer, "hdf5_data_param").batch_size, None, None
+    else:
+        return None
+    if not batch:
+        return None
+    return [(batch, channels, height, width), (batch,)]  # type: ignore[list-item]  # None marks an unknown dimension
+
+
+def _sources(layer: Layer) -> list[MaybeShape] | None:
     """Shapes a layer with no bottoms states for its tops."""
+    if layer.type in ("Data", "ImageData", "HDF5Data"):
+        return _data(layer)
     if layer.type == "Input":
         shapes = list(_param(layer, "input_param").shape)
     elif layer.type == "DummyData":
@@ -175,10 +225,13 @@ def infer(layer: Layer, inputs: list[MaybeShape]) -> list[MaybeShape]:
         return unknown  # V0's parameter names differ; its nets are rare enough to go without
     try:
         if not layer.bottoms:
-            return list(_sources(layer) or unknown)
+            return (list(_sources(layer) or unknown) + unknown)[: len(layer.tops)]
+        if layer.type in LOSSES:
+            return [(), *unknown[1:]]  # a loss or accuracy is a scalar; its second top (if any) varies
         if any(s is None for s in inputs) or not inputs:
             return unknown
-        shapes: list[Shape] = [s for s in inputs if s is not None]
+        # Unknown dimensions (None) make the arithmetic below raise TypeError: that top is then unknown.
+        shapes = [cast(Shape, s) for s in inputs if s is not None]
         x = shapes[0]
         rule: Callable[[], list[Shape]] | None = {
             "Convolution": lambda: [_convolution(layer, x, False)],
@@ -197,56 +250,58 @@ def infer(layer: Layer, inputs: list[MaybeShape]) -> list[MaybeShape]:
             out: list[MaybeShape] = list(rule())
         elif layer.type in SAME_SHAPE:
             out = [x] * len(layer.tops)
-        elif layer.type in LOSSES:
-            out = [()] * len(layer.tops)
         else:
             return unknown
     except (TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError):
         return unknown
-    out = [s if s is not None and all(isinstance(d, int) and d >= 0 for d in s) else None for s in out]
+    out = [s if s is not None and all(d is None or (isinstance(d, int) and d >= 0) for d in s) else None for s in out]
     return (out + unknown)[: len(layer.tops)]
 
 
-def param_shapes(layer: Layer, inputs: list[MaybeShape]) -> list[tuple[str, MaybeShape]]:
-    """The learned blobs a layer has, by port name, with their shapes where the inputs tell them."""
+def _product(dims: Sequence[int | None]) -> int | None:
+    return None if any(d is None for d in dims) else math.prod(cast(Sequence[int], dims))
+
+
+def param_shapes(layer: Layer, inputs: list[MaybeShape]) -> Sequence[tuple[str, MaybeShape]]:
+    """The learned blobs a layer has, by port name, with their shapes as far as the inputs tell them."""
     x = inputs[0] if inputs else None
     t = layer.type
+    if not layer.syntax:
+        return []
     try:
-        if t in ("Convolution", "Deconvolution") and layer.syntax:
+        if t in ("Convolution", "Deconvolution"):
             p = _param(layer, "convolution_param")
-            kernel: MaybeShape = None
-            channels = None
+            weight: MaybeShape = None
             if x is not None:
                 axis = _axis(p.axis, len(x))
                 kernel = tuple(k for k, _, _, _ in _conv_geometry(p, len(x) - axis - 1))
                 channels = x[axis]
-            group = p.group or 1
-            if kernel is None or channels is None:
-                weight: MaybeShape = None
-            elif t == "Convolution":
-                weight = (p.num_output, channels // group, *kernel)
-            else:
-                weight = (channels, p.num_output // group, *kernel)
+                group = p.group or 1
+                if t == "Convolution":
+                    weight = (p.num_output, None if channels is None else channels // group, *kernel)
+                else:
+                    weight = (channels, p.num_output // group, *kernel)
             return [("weight", weight)] + ([("bias", (p.num_output,))] if p.bias_term else [])
-        if t == "InnerProduct" and layer.syntax:
+        if t == "InnerProduct":
             p = _param(layer, "inner_product_param")
-            k = math.prod(x[_axis(p.axis, len(x)) :]) if x is not None else None
-            weight = None if k is None else ((k, p.num_output) if p.transpose else (p.num_output, k))
+            k = _product(x[_axis(p.axis, len(x)) :]) if x is not None else None
+            weight = (k, p.num_output) if p.transpose else (p.num_output, k)
             return [("weight", weight)] + ([("bias", (p.num_output,))] if p.bias_term else [])
-        channels = x[1] if x is not None and len(x) > 1 else None
-        c: MaybeShape = (channels,) if channels is not None else None
+        c: MaybeShape = (x[1],) if x is not None and len(x) > 1 else None
         if t == "BatchNorm":
             return [("mean", c), ("variance", c), ("scale_factor", (1,))]
-        if t == "Scale" and layer.syntax == 2 and len(layer.bottoms) == 1:
+        if t == "Scale" and len(layer.bottoms) == 1:
             p = _param(layer, "scale_param")
-            axis = _axis(p.axis, len(x)) if x is not None else None
-            scale = None if x is None or axis is None else (x[axis:] if p.num_axes == -1 else x[axis : axis + p.num_axes])
+            scale: MaybeShape = None
+            if x is not None:
+                axis = _axis(p.axis, len(x))
+                scale = x[axis:] if p.num_axes == -1 else x[axis : axis + p.num_axes]
             return [("scale", scale)] + ([("bias", scale)] if p.bias_term else [])
-        if t == "Bias" and layer.syntax == 2 and len(layer.bottoms) == 1:
+        if t == "Bias" and len(layer.bottoms) == 1:
             return [("bias", c)]
-        if t == "PReLU" and layer.syntax == 2:
+        if t == "PReLU":
             return [("slope", (1,) if _param(layer, "prelu_param").channel_shared else c)]
-        if t == "Embed" and layer.syntax == 2:
+        if t == "Embed":
             p = _param(layer, "embed_param")
             return [("weight", (p.input_dim, p.num_output))] + ([("bias", (p.num_output,))] if p.bias_term else [])
     except (TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError):

@@ -7,10 +7,15 @@ be memory-mapped later. Every length is checked against the end of its enclosing
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeAlias
 
 VARINT, FIXED64, LENGTH, START_GROUP, END_GROUP, FIXED32 = 0, 1, 2, 3, 4, 5
+
+
+Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
 
 
 class WireError(ValueError):
@@ -32,7 +37,7 @@ class Field:
     value: int
 
 
-def read_varint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+def read_varint(buf: Buffer, pos: int, end: int) -> tuple[int, int]:
     """The varint at ``pos`` and the position after it; at most 10 bytes, never past ``end``."""
     result = 0
     shift = 0
@@ -49,7 +54,7 @@ def read_varint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
             raise WireError(f"varint longer than 10 bytes at byte {pos}")
 
 
-def fields(buf: bytes | memoryview, start: int, end: int) -> Iterator[Field]:
+def fields(buf: Buffer, start: int, end: int) -> Iterator[Field]:
     """Every field of the message in ``buf[start:end]``, in file order."""
     pos = start
     while pos < end:

@@ -37,7 +37,9 @@ def compile_descriptor(proto: Path) -> bytes:
         descriptors = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
     (file,) = descriptors.file
     if file.package != "caffe" or list(file.dependency):
-        raise SystemExit(f"{proto}: expected package 'caffe' with no imports, got {file.package!r} {list(file.dependency)}")
+        raise SystemExit(
+            f"{proto}: expected package 'caffe' with no imports, got {file.package!r} {list(file.dependency)}"
+        )
     file.name = "netray_caffe/caffe.proto"  # a name of our own in our own pool
     return file.SerializeToString(deterministic=True)
 
