@@ -44,7 +44,8 @@ def _bytes(n: int) -> str:
 def _key_values(title: str, values: dict[str, Any], cut: dict[str, int], console: Console) -> None:
     if not values:
         return
-    table = Table(title=title, title_justify="left", show_header=False)
+    console.print(f"[bold]{escape(title)}[/bold]")
+    table = Table(show_header=False)
     table.add_column("key")
     table.add_column("value", overflow="fold")
     for key, value in values.items():

@@ -13,7 +13,7 @@ def _ml(name: str) -> np.dtype[Any] | None:
     return np.dtype(kind) if kind is not None else None
 
 
-# ONNX TensorProto.DataType -> (netray dtype name, numpy dtype or None, bits per element)
+# ONNX TensorProto.DataType -> (netray dtype name (netray.dtypes), numpy dtype or None, bits per element)
 DTYPES: Final[dict[int, tuple[str, np.dtype[Any] | None, int]]] = {
     1: ("float32", np.dtype("<f4"), 32),
     2: ("uint8", np.dtype("u1"), 8),
@@ -31,14 +31,14 @@ DTYPES: Final[dict[int, tuple[str, np.dtype[Any] | None, int]]] = {
     14: ("complex64", np.dtype("<c8"), 64),
     15: ("complex128", np.dtype("<c16"), 128),
     16: ("bfloat16", _ml("bfloat16"), 16),
-    17: ("float8e4m3fn", _ml("float8_e4m3fn"), 8),
-    18: ("float8e4m3fnuz", _ml("float8_e4m3fnuz"), 8),
-    19: ("float8e5m2", _ml("float8_e5m2"), 8),
-    20: ("float8e5m2fnuz", _ml("float8_e5m2fnuz"), 8),
+    17: ("float8_e4m3fn", _ml("float8_e4m3fn"), 8),
+    18: ("float8_e4m3fnuz", _ml("float8_e4m3fnuz"), 8),
+    19: ("float8_e5m2", _ml("float8_e5m2"), 8),
+    20: ("float8_e5m2fnuz", _ml("float8_e5m2fnuz"), 8),
     21: ("uint4", _ml("uint4"), 4),
     22: ("int4", _ml("int4"), 4),
-    23: ("float4e2m1", _ml("float4_e2m1fn"), 4),
-    24: ("float8e8m0", _ml("float8_e8m0fnu"), 8),
+    23: ("float4_e2m1fn", _ml("float4_e2m1fn"), 4),
+    24: ("float8_e8m0fnu", _ml("float8_e8m0fnu"), 8),
     25: ("uint2", _ml("uint2"), 2),
     26: ("int2", _ml("int2"), 2),
 }

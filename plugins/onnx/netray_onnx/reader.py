@@ -10,7 +10,6 @@ Per-node work is kept small: a model of 100,000 nodes should open in about a sec
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,17 +102,7 @@ class ModelReader:
 
     # -- model ------------------------------------------------------------------------
     def read(self, proto: onnx.ModelProto) -> Model:
-        # Building hundreds of thousands of small objects triggers the cyclic garbage
-        # collector again and again, over everything built so far; nothing here is garbage.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return self._read(proto)
-        finally:
-            if enabled:
-                gc.enable()
-
-    def _read(self, proto: onnx.ModelProto) -> Model:
+        """The model of ``proto`` (the plugin manager pauses the garbage collector around it)."""
         model = Model(FORMAT)
         model.format_version = f"v{proto.ir_version}" if proto.ir_version else ""
         model.producer = proto.producer_name

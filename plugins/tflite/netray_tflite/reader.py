@@ -42,6 +42,7 @@ from netray_tflite import model_info
 from netray_tflite.model_info import Span
 from netray_tflite.operators import FORMAT, input_port_name, spec_for
 from netray_tflite.options import decode_flexbuffer, enum_names, flexbuffer_attribute, options_class, read_options
+from netray_tflite.strings import string_loader
 
 MIN_SIZE = 8  # root offset + file identifier
 
@@ -249,7 +250,9 @@ class _Reader:
         if sparsity is not None:
             kind = "sparse"
             metadata.update(model_info.sparsity_metadata(sparsity, self.count))
-        if np_dtype is None or kind == "sparse" or any(d < 0 for d in shape):
+        if dtype == "string" and kind == "dense" and all(d >= 0 for d in shape):
+            loader = string_loader(self.path, span.offset, span.length, shape, FORMAT)
+        elif np_dtype is None or kind == "sparse" or any(d < 0 for d in shape):
             # Values numpy cannot type, or compressed sparse values: expose the raw bytes.
             loader = self.loader(span, "u1", (span.length,))
             if np_dtype is not None and kind == "sparse" and span.length % np.dtype(np_dtype).itemsize == 0:
