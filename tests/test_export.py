@@ -403,3 +403,16 @@ def test_pdf_pages_beyond_the_readers_limit_are_scaled_to_fit(monkeypatch: pytes
     width, height = float(box.group(3)) - float(box.group(1)), float(box.group(4)) - float(box.group(2))
     assert max(width, height) == pytest.approx(500, abs=2)
     assert width / height == pytest.approx(rect.width() / rect.height(), rel=0.02)
+
+
+def test_json_exports_of_one_file_give_the_same_node_ids(tmp_path: Path) -> None:
+    """Stable ids: two loads of the same file, in two processes, name every node alike."""
+    ids = []
+    for k in range(2):
+        out = tmp_path / f"a{k}.json"
+        result = subprocess.run([sys.executable, "-m", "netray.cli", "export", str(SAMPLE), "-o", str(out)], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        document = json.loads(out.read_text())
+        ids.append([n["id"] for g in document["graphs"] for n in g["nodes"]])
+    assert ids[0] == ids[1]
+    assert len(ids[0]) > 50 and all(ids[0]) and len(set(ids[0])) == len(ids[0])
