@@ -10,7 +10,7 @@ knows is an opaque type, shown but never read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
 
@@ -66,7 +66,7 @@ class GgmlType:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def ggml_type(type_id: int) -> GgmlType:
     """The type a tensor info's uint32 names."""
     try:
@@ -78,7 +78,11 @@ def ggml_type(type_id: int) -> GgmlType:
     if plain is not None:
         return GgmlType(type_id, quant.name, plain, block_size, type_size)
     name = quant.name.lower()
-    if dtypes.lookup(name) is None:  # newer than netray's table (nvfp4, q1_0 ...): teach it
+    known = dtypes.lookup(name)
+    if known is not None and known.kind == "block":
+        # netray's table follows ggml-common.h; gguf's still gives Q8_1 its old 40-byte block (now 36).
+        return GgmlType(type_id, quant.name, name, known.block_size, known.block_bytes)
+    if known is None:  # newer than netray's table (nvfp4, q1_0 ...): teach it
         doc = f"ggml block type {quant.name}: {block_size} elements in {type_size} bytes"
         dtypes.define(dtypes.DType(name, type_size * 8 / block_size, "block", "float32", block_size, type_size, doc))
     return GgmlType(type_id, quant.name, name, block_size, type_size)

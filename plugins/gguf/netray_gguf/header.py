@@ -94,7 +94,8 @@ class _Reader:
     def need(self, n: int, what: str) -> None:
         if n > self.size - self.pos:
             raise self.fail(
-                f"{what} at byte {self.pos} needs {n:,} bytes, but the file ends at {self.size:,}: the file is truncated or corrupt"
+                f"{what} at byte {self.pos} needs {n:,} bytes, but the file ends at {self.size:,}: "
+                "the file is truncated or corrupt"
             )
 
     def u32(self, what: str) -> int:
@@ -119,7 +120,10 @@ class _Reader:
     def count_items(self, n: int, what: str) -> None:
         self.items += n
         if self.items > MAX_ITEMS:
-            raise self.fail(f"{what}: the key/value arrays hold more than {MAX_ITEMS:,} items, more than any model's; the header is corrupt")
+            raise self.fail(
+                f"{what}: the key/value arrays hold more than {MAX_ITEMS:,} items, more than any model's; "
+                "the header is corrupt"
+            )
 
     def value(self, vtype: int, what: str, depth: int = 0) -> MetaValue:
         scalar = SCALARS.get(vtype)
@@ -141,24 +145,23 @@ class _Reader:
             raise self.fail(f"{what}: arrays nested more than {MAX_NESTING} deep")
         itype = self.u32(f"the item type of {what}")
         count = self.u64(f"the length of {what}")
-        self.count_items(count, what)
         scalar = SCALARS.get(itype)
+        if scalar is None and itype not in (STRING, ARRAY):
+            raise self.fail(f"{what} is an array of value type {itype}, which GGUF does not define (0-12)")
+        least = np.dtype(scalar[1]).itemsize if scalar else MIN_STRING if itype == STRING else MIN_ARRAY
+        self.need(count * least, f"{what} ({count:,} items)")
+        self.count_items(count, what)
         if scalar is not None:
             _, np_code = scalar
             itemsize = np.dtype(np_code).itemsize
-            self.need(count * itemsize, f"{what} ({count:,} items)")
             items = np.frombuffer(self.buf, dtype=self.endian + np_code, count=count, offset=self.pos)
             self.pos += count * itemsize
             values: list[MetaValue] = (items != 0).tolist() if itype == BOOL else items.tolist()
             del items  # release the view of the map before it is closed
             return values
         if itype == STRING:
-            self.need(count * MIN_STRING, f"{what} ({count:,} strings)")
             return self._strings(count, what)
-        if itype == ARRAY:
-            self.need(count * MIN_ARRAY, f"{what} ({count:,} arrays)")
-            return [self.array(f"{what}[{k}]", depth + 1) for k in range(count)]
-        raise self.fail(f"{what} is an array of value type {itype}, which GGUF does not define (0-12)")
+        return [self.array(f"{what}[{k}]", depth + 1) for k in range(count)]
 
     def _strings(self, count: int, what: str) -> list[MetaValue]:
         # The hot loop of a header (vocabularies, merges): locals, no per-item message.
@@ -189,9 +192,11 @@ def read_header(path: Path) -> Header:
             if size < 24:
                 f.seek(0)
                 head = f.read(8)
-                if head_version(head) is None:
+                if head_version(head) is None and not b"GGUF".startswith(head[:4]):
                     raise FormatError(path, FORMAT, f"not a GGUF file: it starts with {head[:4]!r}, not b'GGUF'")
-                raise FormatError(path, FORMAT, f"the file is {size} bytes, shorter than a GGUF header (24): it is truncated")
+                raise FormatError(
+                    path, FORMAT, f"the file is {size} bytes, shorter than a GGUF header (24): it is truncated"
+                )
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
                 return _parse(path, buf, size)
     except OSError as exc:
@@ -204,16 +209,27 @@ def _parse(path: Path, buf: mmap.mmap, size: int) -> Header:
         raise FormatError(path, FORMAT, f"not a GGUF file: it starts with {bytes(buf[:4])!r}, not b'GGUF'")
     endian, version = found
     if version not in SUPPORTED_VERSIONS:
-        raise FormatError(path, FORMAT, f"GGUF version {version} is not supported (this plugin reads versions {', '.join(map(str, SUPPORTED_VERSIONS))})")
+        raise FormatError(
+            path,
+            FORMAT,
+            f"GGUF version {version} is not supported "
+            f"(this plugin reads versions {', '.join(map(str, SUPPORTED_VERSIONS))})",
+        )
     r = _Reader(path, buf, size, endian)
     r.pos = 8
     tensor_count = r.u64("the tensor count")
     kv_count = r.u64("the key/value count")
     # Each key/value takes at least 13 bytes and each tensor info 24: refuse counts that cannot fit.
     if kv_count * 13 > size - r.pos:
-        raise r.fail(f"the header declares {kv_count:,} key/values, more than a file of {size:,} bytes can hold: it is corrupt or truncated")
+        raise r.fail(
+            f"the header declares {kv_count:,} key/values, more than a file of {size:,} bytes can hold: "
+            "it is corrupt or truncated"
+        )
     if tensor_count * 24 > size - r.pos:
-        raise r.fail(f"the header declares {tensor_count:,} tensors, more than a file of {size:,} bytes can hold: it is corrupt or truncated")
+        raise r.fail(
+            f"the header declares {tensor_count:,} tensors, more than a file of {size:,} bytes can hold: "
+            "it is corrupt or truncated"
+        )
 
     fields: dict[str, MetaValue] = {}
     for k in range(kv_count):

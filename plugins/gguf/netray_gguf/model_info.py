@@ -27,7 +27,9 @@ def describe(model: Model, header: Header, tensors: dict[str, Tensor]) -> None:
     parts = [p for p in (title, f"{arch} architecture" if arch else "", _text(meta, "general.description")) if p]
     model.description = "; ".join(parts)
     # GGUF does not record the writing tool; who quantized or published the file is the nearest fact.
-    model.producer = _text(meta, "general.quantized_by") or _text(meta, "general.organization") or _text(meta, "general.author")
+    model.producer = (
+        _text(meta, "general.quantized_by") or _text(meta, "general.organization") or _text(meta, "general.author")
+    )
 
     props: dict[str, MetaValue] = {}
     props["GGUF version"] = header.version

@@ -27,7 +27,7 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
     found = head_version(head)
     if found is not None:
         return Claim(FORMAT, 1.0 if found[1] in SUPPORTED_VERSIONS else 0.5)
-    if path.suffix.lower() in EXTENSIONS and len(head) >= 4:
+    if path.suffix.lower() in EXTENSIONS and head:
         return Claim(FORMAT, 0.1)
     return None
 

@@ -37,6 +37,10 @@ def _split_note(meta: dict[str, object], held: int) -> str:
     count, number, total = meta.get("split.count"), meta.get("split.no"), meta.get("split.tensors.count")
     if not isinstance(count, int) or isinstance(count, bool) or count <= 1:
         return ""
-    which = f"shard {number + 1} of {count}" if isinstance(number, int) and not isinstance(number, bool) else f"one of {count} shards"
+    which = (
+        f"shard {number + 1} of {count}"
+        if isinstance(number, int) and not isinstance(number, bool)
+        else f"one of {count} shards"
+    )
     of_total = f" of the model's {total:,}" if isinstance(total, int) and not isinstance(total, bool) else ""
     return f"{which}: this file holds {held:,}{of_total} tensors; the other shards are separate files"

@@ -49,9 +49,25 @@ ATTENTION_STEMS = frozenset(
 )
 DENSE_MLP_STEMS = ("ffn_gate", "ffn_up", "ffn_down")
 SHARED_EXPERT_STEMS = ("ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp")
-MOE_STEMS = ("ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps", "ffn_gate_up_exps", "exp_probs_b", "ffn_gate_inp_shexp")
+MOE_STEMS = (
+    "ffn_gate_inp",
+    "ffn_gate_exps",
+    "ffn_up_exps",
+    "ffn_down_exps",
+    "ffn_gate_up_exps",
+    "exp_probs_b",
+    "ffn_gate_inp_shexp",
+)
 MLP_STEMS = frozenset(
-    {"ffn_norm", "ffn_sub_norm", "post_ffw_norm", "layer_output_norm", *DENSE_MLP_STEMS, *SHARED_EXPERT_STEMS, *MOE_STEMS}
+    {
+        "ffn_norm",
+        "ffn_sub_norm",
+        "post_ffw_norm",
+        "layer_output_norm",
+        *DENSE_MLP_STEMS,
+        *SHARED_EXPERT_STEMS,
+        *MOE_STEMS,
+    }
 )
 KNOWN_STEMS = ATTENTION_STEMS | MLP_STEMS
 
@@ -91,7 +107,9 @@ GELU_ARCHS = frozenset(
     }
 )
 # Encoders (embedding models) end with hidden states; an absent output.weight is no tied head.
-ENCODER_ARCHS = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert", "neo-bert", "t5encoder"})
+ENCODER_ARCHS = frozenset(
+    {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert", "neo-bert", "t5encoder"}
+)
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -190,7 +208,11 @@ def infer_graph(meta: Metadata, tensors: dict[str, Tensor]) -> Inferred:
         return Inferred(None, "an adapter (LoRA) file: its tensors modify another model's, so no graph is drawn")
     layout = Layout.of(tensors.values())
     if not layout.blocks and "token_embd" not in layout.top:
-        return Inferred(None, f"no decoder blocks (blk.N) and no token_embd among the tensors of this {arch or 'unnamed'} file: weights only")
+        return Inferred(
+            None,
+            f"no decoder blocks (blk.N) and no token_embd among the tensors of this {arch or 'unnamed'} file: "
+            "weights only",
+        )
     builder = _Builder(Hparams(meta, arch), layout, arch)
     graph = builder.build()
     placed = builder.placed
@@ -198,7 +220,8 @@ def infer_graph(meta: Metadata, tensors: dict[str, Tensor]) -> Inferred:
     source = f"{arch}.* metadata" if arch else "metadata"
     graph.inferred = f"inferred from tensor names and {source}; GGUF stores no graph"
     count = len(layout.blocks)
-    note = f"{count} block{"" if count == 1 else "s"} drawn as the layout llama.cpp builds for {arch or 'this architecture'}"
+    plural = "" if count == 1 else "s"
+    note = f"{count} block{plural} drawn as the layout llama.cpp builds for {arch or 'this architecture'}"
     if builder.generic:
         shown = ", ".join(map(str, builder.generic[:8])) + (" …" if len(builder.generic) > 8 else "")
         note += f"; blocks {shown} fit no known layout and show as one Block box each, holding their tensors"
@@ -218,6 +241,7 @@ class _Builder:
         self.placed: set[str] = set()
         self.generic: list[int] = []
         self.rms = hp.get("attention.layer_norm_rms_epsilon") is not None
+        self.layer_norm = hp.get("attention.layer_norm_epsilon") is not None
         self.activation = "GELU" if arch in GELU_ARCHS else "SiLU"
 
     # -- nodes ---------------------------------------------------------------------------
@@ -243,7 +267,17 @@ class _Builder:
         out = self.graph.value(out_name, TensorType(ACT_DTYPE, shape))
         attributes = [a for k, v in (attrs or {}).items() if v is not None and (a := Attribute.of(k, v)) is not None]
         category = Category(OPERATORS[op].category)
-        self.graph.add_node(Node(op, name, inputs=ports, outputs=[Port("output", [out])], attributes=attributes, category=category, scope=scope))
+        self.graph.add_node(
+            Node(
+                op,
+                name,
+                inputs=ports,
+                outputs=[Port("output", [out])],
+                attributes=attributes,
+                category=category,
+                scope=scope,
+            )
+        )
         return out
 
     def hidden(self, width: int | None) -> Shape:
@@ -251,11 +285,14 @@ class _Builder:
 
     def norm(self, parts: Parts, stem: str, x: Value, prefix: str, scope: tuple[str, ...]) -> Value:
         weights = parts[stem]
-        op = "LayerNorm" if "bias" in weights or not self.rms else "RMSNorm"
+        # The epsilon key says which norm the builder uses; without one, a bias means LayerNorm.
+        op = "LayerNorm" if "bias" in weights or (self.layer_norm and not self.rms) else "RMSNorm"
         key = "attention.layer_norm_rms_epsilon" if op == "RMSNorm" else "attention.layer_norm_epsilon"
         return self.op(op, prefix + stem, [("x", x)], dict(weights), x.type.shape, scope, {key: self.hp.number(key)})
 
-    def linear(self, parts: Parts, stem: str, x: Value, prefix: str, scope: tuple[str, ...], shape: Shape | None = None) -> Value:
+    def linear(
+        self, parts: Parts, stem: str, x: Value, prefix: str, scope: tuple[str, ...], shape: Shape | None = None
+    ) -> Value:
         weights = parts[stem]
         width = rows(weights.get("weight"))
         return self.op("Linear", prefix + stem, [("x", x)], dict(weights), shape or self.hidden(width), scope)
@@ -268,16 +305,30 @@ class _Builder:
         if embd is not None:
             tokens = g.value("tokens", TensorType("int32", (SEQ,)))
             g.inputs.append(tokens)
-            x = self.op("Embedding", "token_embd", [("tokens", tokens)], dict(top["token_embd"]), self.hidden(width), (), {
-                "vocab_size": hp.size("vocab_size") or rows(embd),
-                "embedding_length": width,
-            })
+            x = self.op(
+                "Embedding",
+                "token_embd",
+                [("tokens", tokens)],
+                dict(top["token_embd"]),
+                self.hidden(width),
+                (),
+                {
+                    "vocab_size": hp.size("vocab_size") or rows(embd),
+                    "embedding_length": width,
+                },
+            )
         else:
             x = g.value("hidden_in", TensorType(ACT_DTYPE, self.hidden(width)))
             g.inputs.append(x)
         for stem in ("token_types", "position_embd"):
             if stem in top:
-                x = self.op("Add", stem, [("x", x)], {f"{stem}.{k}" if k != "weight" else stem: t for k, t in top[stem].items()}, x.type.shape)
+                x = self.op(
+                    "Add",
+                    stem,
+                    [("x", x)],
+                    {f"{stem}.{k}" if k != "weight" else stem: t for k, t in top[stem].items()},
+                    x.type.shape,
+                )
         if "token_embd_norm" in top:
             x = self.norm(top, "token_embd_norm", x, "", ())
         rope = {stem: top[stem]["weight"] for stem in ROPE_TENSORS if "weight" in top.get(stem, {})}
@@ -290,7 +341,9 @@ class _Builder:
         if head is not None:
             x = self.linear(top, "output", x, "", ())
         elif embd is not None and not encoder:
-            x = self.op("Linear", "output", [("x", x)], {"weight": embd}, self.hidden(rows(embd)), (), {"tied_embeddings": True})
+            x = self.op(
+                "Linear", "output", [("x", x)], {"weight": embd}, self.hidden(rows(embd)), (), {"tied_embeddings": True}
+            )
         g.outputs.append(x)
         return g.link()
 
@@ -307,7 +360,12 @@ class _Builder:
             a = self.norm(parts, "post_attention_norm", a, prefix, attn)
         # No norm before the MLP and none after the attention: attention and MLP read the
         # same input in parallel (GPT-J, Falcon, Phi-2), their outputs both added to x.
-        parallel = "ffn_norm" not in parts and "post_attention_norm" not in parts and "attn_output_norm" not in parts and "attn_norm" in parts
+        parallel = (
+            "ffn_norm" not in parts
+            and "post_attention_norm" not in parts
+            and "attn_output_norm" not in parts
+            and "attn_norm" in parts
+        )
         if parallel:
             m = self.mlp(index, parts, h_mlp, prefix, ffn)
             x = self.op("Add", prefix + "attn_residual", [("x", x), ("y", a)], {}, x.type.shape, attn)
@@ -346,7 +404,9 @@ class _Builder:
             return (SEQ, count, width // count)
         return self.hidden(width)
 
-    def attention(self, index: int, parts: Parts, h: Value, prefix: str, scope: tuple[str, ...], rope: dict[str, Tensor]) -> Value:
+    def attention(
+        self, index: int, parts: Parts, h: Value, prefix: str, scope: tuple[str, ...], rope: dict[str, Tensor]
+    ) -> Value:
         hp = self.hp
         n_head = hp.size("attention.head_count", index)
         n_head_kv = hp.size("attention.head_count_kv", index) or n_head
@@ -398,18 +458,26 @@ class _Builder:
             p = self.op("Mul", f"{prefix}ffn_gate_mul{suffix}", [("x", g), ("y", u)], {}, u.type.shape, scope)
         else:
             up_rows, down_cols = rows(parts[up].get("weight")), cols(parts[down].get("weight"))
-            if up_rows is not None and down_cols is not None and up_rows == 2 * down_cols:  # gate and up in one matrix (Phi-3)
+            if (
+                up_rows is not None and down_cols is not None and up_rows == 2 * down_cols
+            ):  # gate and up in one matrix (Phi-3)
                 glu = "GeGLU" if self.activation == "GELU" else "SwiGLU"
                 p = self.op(glu, f"{prefix}ffn_act{suffix}", [("x", u)], {}, self.hidden(down_cols), scope)
             else:
                 p = self.op(self.activation, f"{prefix}ffn_act{suffix}", [("x", u)], {}, u.type.shape, scope)
         if "ffn_sub_norm" in parts and not suffix:  # BitNet: normalize before the down projection
             p = self.norm(parts, "ffn_sub_norm", p, prefix, scope)
-        return self.linear(parts, down, p, prefix, scope, h.type.shape if rows(parts[down].get("weight")) is None else None)
+        return self.linear(
+            parts, down, p, prefix, scope, h.type.shape if rows(parts[down].get("weight")) is None else None
+        )
 
     def moe(self, index: int, parts: Parts, h: Value, prefix: str, scope: tuple[str, ...]) -> Value:
         hp = self.hp
-        weights = {stem if kind == "weight" else f"{stem}.{kind}": t for stem in MOE_STEMS for kind, t in parts.get(stem, {}).items()}
+        weights = {
+            stem if kind == "weight" else f"{stem}.{kind}": t
+            for stem in MOE_STEMS
+            for kind, t in parts.get(stem, {}).items()
+        }
         attrs: dict[str, MetaValue | None] = {
             "expert_count": hp.size("expert_count"),
             "expert_used_count": hp.size("expert_used_count"),

@@ -45,18 +45,23 @@ def _tensor(path: Path, header: Header, info: TensorInfo) -> Tensor:
     metadata: dict[str, Any] = {"ggml_type": gtype.name, "ne": list(info.ne), "offset": offset}
     if not gtype.known:
         reason = f"tensor {info.name!r} has ggml type {info.ggml_type}, which the installed gguf package does not know"
-        return Tensor(info.name, gtype.dtype, shape, _refuse(path, reason), None, f"{path.name} @ {offset}", metadata=metadata)
+        return Tensor(
+            info.name, gtype.dtype, shape, _refuse(path, reason), None, f"{path.name} @ {offset}", metadata=metadata
+        )
     row = info.ne[0] if info.ne else 1
     if row % gtype.block_size:
         raise FormatError(
             path,
             FORMAT,
-            f"tensor {info.name!r}: rows of {row} elements are not a whole number of {gtype.name} blocks ({gtype.block_size})",
+            f"tensor {info.name!r}: rows of {row} elements are not a whole number of "
+            f"{gtype.name} blocks ({gtype.block_size})",
         )
     nbytes = gtype.byte_size(elements)
     location = f"{path.name} @ {offset:,}, {nbytes:,} bytes"
     loader = _loader(path, info.name, offset, nbytes, gtype, shape, header.big_endian)
-    return Tensor(info.name, gtype.dtype, shape, loader, nbytes, location, metadata=metadata, quantization=gtype.quantization())
+    return Tensor(
+        info.name, gtype.dtype, shape, loader, nbytes, location, metadata=metadata, quantization=gtype.quantization()
+    )
 
 
 def _refuse(path: Path, reason: str) -> Callable[[], np.ndarray]:
@@ -74,7 +79,12 @@ def _loader(
         if gtype.plain:
             return _plain(raw, gtype, shape, big_endian)
         if big_endian:
-            raise FormatError(path, FORMAT, f"tensor {name!r}: {gtype.name} blocks of a big-endian file cannot be dequantized (gguf reads little-endian blocks)")
+            raise FormatError(
+                path,
+                FORMAT,
+                f"tensor {name!r}: {gtype.name} blocks of a big-endian file cannot be dequantized "
+                "(gguf reads little-endian blocks)",
+            )
         return _dequantize(path, name, raw, gtype, shape)
 
     return load
@@ -86,7 +96,10 @@ def _map(path: Path, name: str, offset: int, nbytes: int) -> np.ndarray:
         size = f.seek(0, 2)
         if offset + nbytes > size:
             raise FormatError(
-                path, FORMAT, f"tensor {name!r}: its data at {offset:,}+{nbytes:,} lies past the end of the file ({size:,} bytes): the file is truncated"
+                path,
+                FORMAT,
+                f"tensor {name!r}: its data at {offset:,}+{nbytes:,} lies past the end of the file "
+                f"({size:,} bytes): the file is truncated",
             )
         if nbytes == 0:
             return np.zeros(0, np.uint8)
@@ -116,7 +129,10 @@ def _dequantize(path: Path, name: str, raw: np.ndarray, gtype: GgmlType, shape: 
     row = shape[-1] if shape else 1
     blocks = raw.reshape(*rows, row // gtype.block_size * gtype.type_size)
     try:
-        values = dequantize(blocks, gtype.quant)
+        with np.errstate(all="ignore"):  # NaN or inf scales are the file's values, not our fault
+            values = dequantize(blocks, gtype.quant)
     except NotImplementedError as exc:
-        raise FormatError(path, FORMAT, f"tensor {name!r}: the installed gguf package cannot dequantize {gtype.name} ({exc})") from exc
+        raise FormatError(
+            path, FORMAT, f"tensor {name!r}: the installed gguf package cannot dequantize {gtype.name} ({exc})"
+        ) from exc
     return np.asarray(values, dtype=np.float32).reshape(shape)
