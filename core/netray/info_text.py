@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from netray.ir import meta_text
+from netray.units import human_bytes, human_count
 
 MAX_OPS_SHOWN = 25
 
@@ -27,18 +28,6 @@ def _shape(shape: list[Any] | None) -> str:
     return escape("[" + ", ".join("?" if d is None else str(d) for d in shape) + "]")
 
 
-def _human(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(n)
-
-
-def _bytes(n: int) -> str:
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n} B"
 
 
 def _key_values(title: str, values: dict[str, Any], cut: dict[str, int], console: Console) -> None:
@@ -64,11 +53,11 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         console.print(f"producer    {escape(summary['producer'])}")
     if summary["imports"]:
         console.print("imports     " + ", ".join(f"{k or 'ai.onnx'} {v}" for k, v in summary["imports"].items()))
-    console.print(f"parameters  {summary['parameters']:,} ({_human(summary['parameters'])})")
+    console.print(f"parameters  {summary['parameters']:,} ({human_count(summary['parameters'])})")
     tensors = summary["tensors"]
     if tensors["count"]:
-        by_dtype = ", ".join(f"{escape(k)} {_bytes(v)}" for k, v in tensors["bytes_by_dtype"].items())
-        console.print(f"tensors     {tensors['count']:,} ({_bytes(tensors['bytes'])}: {by_dtype})")
+        by_dtype = ", ".join(f"{escape(k)} {human_bytes(v)}" for k, v in tensors["bytes_by_dtype"].items())
+        console.print(f"tensors     {tensors['count']:,} ({human_bytes(tensors['bytes'])}: {by_dtype})")
     if summary["weights_only"]:
         console.print("structure   weights only: the file holds named tensors and no operations")
     _key_values("metadata (what the file states)", summary["metadata"], summary.get("metadata_cut", {}), console)

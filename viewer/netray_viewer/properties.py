@@ -16,6 +16,7 @@ from netray.hookspecs import OpInfo
 from netray.ir import Attribute, Graph, Metadata, Model, Node, Tensor, Value, meta_text, shape_text
 from netray.summary import tensor_summary
 from netray.tensortree import TensorNode
+from netray.units import human_bytes
 
 MAX_LIST = 200  # rows shown per section before "… and N more"
 
@@ -227,13 +228,6 @@ def _io_rows(values: list[Value]) -> list[tuple[str, str]]:
     return [(v.name, value_type_text(v)) for v in values]
 
 
-def _bytes(n: int) -> str:
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n:,} bytes"
-
-
 def model_html(model: Model, graph: Graph | None) -> str:
     """Model properties (shown when clicking empty space): what the file states and what was derived."""
     name = model.source.name if model.source is not None else ""
@@ -244,8 +238,8 @@ def model_html(model: Model, graph: Graph | None) -> str:
     rows.append(("parameters", f"{model.parameter_count():,}"))
     tensors = tensor_summary(model)
     if tensors["count"]:
-        by_dtype = ", ".join(f"{k} {_bytes(v)}" for k, v in tensors["bytes_by_dtype"].items())
-        rows.append(("tensors", f"{tensors['count']:,} ({_bytes(tensors['bytes'])}{': ' + by_dtype if by_dtype else ''})"))
+        by_dtype = ", ".join(f"{k} {human_bytes(v)}" for k, v in tensors["bytes_by_dtype"].items())
+        rows.append(("tensors", f"{tensors['count']:,} ({human_bytes(tensors['bytes'])}{': ' + by_dtype if by_dtype else ''})"))
     if model.weights_only:
         rows.append(("structure", "weights only: named tensors, no operations"))
     if model.description:
@@ -267,7 +261,7 @@ def tensor_html(name: str, tensor: Tensor) -> str:
     """A named tensor of a weights-only model (its values and histogram follow in the panel)."""
     rows = [("dtype", tensor.dtype or "?"), ("shape", shape_text(tensor.shape)), ("elements", f"{tensor.size or 0:,}")]
     if tensor.byte_size is not None:
-        rows.append(("stored", _bytes(tensor.byte_size)))
+        rows.append(("stored", human_bytes(tensor.byte_size)))
     if tensor.quantization is not None and str(tensor.quantization):
         rows.append(("quantization", str(tensor.quantization)))
     if tensor.location:
@@ -281,7 +275,7 @@ def tensor_html(name: str, tensor: Tensor) -> str:
 
 def module_html(node: TensorNode) -> str:
     """A module of the tensor tree: what it holds in all."""
-    rows = [("tensors", f"{node.count:,}"), ("parameters", f"{node.parameters:,}"), ("stored", _bytes(node.bytes))]
+    rows = [("tensors", f"{node.count:,}"), ("parameters", f"{node.parameters:,}"), ("stored", human_bytes(node.bytes))]
     if node.repeat:
         rows.append(("blocks", f"{node.repeat} " + ("identical (same tensors and shapes)" if node.uniform else "differing")))
     return f"<h3 style='margin-bottom:0'>{breakable(node.path or 'all tensors')}</h3>" + _section("Module", rows)

@@ -14,17 +14,11 @@ from PyQt6.QtWidgets import QHeaderView, QLineEdit, QTreeWidget, QTreeWidgetItem
 
 from netray.ir import Model, Tensor, shape_text
 from netray.tensortree import TensorNode, tensor_tree
+from netray.units import human_bytes
 
 MAX_FILTERED = 2000  # rows the filter lists at most
 AUTO_OPEN_ROWS = 60  # single-child chains and small levels open on their own up to this many rows
 _PLACEHOLDER = "…"
-
-
-def human_bytes(n: int) -> str:
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
 
 
 class TensorTree(QWidget):
@@ -92,7 +86,7 @@ class TensorTree(QWidget):
         if node.repeat and node.uniform:
             label += "  (identical blocks)"
         count = f"{node.count:,} tensor" + ("" if node.count == 1 else "s")
-        item = QTreeWidgetItem([label, count, "", f"{node.parameters:,}", human_bytes(node.bytes)])
+        item = QTreeWidgetItem([label, count, "", f"{node.parameters:,}", human_bytes(node.bytes, 1)])
         item.setData(0, Qt.ItemDataRole.UserRole, node)
         item.addChild(QTreeWidgetItem([_PLACEHOLDER]))  # filled on expansion
         return item
@@ -100,7 +94,7 @@ class TensorTree(QWidget):
     def _tensor_item(self, label: str, name: str, tensor: Tensor) -> QTreeWidgetItem:
         size = tensor.byte_size
         item = QTreeWidgetItem(
-            [label, shape_text(tensor.shape), tensor.dtype or "?", f"{tensor.size or 0:,}", human_bytes(size) if size is not None else ""]
+            [label, shape_text(tensor.shape), tensor.dtype or "?", f"{tensor.size or 0:,}", human_bytes(size, 1) if size is not None else ""]
         )
         item.setData(0, Qt.ItemDataRole.UserRole, (name, tensor))
         item.setToolTip(0, name)
