@@ -74,5 +74,9 @@ def parse_cfg(path: Path, text: str) -> Cfg:
     if not sections:
         raise FormatError(path, FORMAT, "no [section] in the file: not a Darknet network description")
     if sections[0].type not in ("net", "network"):
-        raise FormatError(path, FORMAT, f"line {sections[0].line}: the first section is [{sections[0].type}]; Darknet requires [net] or [network]")
+        raise FormatError(
+            path,
+            FORMAT,
+            f"line {sections[0].line}: the first section is [{sections[0].type}]; Darknet requires [net] or [network]",
+        )
     return Cfg(sections, skipped)

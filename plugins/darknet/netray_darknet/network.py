@@ -141,9 +141,15 @@ def detect_dialect(cfg: Cfg) -> tuple[str, str]:
             return ALEXEYAB, f"uses [{section.type}] (line {section.line}), which only AlexeyAB/darknet reads"
         own = AB_KEYS.get(kind, frozenset()) & section.options.keys()
         if own:
-            return ALEXEYAB, f"[{section.type}] at line {section.line} sets {sorted(own)[0]}, which only AlexeyAB/darknet reads"
+            return (
+                ALEXEYAB,
+                f"[{section.type}] at line {section.line} sets {sorted(own)[0]}, which only AlexeyAB/darknet reads",
+            )
         if section.options.get("activation") in ("mish", "swish", "hard_mish", "relu6", "gelu", "silu"):
-            return ALEXEYAB, f"line {section.option_lines['activation']} uses activation={section.options['activation']}, which only AlexeyAB/darknet has"
+            return (
+                ALEXEYAB,
+                f"line {section.option_lines['activation']} uses activation={section.options['activation']}, which only AlexeyAB/darknet has",
+            )
     for section in cfg.sections:
         kind = canonical(section.type)
         spec = SECTIONS.get(kind)
@@ -198,7 +204,10 @@ class NetworkBuilder:
             if index < 0:
                 index = layer.index + index
             if not 0 <= index < layer.index:
-                raise self.fail(layer.section, f"'{key}={text}' names layer {index}, but only layers 0..{layer.index - 1} come before it")
+                raise self.fail(
+                    layer.section,
+                    f"'{key}={text}' names layer {index}, but only layers 0..{layer.index - 1} come before it",
+                )
             result.append(index)
         if not result:
             raise self.fail(layer.section, f"'{key}={text}' names no layer")
@@ -254,7 +263,9 @@ class NetworkBuilder:
         rank = {k: i for i, k in enumerate(keys)}
         layer.attrs.sort(key=lambda a: rank.get(a[0], len(rank)))
 
-    def shape_layer(self, layer: Layer, batch: int, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_layer(
+        self, layer: Layer, batch: int, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         kind = layer.kind
         handler = getattr(self, f"shape_{kind}", None)
@@ -272,7 +283,17 @@ class NetworkBuilder:
         layer.notes.append(f"Darknet does not know [{s.type}] ('Type not recognized'): its output size is unknown")
 
     # -- weights helpers ---------------------------------------------------------------------------
-    def conv_weights(self, prefix: str, n: int, c: int | None, groups: int, size: int, bn: bool, load_scales: bool = True, transposed: bool = False) -> list[WeightSpec]:
+    def conv_weights(
+        self,
+        prefix: str,
+        n: int,
+        c: int | None,
+        groups: int,
+        size: int,
+        bn: bool,
+        load_scales: bool = True,
+        transposed: bool = False,
+    ) -> list[WeightSpec]:
         """biases[n], then scales, rolling_mean, rolling_variance[n] with batch_normalize, then weights."""
         specs = [WeightSpec(prefix + "biases", n, (n,))]
         if bn and load_scales:
@@ -287,7 +308,9 @@ class NetworkBuilder:
         return specs
 
     @staticmethod
-    def connected_weights(prefix: str, inputs: int | None, outputs: int, bn: bool, load_scales: bool = True) -> list[WeightSpec]:
+    def connected_weights(
+        prefix: str, inputs: int | None, outputs: int, bn: bool, load_scales: bool = True
+    ) -> list[WeightSpec]:
         """biases[outputs], weights[outputs x inputs], then scales, rolling_mean, rolling_variance with batch_normalize."""
         specs = [WeightSpec(prefix + "biases", outputs, (outputs,))]
         if inputs is None:
@@ -295,11 +318,18 @@ class NetworkBuilder:
         else:
             specs.append(WeightSpec(prefix + "weights", outputs * inputs, (outputs, inputs)))
         if bn and load_scales:
-            specs += [WeightSpec(prefix + name, outputs, (outputs,)) for name in ("scales", "rolling_mean", "rolling_variance")]
+            specs += [
+                WeightSpec(prefix + name, outputs, (outputs,))
+                for name in ("scales", "rolling_mean", "rolling_variance")
+            ]
         return specs
 
     def batchnorm_weights(self, layer: Layer, c: int | None) -> None:
-        names = ("biases", "scales", "rolling_mean", "rolling_variance") if self.ab else ("scales", "rolling_mean", "rolling_variance")
+        names = (
+            ("biases", "scales", "rolling_mean", "rolling_variance")
+            if self.ab
+            else ("scales", "rolling_mean", "rolling_variance")
+        )
         layer.weights = [WeightSpec(name, c, (c,) if c is not None else None) for name in names]
 
     def skip_loading(self, layer: Layer) -> bool:
@@ -313,7 +343,9 @@ class NetworkBuilder:
             layer.c = layer.h = layer.w = layer.outputs = None
             return False
         if not (c and h and w):
-            layer.notes.append("the layer before does not output an image ('must output image' in Darknet): its size is unknown")
+            layer.notes.append(
+                "the layer before does not output an image ('must output image' in Darknet): its size is unknown"
+            )
             layer.c = layer.h = layer.w = layer.outputs = None
             return False
         return True
@@ -327,7 +359,9 @@ class NetworkBuilder:
         layer.c, layer.h, layer.w, layer.outputs = c, h, w, c * h * w
 
     # -- layers that compute their size --------------------------------------------------------------
-    def shape_convolutional(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_convolutional(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         n = self.opt_int(s, "filters", 1)
         size = self.opt_int(s, "size", 1)
@@ -351,7 +385,9 @@ class NetworkBuilder:
                 layer.notes.append("share_index: the weights are those of another layer; none are read here")
             else:
                 load_n = self.opt_int(s, "numload", 0) if not self.ab else 0
-                layer.weights = self.conv_weights("", load_n or n, c, groups, size, bn, not self.opt_int(s, "dontloadscales", 0))
+                layer.weights = self.conv_weights(
+                    "", load_n or n, c, groups, size, bn, not self.opt_int(s, "dontloadscales", 0)
+                )
                 if c is not None and c % groups:
                     layer.notes.append(f"{c} input channels do not divide into groups={groups}")
         if not self.need_image(layer, c, h, w):
@@ -375,7 +411,9 @@ class NetworkBuilder:
             out_w = (cdiv(out_w + 2 * blur_pad - blur, stride_x) or 0) + 1
         self.set_image(layer, n, out_h, out_w)
 
-    def shape_deconvolutional(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_deconvolutional(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         n = self.opt_int(s, "filters", 1)
         size = self.opt_int(s, "size", 1)
@@ -391,7 +429,9 @@ class NetworkBuilder:
         assert c is not None and h is not None and w is not None
         self.set_image(layer, n, (h - 1) * stride + size - 2 * padding, (w - 1) * stride + size - 2 * padding)
 
-    def shape_local(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_local(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         n = self.opt_int(s, "filters", 1)
         size = self.opt_int(s, "size", 1)
@@ -416,7 +456,9 @@ class NetworkBuilder:
                 WeightSpec("weights", locations * n * c * size * size, (locations, n, c, size, size)),
             ]
 
-    def shape_connected(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_connected(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         out = self.opt_int(s, "output", 1)
         bn = bool(self.opt_int(s, "batch_normalize", 0))
@@ -424,7 +466,9 @@ class NetworkBuilder:
             layer.weights = self.connected_weights("", inputs, out, bn, not self.opt_int(s, "dontloadscales", 0))
         layer.c, layer.h, layer.w, layer.outputs, layer.flat = out, 1, 1, out, True
 
-    def recurrent(self, layer: Layer, inputs: int | None, parts: list[tuple[str, str, str]], hidden: int, out: int) -> None:
+    def recurrent(
+        self, layer: Layer, inputs: int | None, parts: list[tuple[str, str, str]], hidden: int, out: int
+    ) -> None:
         """Connected sub-layers ``(name, from, to)`` with 'in', 'hidden' and 'out' sizes, in load order."""
         s = layer.section
         bn = bool(self.opt_int(s, "batch_normalize", 0))
@@ -436,30 +480,50 @@ class NetworkBuilder:
                 layer.weights += self.connected_weights(name + ".", sizes[src], dst_size, bn)
         layer.c, layer.h, layer.w, layer.outputs, layer.flat = out, 1, 1, out, True
 
-    def shape_rnn(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_rnn(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         out = self.opt_int(layer.section, "output", 1)
         hidden = self.opt_int(layer.section, "hidden", 1) if self.ab else out
-        self.recurrent(layer, inputs, [("input_layer", "in", "hidden"), ("self_layer", "hidden", "hidden"), ("output_layer", "hidden", "out")], hidden, out)
+        self.recurrent(
+            layer,
+            inputs,
+            [("input_layer", "in", "hidden"), ("self_layer", "hidden", "hidden"), ("output_layer", "hidden", "out")],
+            hidden,
+            out,
+        )
 
-    def shape_gru(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_gru(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         out = self.opt_int(layer.section, "output", 1)
         if self.ab:
-            parts = [(f"input_{g}_layer", "in", "out") for g in "zrh"] + [(f"state_{g}_layer", "out", "out") for g in "zrh"]
+            parts = [(f"input_{g}_layer", "in", "out") for g in "zrh"] + [
+                (f"state_{g}_layer", "out", "out") for g in "zrh"
+            ]
         else:
             parts = [(f"w{g}", "out", "out") for g in "zrh"] + [(f"u{g}", "in", "out") for g in "zrh"]
         self.recurrent(layer, inputs, parts, out, out)
 
-    def shape_lstm(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_lstm(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         out = self.opt_int(layer.section, "output", 1)
         gates = "figo" if self.ab else "ifog"
         parts = [(f"w{g}", "out", "out") for g in gates] + [(f"u{g}", "in", "out") for g in gates]
         self.recurrent(layer, inputs, parts, out, out)
 
-    def shape_crnn(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_crnn(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         if self.ab:
             out_f, hidden = self.opt_int(s, "output", 1), self.opt_int(s, "hidden", 1)
-            size, stride, groups = self.opt_int(s, "size", 3), self.opt_int(s, "stride", 1), max(self.opt_int(s, "groups", 1), 1)
+            size, stride, groups = (
+                self.opt_int(s, "size", 3),
+                self.opt_int(s, "stride", 1),
+                max(self.opt_int(s, "groups", 1), 1),
+            )
             padding = self.opt_int(s, "padding", 0)
             if self.opt_int(s, "pad", 0):
                 padding = size // 2
@@ -468,7 +532,11 @@ class NetworkBuilder:
             size, stride, groups, padding = 3, 1, 1, 1
         bn = bool(self.opt_int(s, "batch_normalize", 0))
         if not self.skip_loading(layer):
-            for name, cin, n in (("input_layer", c, hidden), ("self_layer", hidden, hidden), ("output_layer", hidden, out_f)):
+            for name, cin, n in (
+                ("input_layer", c, hidden),
+                ("self_layer", hidden, hidden),
+                ("output_layer", hidden, out_f),
+            ):
                 layer.weights += self.conv_weights(name + ".", n, cin, groups, size, bn)
         if not self.need_image(layer, c, h, w):
             return
@@ -476,10 +544,16 @@ class NetworkBuilder:
         out_h, out_w = cdiv(h + 2 * padding - size, stride), cdiv(w + 2 * padding - size, stride)
         self.set_image(layer, out_f, None if out_h is None else out_h + 1, None if out_w is None else out_w + 1)
 
-    def shape_conv_lstm(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_conv_lstm(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         out_f = self.opt_int(s, "output", 1)
-        size, stride, groups = self.opt_int(s, "size", 3), self.opt_int(s, "stride", 1), max(self.opt_int(s, "groups", 1), 1)
+        size, stride, groups = (
+            self.opt_int(s, "size", 3),
+            self.opt_int(s, "stride", 1),
+            max(self.opt_int(s, "groups", 1), 1),
+        )
         padding = self.opt_int(s, "padding", 0)
         if self.opt_int(s, "pad", 0):
             padding = size // 2
@@ -501,7 +575,9 @@ class NetworkBuilder:
         out_h, out_w = cdiv(h + 2 * padding - size, stride), cdiv(w + 2 * padding - size, stride)
         self.set_image(layer, out_f, None if out_h is None else out_h + 1, None if out_w is None else out_w + 1)
 
-    def shape_maxpool(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_maxpool(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         stride = self.opt_int(s, "stride", 1)
         stride_x = self.opt_int(s, "stride_x", stride) if self.ab else stride
@@ -530,20 +606,28 @@ class NetworkBuilder:
 
     shape_local_avgpool = shape_maxpool
 
-    def shape_avgpool(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_avgpool(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         if self.need_image(layer, c, h, w):
             self.set_image(layer, c, 1, 1)
 
-    def shape_softmax(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_softmax(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         # make_softmax_layer sets no out_w/out_h/out_c: what follows sees a flat vector.
         layer.c = layer.h = layer.w = 0
         layer.outputs, layer.flat = inputs, True
 
-    def shape_detection(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_detection(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         layer.c = layer.h = layer.w = 0
         layer.outputs, layer.flat, layer.head = inputs, True, True
 
-    def shape_route(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_route(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         sources = [self.layers[i] for i in self.indices(layer, "layers")]
         layer.inputs = [src.index for src in sources]
         groups = max(self.opt_int(layer.section, "groups", 1), 1) if self.ab else 1
@@ -561,14 +645,18 @@ class NetworkBuilder:
             if src.w == first.w and src.h == first.h and out_c:
                 out_c += src.c or 0
             else:
-                layer.notes.append(f"layer {src.index} is {src.w}x{src.h}, layer {first.index} is {first.w}x{first.h}: Darknet concatenates them flat")
+                layer.notes.append(
+                    f"layer {src.index} is {src.w}x{src.h}, layer {first.index} is {first.w}x{first.h}: Darknet concatenates them flat"
+                )
                 out_c = out_h = out_w = 0
         total = sum(src.outputs or 0 for src in sources) // groups
         layer.c, layer.h, layer.w = (out_c // groups if out_c else 0), out_h, out_w
         layer.outputs = total
         layer.flat = not layer.image
 
-    def shape_shortcut(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_shortcut(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         froms = self.indices(layer, "from") if self.ab else self.indices(layer, "from")[:1]
         layer.inputs = [layer.index - 1, *froms]
@@ -576,26 +664,34 @@ class NetworkBuilder:
         for i in froms:
             src = self.layers[i]
             if (src.w, src.h, src.c) != (w, h, c) and None not in (src.w, src.h, src.c, w, h, c):
-                layer.notes.append(f"adds layer {i} ({src.c}x{src.h}x{src.w}) to {c}x{h}x{w}: Darknet adds the overlapping part")
+                layer.notes.append(
+                    f"adds layer {i} ({src.c}x{src.h}x{src.w}) to {c}x{h}x{w}: Darknet adds the overlapping part"
+                )
         if self.ab:
             kind = self.opt_str(s, "weights_type", "none")
             n = len(froms)
             if kind in ("per_feature", "per_layer"):
                 layer.weights = [WeightSpec("weights", n + 1, (n + 1,))]
             elif kind == "per_channel":
-                layer.weights = [WeightSpec("weights", None if c is None else (n + 1) * c, None if c is None else (n + 1, c))]
+                layer.weights = [
+                    WeightSpec("weights", None if c is None else (n + 1) * c, None if c is None else (n + 1, c))
+                ]
 
     def from_layer(self, layer: Layer) -> Layer:
         return self.layers[self.indices(layer, "from")[0]]
 
-    def shape_sam(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_sam(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         src = self.from_layer(layer)
         layer.inputs = [layer.index - 1, src.index]
         layer.c, layer.h, layer.w, layer.outputs, layer.flat = src.c, src.h, src.w, src.outputs, src.flat
 
     shape_scale_channels = shape_sam
 
-    def shape_upsample(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_upsample(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         stride = self.opt_int(layer.section, "stride", 2)
         if not self.need_image(layer, c, h, w):
             return
@@ -605,7 +701,9 @@ class NetworkBuilder:
         else:
             self.set_image(layer, c, h * stride, w * stride)
 
-    def shape_reorg(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_reorg(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         stride = self.opt_int(s, "stride", 1)
         reverse = self.opt_int(s, "reverse", 0)
@@ -627,11 +725,25 @@ class NetworkBuilder:
 
     shape_reorg3d = shape_reorg
 
-    def shape_crop(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_crop(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         if self.need_image(layer, c, h, w):
-            self.set_image(layer, c, self.opt_int(layer.section, "crop_height", 1), self.opt_int(layer.section, "crop_width", 1))
+            self.set_image(
+                layer, c, self.opt_int(layer.section, "crop_height", 1), self.opt_int(layer.section, "crop_width", 1)
+            )
 
-    def head(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool, per_anchor: int, anchors: int) -> None:
+    def head(
+        self,
+        layer: Layer,
+        c: int | None,
+        h: int | None,
+        w: int | None,
+        inputs: int | None,
+        flat: bool,
+        per_anchor: int,
+        anchors: int,
+    ) -> None:
         layer.head = True
         layer.c, layer.h, layer.w, layer.outputs, layer.flat = c, h, w, inputs, flat
         if h and w and inputs is not None and h * w * anchors * per_anchor != inputs:
@@ -640,7 +752,9 @@ class NetworkBuilder:
                 f"but the layer before gives {inputs} values ({c} channels): filters= does not match classes="
             )
 
-    def shape_yolo(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_yolo(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         classes, total = self.opt_int(s, "classes", 20), self.opt_int(s, "num", 1)
         mask = s.options.get("mask")
@@ -650,26 +764,36 @@ class NetworkBuilder:
 
     shape_Gaussian_yolo = shape_yolo
 
-    def shape_region(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_region(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         s = layer.section
         coords, classes, num = self.opt_int(s, "coords", 4), self.opt_int(s, "classes", 20), self.opt_int(s, "num", 1)
         self.head(layer, c, h, w, inputs, flat, classes + coords + 1, num)
 
-    def shape_iseg(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_iseg(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         layer.head = True
         layer.c, layer.h, layer.w, layer.outputs, layer.flat = c, h, w, inputs, flat
 
-    def shape_implicit(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_implicit(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         filters, atoms = self.opt_int(layer.section, "filters", 128), self.opt_int(layer.section, "atoms", 1)
         layer.inputs = []  # a learned constant: it reads no layer
         layer.weights = [WeightSpec("weights", filters * atoms, (filters, atoms, 1))]
         self.set_image(layer, filters, atoms, 1)
 
-    def shape_contrastive(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_contrastive(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         layer.head = True
         layer.c, layer.h, layer.w, layer.outputs, layer.flat = c, h, w, inputs, flat
 
-    def shape_history(self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool) -> None:
+    def shape_history(
+        self, layer: Layer, c: int | None, h: int | None, w: int | None, inputs: int | None, flat: bool
+    ) -> None:
         size = self.opt_int(layer.section, "history_size", 4)
         if self.need_image(layer, c, h, w):
             assert c is not None
@@ -696,6 +820,8 @@ def build_network(path: Path, cfg: Cfg, dialect: str | None = None) -> Network:
     for name, value in (("batch", batch), ("height", h), ("width", w), ("channels", c), ("inputs", inputs)):
         if not 0 <= value < MAX_DIM:
             raise FormatError(path, FORMAT, f"line {net.line} [net]: {name}={value} is out of range")
-    network = Network(dialect, reason, max(batch, 0), c, h, w, inputs, [], {k: typed(v) for k, v in net.options.items()})
+    network = Network(
+        dialect, reason, max(batch, 0), c, h, w, inputs, [], {k: typed(v) for k, v in net.options.items()}
+    )
     network.layers = NetworkBuilder(path, cfg, dialect).build(network)
     return network

@@ -68,6 +68,8 @@ def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     spec = lookup(op)
     if spec is None:
         return None
-    attributes = [(key, f"{kind}, default {default}" if default is not None else kind) for key, kind, default in spec.keys]
+    attributes = [
+        (key, f"{kind}, default {default}" if default is not None else kind) for key, kind, default in spec.keys
+    ]
     doc = spec.summary + (f"\n\nOnly {spec.dialect}/darknet reads this section." if spec.dialect else "")
     return OpInfo(category=spec.category, summary=spec.summary, doc=doc, attributes=attributes)

@@ -65,7 +65,11 @@ def output_shape(layer: Layer, batch: int) -> tuple[int | None, ...] | None:
 
 def choose_batchnorm_dialect(network: Network, cfg_path: Path, weights_path: Path | None) -> None:
     """A cfg both forks read alike but with [batchnorm]: pjreddie's 3 arrays or AlexeyAB's 4? The file size tells."""
-    if weights_path is None or not network.dialect_reason.startswith("uses only") or not any(l.kind == "batchnorm" for l in network.layers):
+    if (
+        weights_path is None
+        or not network.dialect_reason.startswith("uses only")
+        or not any(layer.kind == "batchnorm" for layer in network.layers)
+    ):
         return
     header, size = read_header(weights_path, network.dialect)
     if implied_size(network.layers, header.size) == size:
@@ -74,7 +78,9 @@ def choose_batchnorm_dialect(network: Network, cfg_path: Path, weights_path: Pat
     if implied_size(other.layers, header.size) == size:
         network.layers = other.layers
         network.dialect = ALEXEYAB
-        network.dialect_reason = "read as AlexeyAB/darknet: its [batchnorm] layout (4 arrays) matches the size of the .weights"
+        network.dialect_reason = (
+            "read as AlexeyAB/darknet: its [batchnorm] layout (4 arrays) matches the size of the .weights"
+        )
 
 
 def build_graph(path: Path, network: Network, placement: Placement | None) -> Graph:
@@ -108,7 +114,13 @@ def build_graph(path: Path, network: Network, placement: Placement | None) -> Gr
             value = graph.value(f"layer{layer.index}.{weight.name}")
             tensor = placement.tensors.get((layer.index, weight.name)) if placement else None
             if tensor is None:
-                tensor = Tensor(value.name, "float32", weight.shape, byte_size=None if weight.count is None else weight.count * 4, location="no .weights beside the cfg: not stored")
+                tensor = Tensor(
+                    value.name,
+                    "float32",
+                    weight.shape,
+                    byte_size=None if weight.count is None else weight.count * 4,
+                    location="no .weights beside the cfg: not stored",
+                )
             value.initializer = tensor
             value.type = TensorType("float32", tensor.shape)
             node.inputs.append(Port(weight.name, [value]))
@@ -148,7 +160,9 @@ def load_cfg(path: Path, weights_path: Path | None = None) -> Model:
     model.properties["dialect"] = f"{FORK[network.dialect]}: {network.dialect_reason}"
     model.properties["layers"] = len(network.layers)
     if network.c and network.h and network.w:
-        model.properties["input"] = f"{network.w}x{network.h}x{network.c} (width x height x channels), batch {network.batch}"
+        model.properties["input"] = (
+            f"{network.w}x{network.h}x{network.c} (width x height x channels), batch {network.batch}"
+        )
     else:
         model.properties["input"] = f"{network.inputs} values, batch {network.batch}"
     if weights_path is not None:
@@ -162,7 +176,9 @@ def load_cfg(path: Path, weights_path: Path | None = None) -> Model:
         if header.transposed:
             model.properties["connected weights"] = "stored transposed (inputs x outputs): major or minor > 1000"
     else:
-        model.properties["weights file"] = f"none beside the cfg ({path.with_suffix('.weights').name}): weights not stored"
+        model.properties["weights file"] = (
+            f"none beside the cfg ({path.with_suffix('.weights').name}): weights not stored"
+        )
     if cfg.skipped:
         model.properties["skipped lines"] = cfg.skipped[:20]
     notes = [f"layer {layer.index}: {note}" for layer in network.layers for note in layer.notes]
@@ -193,7 +209,9 @@ def load_weights(path: Path) -> Model:
     model.tensors = {"weights": data}
     model.properties["weights version"] = header.version
     model.properties["images seen"] = header.seen
-    model.properties["cfg"] = f"no {path.with_suffix('.cfg').name} beside the weights: the arrays cannot be told apart, shown as one"
+    model.properties["cfg"] = (
+        f"no {path.with_suffix('.cfg').name} beside the weights: the arrays cannot be told apart, shown as one"
+    )
     if (size - header.size) % 4:
         model.properties["trailing bytes"] = (size - header.size) % 4
     return model

@@ -64,7 +64,9 @@ def read_header(path: Path, dialect: str) -> tuple[Header, int]:
         wide = wide and major < 1000 and minor < 1000
     if wide:
         if len(head) < 20:
-            raise FormatError(path, FORMAT, f"{size} bytes is shorter than the 20-byte header of weights version {major}.{minor}")
+            raise FormatError(
+                path, FORMAT, f"{size} bytes is shorter than the 20-byte header of weights version {major}.{minor}"
+            )
         seen = struct.unpack_from("<Q", head, 12)[0]
     else:
         seen = struct.unpack_from("<I", head, 12)[0]
@@ -100,18 +102,26 @@ def place(path: Path, layers: list[Layer], header: Header, file_size: int) -> Pl
             if unknown_from is None:
                 unknown_from = layer.index
             offset = None
-            tensors[(layer.index, spec.name)] = Tensor(name, "float32", shape, location=f"{path.name}: offset unknown (a size before it is unknown)")
+            tensors[(layer.index, spec.name)] = Tensor(
+                name, "float32", shape, location=f"{path.name}: offset unknown (a size before it is unknown)"
+            )
             continue
         length = spec.count * FLOAT
         location = f"{path.name} @ {offset:,}"
         if offset + length <= file_size:
             loader = file_slice_loader(path, offset, length, "<f4", shape or (spec.count,), FORMAT)
-            tensors[(layer.index, spec.name)] = Tensor(name, "float32", shape or (spec.count,), loader, length, location)
+            tensors[(layer.index, spec.name)] = Tensor(
+                name, "float32", shape or (spec.count,), loader, length, location
+            )
         else:
             if first_missing is None:
                 first_missing = layer.index
             tensors[(layer.index, spec.name)] = Tensor(
-                name, "float32", shape, byte_size=length, location=f"{location}: past the end of the file ({file_size:,} bytes); not stored"
+                name,
+                "float32",
+                shape,
+                byte_size=length,
+                location=f"{location}: past the end of the file ({file_size:,} bytes); not stored",
             )
         offset += length
     if unknown_from is not None:

@@ -58,7 +58,7 @@ class Params:
     def __init__(self, layer: LayerRecord) -> None:
         self.layer = layer
 
-    def int(self, pid: int, default: int) -> int:
+    def number(self, pid: int, default: int) -> int:
         value: ParamValue | None = self.layer.params.get(pid)
         if value is None:
             return default
@@ -67,7 +67,7 @@ class Params:
         raise PlanError(f"param {pid} is {value!r}, not a number")
 
     def size(self, pid: int, default: int, what: str) -> int:
-        value = self.int(pid, default)
+        value = self.number(pid, default)
         if value < 0:
             raise PlanError(f"{what} (param {pid}) is {value}")
         return value
@@ -90,7 +90,7 @@ def plan(layer: LayerRecord) -> list[Need]:
     needs: list[Need] = []
     if op.startswith(("Convolution", "Deconvolution")) or op == "DeformableConv2D":
         dynamic_id = 28 if op.startswith("Deconvolution") else 19
-        if not op.endswith("3D") and op != "DeformableConv2D" and p.int(dynamic_id, 0):
+        if not op.endswith("3D") and op != "DeformableConv2D" and p.number(dynamic_id, 0):
             return []
         out = p.size(0, 0, "num_output")
         kw = p.size(1, 0, "kernel_w")
@@ -100,9 +100,9 @@ def plan(layer: LayerRecord) -> list[Need]:
             kernel = (p.size(21, kw, "kernel_d"), kh, kw)
         wds = p.size(6, 0, "weight_data_size")
         needs.append(Need("weight_data", wds, 0, kernel_shape(wds, out, kernel)))
-        if p.int(5, 0):
+        if p.number(5, 0):
             needs.append(Need("bias_data", out, 1, (out,)))
-        int8 = p.int(8, 0) if op in ("Convolution", "ConvolutionDepthWise") else 0
+        int8 = p.number(8, 0) if op in ("Convolution", "ConvolutionDepthWise") else 0
         if op == "Convolution" and int8:
             needs += [Need("weight_data_int8_scales", out, 1, (out,)), Need("bottom_blob_int8_scales", 1, 1, (1,))]
         if op == "ConvolutionDepthWise" and int8 in (1, 101):
@@ -117,17 +117,17 @@ def plan(layer: LayerRecord) -> list[Need]:
         out = p.size(0, 0, "num_output")
         wds = p.size(2, 0, "weight_data_size")
         needs.append(Need("weight_data", wds, 0, (out, wds // out) if out and wds % out == 0 else (wds,)))
-        if p.int(1, 0):
+        if p.number(1, 0):
             needs.append(Need("bias_data", out, 1, (out,)))
-        if p.int(8, 0):
+        if p.number(8, 0):
             needs += [Need("weight_data_int8_scales", out, 1, (out,)), Need("bottom_blob_int8_scales", 1, 1, (1,))]
         return needs
     if op == "Embed":
         out, wds = p.size(0, 0, "num_output"), p.size(3, 0, "weight_data_size")
         needs.append(Need("weight_data", wds, 0, (wds // out, out) if out and wds % out == 0 else (wds,)))
-        if p.int(2, 0):
+        if p.number(2, 0):
             needs.append(Need("bias_data", out, 1, (out,)))
-        if p.int(18, 0):
+        if p.number(18, 0):
             needs.append(Need("weight_data_int8_scale", 1, 1, (1,)))
         return needs
     if op == "BatchNorm":
@@ -137,12 +137,12 @@ def plan(layer: LayerRecord) -> list[Need]:
         n = p.size(0, 0, "bias_data_size")
         return [Need("bias_data", n, 1, (n,))]
     if op == "Scale":
-        n = p.int(0, 0)
+        n = p.number(0, 0)
         if n == -233:  # the scale comes in as a second input
             return []
         n = p.size(0, 0, "scale_data_size")
         needs.append(Need("scale_data", n, 1, (n,)))
-        if p.int(1, 0):
+        if p.number(1, 0):
             needs.append(Need("bias_data", n, 1, (n,)))
         return needs
     if op == "PReLU":
@@ -158,12 +158,16 @@ def plan(layer: LayerRecord) -> list[Need]:
         n, b = p.size(0, 0, "scale_data_size"), p.size(1, 0, "bias_data_size")
         return [Need("scale_data", n, 1, (n,))] + ([Need("bias_data", b, 1, (b,))] if b else [])
     if op == "Requantize":
-        si, so, b = p.size(0, 0, "scale_in_data_size"), p.size(1, 0, "scale_out_data_size"), p.size(2, 0, "bias_data_size")
+        si, so, b = (
+            p.size(0, 0, "scale_in_data_size"),
+            p.size(1, 0, "scale_out_data_size"),
+            p.size(2, 0, "bias_data_size"),
+        )
         needs = [Need("scale_in_data", si, 1, (si,)), Need("scale_out_data", so, 1, (so,))]
         return needs + ([Need("bias_data", b, 1, (b,))] if b else [])
     if op in ("GroupNorm", "InstanceNorm", "LayerNorm", "RMSNorm"):
         affine_id = {"GroupNorm": 3, "InstanceNorm": 2, "LayerNorm": 2, "RMSNorm": 2}[op]
-        if not p.int(affine_id, 1):
+        if not p.number(affine_id, 1):
             return []
         n = p.size(1 if op == "GroupNorm" else 0, 0, "channels")
         names = ("gamma_data",) if op == "RMSNorm" else ("gamma_data", "beta_data")
@@ -180,14 +184,14 @@ def plan(layer: LayerRecord) -> list[Need]:
         if not dims:
             return []
         count = int(np.prod(dims))
-        return [Need("data", count, 1 if p.int(21, 1) else 0, dims)]
+        return [Need("data", count, 1 if p.number(21, 1) else 0, dims)]
     return []
 
 
 def recurrent_plan(op: str, p: Params) -> list[Need]:
     out = p.size(0, 0, "num_output")
     wds = p.size(1, 0, "weight_data_size")
-    dirs = 2 if p.int(2, 0) == 2 else 1
+    dirs = 2 if p.number(2, 0) == 2 else 1
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
     hidden = p.size(3, out, "hidden_size") if op == "LSTM" else out
     if hidden == 0:
@@ -199,8 +203,10 @@ def recurrent_plan(op: str, p: Params) -> list[Need]:
     needs.append(Need("weight_hc_data", dirs * hidden * gates * out, 0, (dirs, hidden * gates, out)))
     if op == "LSTM" and out != hidden:
         needs.append(Need("weight_hr_data", dirs * out * hidden, 0, (dirs, out, hidden)))
-    if p.int(8, 0):
-        needs += [Need(f"weight_{x}_data_int8_scales", dirs * hidden * gates, 1, (dirs, hidden * gates)) for x in ("xc", "hc")]
+    if p.number(8, 0):
+        needs += [
+            Need(f"weight_{x}_data_int8_scales", dirs * hidden * gates, 1, (dirs, hidden * gates)) for x in ("xc", "hc")
+        ]
     return needs
 
 
@@ -219,19 +225,25 @@ def attention_plan(p: Params) -> list[Need]:
     if embed == 0:
         raise PlanError("embed_dim is 0")
     qdim = wds // embed
-    term = p.int(18, 0)
+    term = p.number(18, 0)
     quant = block_quantize(term)
     needs: list[Need] = []
     if quant is not None:
         bits, block, input_scale = quant
         for x, k, rows in (("q", qdim, embed), ("k", kdim, embed), ("v", vdim, embed), ("out", embed, qdim)):
             packed = (k * bits + 7) // 8
-            needs += [Need(f"{x}_weight_data", packed * rows, 0, (rows, packed), f"{bits}-bit packed"), Need(f"{x}_bias_data", rows, 1, (rows,))]
+            needs += [
+                Need(f"{x}_weight_data", packed * rows, 0, (rows, packed), f"{bits}-bit packed"),
+                Need(f"{x}_bias_data", rows, 1, (rows,)),
+            ]
         for x, k, rows in (("q", qdim, embed), ("k", kdim, embed), ("v", vdim, embed), ("out", embed, qdim)):
             blocks = (k + block - 1) // block
             needs.append(Need(f"{x}_weight_data_quantize_scales", blocks * rows, 1, (rows, blocks)))
         if input_scale:
-            needs += [Need(f"{x}_weight_data_input_scales", k, 1, (k,)) for x, k in (("q", qdim), ("k", kdim), ("v", vdim), ("out", embed))]
+            needs += [
+                Need(f"{x}_weight_data_input_scales", k, 1, (k,))
+                for x, k in (("q", qdim), ("k", kdim), ("v", vdim), ("out", embed))
+            ]
         return needs
     for x, k, rows in (("q", qdim, embed), ("k", kdim, embed), ("v", vdim, embed), ("out", embed, qdim)):
         needs += [Need(f"{x}_weight_data", rows * k, 0, (rows, k)), Need(f"{x}_bias_data", rows, 1, (rows,))]
@@ -242,11 +254,11 @@ def attention_plan(p: Params) -> list[Need]:
 
 
 def gemm_plan(p: Params) -> list[Need]:
-    trans_a, trans_b = p.int(2, 0), p.int(3, 0)
-    const_a, const_b, const_c = p.int(4, 0), p.int(5, 0), p.int(6, 0)
+    trans_a, trans_b = p.number(2, 0), p.number(3, 0)
+    const_a, const_b, const_c = p.number(4, 0), p.number(5, 0), p.number(6, 0)
     m, n, k = p.size(7, 0, "constantM"), p.size(8, 0, "constantN"), p.size(9, 0, "constantK")
-    broadcast_c = p.int(10, 0)
-    term = p.int(18, 0)
+    broadcast_c = p.number(10, 0)
+    term = p.number(18, 0)
     quant = block_quantize(term)
     needs: list[Need] = []
     if const_a:
@@ -290,7 +302,9 @@ def table_loader(path: Path, offset: int, count: int, shape: tuple[int, ...]) ->
         with open(path, "rb") as f:
             size = f.seek(0, 2)
             if offset + 1024 + count > size:
-                raise FormatError(path, FORMAT, f"table-quantized tensor at {offset} lies past the end of the file ({size} bytes)")
+                raise FormatError(
+                    path, FORMAT, f"table-quantized tensor at {offset} lies past the end of the file ({size} bytes)"
+                )
             start = offset - offset % mmap.ALLOCATIONGRANULARITY
             with mmap.mmap(f.fileno(), offset + 1024 + count - start, access=mmap.ACCESS_READ, offset=start) as mm:
                 table = np.frombuffer(mm, "<f4", 256, offset - start).copy()
@@ -319,7 +333,9 @@ def place(path: Path, layers: list[LayerRecord], plans: list[list[Need]], file_s
                     tag = -1
                 else:
                     if offset + 4 > file_size:
-                        stop_note = f"{path.name} ends at {file_size:,} bytes, before {name} (at {offset:,}): not stored"
+                        stop_note = (
+                            f"{path.name} ends at {file_size:,} bytes, before {name} (at {offset:,}): not stored"
+                        )
                         tensors[key] = Tensor(name, None, need.shape, location=stop_note)
                         continue
                     f.seek(offset)
@@ -341,11 +357,26 @@ def place(path: Path, layers: list[LayerRecord], plans: list[list[Need]], file_s
                     offset = end
                     continue
                 if dtype == "float32" and length == 1024 + need.count:
-                    tensor = Tensor(name, "float32", need.shape, table_loader(path, data_at, need.count, need.shape), None, where, kind="table")
+                    tensor = Tensor(
+                        name,
+                        "float32",
+                        need.shape,
+                        table_loader(path, data_at, need.count, need.shape),
+                        None,
+                        where,
+                        kind="table",
+                    )
                     tensor.metadata["storage"] = "256-entry float32 table + uint8 indices"
                 else:
                     np_dtype = {"float16": "<f2", "int8": "i1", "float32": "<f4"}[dtype]
-                    tensor = Tensor(name, dtype, need.shape, file_slice_loader(path, data_at, length, np_dtype, need.shape, FORMAT), length, where)
+                    tensor = Tensor(
+                        name,
+                        dtype,
+                        need.shape,
+                        file_slice_loader(path, data_at, length, np_dtype, need.shape, FORMAT),
+                        length,
+                        where,
+                    )
                 if need.note:
                     tensor.metadata["storage"] = need.note
                 tensors[key] = tensor

@@ -67,7 +67,7 @@ Param = tuple[int, str, str, str]
 def params_of(op: str) -> dict[int, Param]:
     entry = OPERATORS.get(op)
     rows = entry.get("params", []) if entry else []
-    return {row[0]: row for row in rows if isinstance(row, tuple)}  # type: ignore[union-attr]
+    return {row[0]: row for row in rows if isinstance(row, tuple)} if isinstance(rows, list) else {}
 
 
 def param_name(op: str, pid: int) -> str:

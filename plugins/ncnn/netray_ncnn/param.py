@@ -125,7 +125,9 @@ def parse_text(path: Path, data: bytes) -> ParamFile:
         if len(layers) == layer_count:
             break
     if len(layers) < layer_count:
-        raise FormatError(path, FORMAT, f"declares {layer_count} layers but holds {len(layers)} layer lines (truncated?)")
+        raise FormatError(
+            path, FORMAT, f"declares {layer_count} layers but holds {len(layers)} layer lines (truncated?)"
+        )
     return ParamFile(layers, layer_count, blob_count, binary=False)
 
 
@@ -216,7 +218,9 @@ def parse_binary(path: Path, data: bytes) -> ParamFile:
     if magic != MAGIC:
         raise FormatError(path, FORMAT_BINARY, f"magic {magic} is not {MAGIC}")
     if layer_count <= 0 or blob_count <= 0:
-        raise FormatError(path, FORMAT_BINARY, f"layer count {layer_count} and blob count {blob_count} must be positive")
+        raise FormatError(
+            path, FORMAT_BINARY, f"layer count {layer_count} and blob count {blob_count} must be positive"
+        )
     if layer_count > len(data) // 16:  # every layer takes at least 16 bytes
         raise FormatError(path, FORMAT_BINARY, f"declares {layer_count:,} layers; {len(data):,} bytes cannot hold them")
     layers: list[LayerRecord] = []
@@ -250,7 +254,9 @@ def parse_binary(path: Path, data: bytes) -> ParamFile:
             if not 0 <= pid < MAX_PARAM_ID:
                 raise cur.fail(f"param id {pid} is outside 0..{MAX_PARAM_ID - 1} (ncnn refuses it)")
             params[pid] = value
-        layers.append(LayerRecord(op, f"{op.lower()}_{i}", [f"blob{b}" for b in bottoms], [f"blob{t}" for t in tops], params, i))
+        layers.append(
+            LayerRecord(op, f"{op.lower()}_{i}", [f"blob{b}" for b in bottoms], [f"blob{t}" for t in tops], params, i)
+        )
     return ParamFile(layers, layer_count, blob_count, binary=True)
 
 

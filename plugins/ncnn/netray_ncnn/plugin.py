@@ -11,6 +11,7 @@ from netray_ncnn.formats import FORMAT, FORMAT_BINARY, FORMATS, MAGIC_BYTES
 NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
 
 TEXT_HEADER = re.compile(rb"\A\s*7767517\s+\d+\s+\d+\s")
+TEXT_MAGIC = re.compile(rb"\A\s*7767517\s")
 
 
 @hookimpl
@@ -39,6 +40,8 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
         return Claim(FORMAT_BINARY, 1.0)
     if TEXT_HEADER.match(head):
         return Claim(FORMAT, 1.0)
+    if TEXT_MAGIC.match(head):
+        return Claim(FORMAT, 0.8)
     if head and path.suffix.lower() == ".bin":
         beside = param_beside(path)
         if beside is not None:

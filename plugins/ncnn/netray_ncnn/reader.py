@@ -38,8 +38,11 @@ def inside(folder: Path, candidate: Path) -> bool:
         return False
 
 
-def shape_of(params: dict[int, ParamValue], w_id: int = 0, h_id: int = 1, d_id: int = 11, c_id: int = 2) -> tuple[int, ...] | None:
+def shape_of(
+    params: dict[int, ParamValue], w_id: int = 0, h_id: int = 1, d_id: int = 11, c_id: int = 2
+) -> tuple[int, ...] | None:
     """Input's / MemoryData's w, h, d, c as a numpy-order shape: (c, d, h, w) with the unset trailing ones dropped."""
+
     def get(pid: int) -> int:
         v = params.get(pid, 0)
         return int(v) if isinstance(v, (int, float)) else 0
@@ -104,7 +107,9 @@ class Builder:
             k = 1
             while f"{name}#{k}" in self.graph.values:
                 k += 1
-            self.notes.append(f"{layer.type} {layer.name!r} writes blob {name!r} a second time; ncnn's readers keep the first")
+            self.notes.append(
+                f"{layer.type} {layer.name!r} writes blob {name!r} a second time; ncnn's readers keep the first"
+            )
             return self.graph.value(f"{name}#{k}")
         self.produced.add(name)
         return self.blob(name)
@@ -144,18 +149,29 @@ class Builder:
                 node.inputs.append(Port("input" if len(layer.bottoms) == 1 else f"input{k}", [self.blob(name)]))
             for need in plans[index]:
                 value = self.graph.value(f"{layer.name}.{need.name}")
-                tensor = tensors.get((index, need.name)) or Tensor(value.name, None, need.shape, location="no .bin beside the param: not stored")
+                tensor = tensors.get((index, need.name)) or Tensor(
+                    value.name, None, need.shape, location="no .bin beside the param: not stored"
+                )
                 value.initializer = tensor
                 value.type = TensorType(tensor.dtype, tensor.shape)
-                node.inputs.append(Port(need.name, [value]))
+                node.inputs.append(Port(need.name.removesuffix("_data").replace("_data_", "_") or need.name, [value]))
             node.outputs = [Port("output" if len(tops) == 1 else f"output{k}", [v]) for k, v in enumerate(tops)]
             node.metadata["line" if not self.pf.binary else "position"] = layer.line
             self.graph.add_node(node)
         for name, value in self.blobs.items():
-            if value.producer is None and name not in self.produced and value not in self.graph.inputs and value.initializer is None:
+            if (
+                value.producer is None
+                and name not in self.produced
+                and value not in self.graph.inputs
+                and value.initializer is None
+            ):
                 self.graph.inputs.append(value)  # read but never written: an input ncnn expects the caller to feed
                 self.notes.append(f"blob {name!r} is read but no layer writes it")
-        self.graph.outputs = [v for n, v in self.blobs.items() if n in self.produced and n not in self.consumed and v.initializer is None and v not in self.graph.inputs]
+        self.graph.outputs = [
+            v
+            for n, v in self.blobs.items()
+            if n in self.produced and n not in self.consumed and v.initializer is None and v not in self.graph.inputs
+        ]
         return self.graph.link()
 
 
@@ -177,12 +193,24 @@ def load(path: Path) -> Model:
     model.format_version = "binary param" if pf.binary else "text param"
     if inside(path.parent, bin_path) and bin_path != path:
         size = bin_path.stat().st_size
-        cut = next((i for i, layer in enumerate(pf.layers) if any(e.startswith(f"{layer.type} {layer.name!r}") for e in plan_errors)), len(pf.layers))
+        cut = next(
+            (
+                i
+                for i, layer in enumerate(pf.layers)
+                if any(e.startswith(f"{layer.type} {layer.name!r}") for e in plan_errors)
+            ),
+            len(pf.layers),
+        )
         placed = place(bin_path, pf.layers[:cut], plans[:cut], size)
         tensors = placed.tensors
         for i in range(cut, len(pf.layers)):
             for need in plans[i]:
-                tensors[(i, need.name)] = Tensor(f"{pf.layers[i].name}.{need.name}", None, need.shape, location="after a layer whose weight sizes are unknown: not placed")
+                tensors[(i, need.name)] = Tensor(
+                    f"{pf.layers[i].name}.{need.name}",
+                    None,
+                    need.shape,
+                    location="after a layer whose weight sizes are unknown: not placed",
+                )
         model.properties["weights file"] = bin_path.name
         model.properties["weights size"] = placed.note
     else:
@@ -194,7 +222,9 @@ def load(path: Path) -> Model:
     model.properties["blobs"] = pf.blob_count
     blobs_seen = len(builder.blobs) + sum(1 for n in graph.values if "#" in n and n.split("#")[0] in builder.blobs)
     if blobs_seen > pf.blob_count:
-        builder.notes.append(f"declares {pf.blob_count} blobs but names {blobs_seen} (ncnn would write past its blob table)")
+        builder.notes.append(
+            f"declares {pf.blob_count} blobs but names {blobs_seen} (ncnn would write past its blob table)"
+        )
     unknown = sorted({layer.type for layer in pf.layers if layer.type not in OPERATORS})
     if unknown:
         model.properties["undocumented layer types"] = unknown
