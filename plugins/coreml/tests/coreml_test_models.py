@@ -145,9 +145,9 @@ def convert(module: Any, folder: Path, name: str, precision: str = "fp16", targe
 
     ct = quiet_coremltools()
     example = torch.rand(1, 3, 16, 16)
-    traced = torch.jit.trace(module, example)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, example)
         model = ct.convert(
             traced, inputs=[ct.TensorType(name="x", shape=example.shape)], convert_to="mlprogram",
             compute_precision=ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16,
@@ -193,3 +193,30 @@ def mil_constants(package: Path) -> dict[str, np.ndarray]:
         for op in function.find_ops(op_type="const"):
             found[op.outputs[0].name] = np.asarray(op.outputs[0].val)
     return found
+
+
+def convert_loop(folder: Path) -> Path:
+    """A scripted module with a loop and a branch: MIL ``while_loop`` and ``cond`` with nested blocks."""
+    import torch
+
+    ct = quiet_coremltools()
+
+    class Loop(torch.nn.Module):
+        def forward(self, x: torch.Tensor, n: int) -> torch.Tensor:
+            for _ in range(n):
+                x = x * 2 + 1
+            if x.sum() > 0:
+                x = x - 1
+            return x + 0.5
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(Loop())
+        model = ct.convert(
+            scripted,
+            inputs=[ct.TensorType(name="x", shape=(2, 3)), ct.TensorType(name="n", shape=(1,), dtype=np.int32)],
+            convert_to="mlprogram",
+        )
+    path = folder / "loop.mlpackage"
+    model.save(str(path))
+    return path

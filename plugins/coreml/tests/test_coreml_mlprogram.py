@@ -1,0 +1,154 @@
+"""ML Programs converted by coremltools from torch: packages, weight.bin, compressed weights, nested blocks."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import netray
+import netray.testing
+import netray_coreml.plugin as plugin
+
+pytest.importorskip("coremltools", reason="coremltools (test-only dependency) converts the models")
+torch = pytest.importorskip("torch", reason="torch builds the modules coremltools converts")
+
+from coreml_test_models import Tiny, compressed, convert, convert_loop, mil_constants  # noqa: E402
+
+INNER = Path("Data") / "com.apple.CoreML" / "model.mlmodel"
+
+
+@pytest.fixture(scope="module")
+def module() -> Any:
+    return Tiny.make()
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory, module: Any) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("coreml_mil")
+    _, fp32 = convert(module, folder, "tiny_fp32", precision="fp32", target="iOS15")
+    _, fp16 = convert(module, folder, "tiny_fp16")
+    found = {"fp32": fp32, "fp16": fp16}
+    for kind in ("int4", "lut4", "lut3"):
+        # A fresh conversion each: coremltools' compression passes may change the model they are given.
+        model, _ = convert(module, folder, f"tiny_base_{kind}")
+        found[kind] = compressed(model, folder, f"tiny_{kind}", kind)
+    return found
+
+
+def _by_port(node: netray.Node) -> dict[str, netray.Tensor]:
+    return {p.name: p.values[0].initializer for p in node.inputs if p.values and p.values[0].initializer is not None}
+
+
+def test_contract(packages: dict[str, Path], tmp_path: Path) -> None:
+    files = [*packages.values(), packages["fp16"] / INNER]
+    models = netray.testing.check_plugin(plugin, files, tmp_path)
+    assert [m.format for m in models] == ["Core ML package"] * 5 + ["Core ML"]
+
+
+def test_functions_operations_and_consts(packages: dict[str, Path], module: Any) -> None:
+    model = netray.load_model(packages["fp32"])
+    assert model.producer == "coremltools"
+    assert model.properties["model type"] == "mlProgram"
+    assert model.properties["functions"] == ["main"]
+    assert model.properties["package items"] == ["weights", "model.mlmodel"] or sorted(model.properties["package items"]) == ["model.mlmodel", "weights"]
+    graph = model.main
+    assert graph.metadata["opset"] == "CoreML5"
+    assert [n.op for n in graph.nodes] == ["conv", "relu", "reduce_mean", "linear", "gelu", "linear"]
+    assert not any(n.op == "const" for n in graph.nodes)  # folded into their consumers
+    conv, _, mean, fc, _, fc2 = graph.nodes
+    assert [p.name for p in conv.inputs][:3] == ["x", "weight", "bias"]
+    assert conv.attribute("pad_type").value == "valid" and conv.attribute("strides").value == [1, 1]
+    assert mean.attribute("axes").value == [2, 3] and mean.attribute("keep_dims").value is False
+    assert graph.inputs[0].type == netray.TensorType("float32", (1, 3, 16, 16))
+    assert graph.outputs[0].type.shape == (1, 4) and graph.outputs[0].producer is fc2
+    weights = _by_port(conv)
+    assert weights["weight"].shape == (16, 3, 3, 3) and weights["weight"].location.startswith("weights/weight.bin @ ")
+    np.testing.assert_array_equal(weights["weight"].numpy(), module.conv.weight.detach().numpy())
+    np.testing.assert_array_equal(_by_port(fc)["weight"].numpy(), module.fc.weight.detach().numpy())
+    np.testing.assert_array_equal(_by_port(fc2)["bias"].numpy(), module.fc2.bias.detach().numpy())
+
+
+def _loader_name(name: str, expected: dict[str, np.ndarray]) -> str:
+    """coremltools' loader names an inline argument "<op>_<parameter>_<k>" (k counts over loads); the plugin "<op>/<parameter>"."""
+    if name in expected or "/" not in name:
+        return name
+    pattern = re.compile(re.escape(name.replace("/", "_")) + r"_\d+")
+    return next((key for key in expected if pattern.fullmatch(key)), name)
+
+
+def test_weights_match_coremltools_blob_reader(packages: dict[str, Path]) -> None:
+    """Every weight the plugin reads equals what coremltools' MIL loader (its C++ blob reader) reads."""
+    for kind in ("fp16", "int4", "lut4", "lut3"):
+        expected = mil_constants(packages[kind])
+        model = netray.load_model(packages[kind])
+        checked = 0
+        for node in model.main.nodes:
+            for port in node.inputs:
+                for value in port.values:
+                    name = _loader_name(value.name, expected)
+                    if value.initializer is not None and name in expected:
+                        got = value.initializer.numpy()
+                        want = expected[name]
+                        assert got.shape == want.shape, (kind, value.name)
+                        np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32), err_msg=f"{kind} {value.name}")
+                        checked += 1
+        assert checked >= 6, kind
+
+
+def test_compressed_weights(packages: dict[str, Path]) -> None:
+    model = netray.load_model(packages["int4"])
+    dequantize = [n for n in model.main.nodes if n.op == "constexpr_blockwise_shift_scale"]
+    assert dequantize and all(n.category == netray.Category.QUANTIZATION for n in dequantize)
+    data = _by_port(dequantize[0])["data"]
+    assert data.dtype == "int4" and data.shape == (32, 16) and data.byte_size == 256
+    values = data.numpy()
+    assert str(values.dtype) == "int4" and values.astype(np.int8).min() >= -8
+    model = netray.load_model(packages["lut3"])
+    lut = next(n for n in model.main.nodes if n.op == "constexpr_lut_to_dense")
+    indices = _by_port(lut)["indices"]
+    assert indices.dtype == "uint3" and indices.shape == (16, 3, 3, 3) and indices.byte_size == 162
+    assert indices.numpy().max() <= 7
+
+
+def test_inner_model_file_opens_alone(packages: dict[str, Path]) -> None:
+    inner = netray.load_model(packages["fp16"] / INNER)
+    whole = netray.load_model(packages["fp16"])
+    assert inner.format == "Core ML" and whole.format == "Core ML package"
+    assert [n.op for n in inner.main.nodes] == [n.op for n in whole.main.nodes]
+    np.testing.assert_array_equal(
+        _by_port(inner.main.nodes[0])["weight"].numpy(), _by_port(whole.main.nodes[0])["weight"].numpy()
+    )
+
+
+def test_missing_weight_file_opens_with_weights_not_stored(packages: dict[str, Path], tmp_path: Path) -> None:
+    copy = shutil.copytree(packages["fp16"], tmp_path / "no_weights.mlpackage")
+    (copy / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").unlink()
+    model = netray.load_model(copy)
+    note = model.properties["missing weights weights/weight.bin"]
+    assert "not stored" in note
+    weight = _by_port(model.main.nodes[0])["weight"]
+    assert not weight.has_data and weight.shape == (16, 3, 3, 3) and "missing" in weight.location
+    with pytest.raises(netray.FormatError, match="not stored"):
+        weight.numpy()
+
+
+def test_nested_blocks_become_subgraphs(tmp_path: Path) -> None:
+    path = convert_loop(tmp_path)
+    (model,) = netray.testing.check_plugin(plugin, [path], tmp_path / "check")
+    ops = [n.op for n in model.main.nodes]
+    assert "while_loop" in ops and "cond" in ops
+    loop = next(n for n in model.main.nodes if n.op == "while_loop")
+    condition, body = loop.subgraphs
+    assert condition.kind == body.kind == "subgraph"
+    assert [v.name for v in condition.inputs] == [v.name for v in body.inputs] and len(body.inputs) == 2
+    assert any(n.op == "mul" for n in body.nodes)
+    # The body reads the loop's bound "n" from the enclosing function.
+    less = next(n for n in condition.nodes if n.op == "less")
+    assert [v.name for v in less.input_values()][1] == "n"
+    branch = next(n for n in model.main.nodes if n.op == "cond")
+    assert len(branch.subgraphs) == 2
