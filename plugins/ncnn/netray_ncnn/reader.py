@@ -98,19 +98,26 @@ class Builder:
     def blob(self, name: str) -> Value:
         value = self.blobs.get(name)
         if value is None:
-            value = self.graph.value(name)
+            value = self.graph.value(name) if name not in self.graph.values else self.fresh(name)
             self.blobs[name] = value
         return value
 
+    def fresh(self, name: str) -> Value:
+        """A new value named after ``name``, never one that exists (blob names and weight names share the graph)."""
+        k = 1
+        while f"{name}#{k}" in self.graph.values:
+            k += 1
+        return self.graph.value(f"{name}#{k}")
+
     def top(self, layer: LayerRecord, name: str) -> Value:
-        if name in self.produced:
-            k = 1
-            while f"{name}#{k}" in self.graph.values:
-                k += 1
+        """An output blob: always a new one. A name already read or written stays bound to its first blob, as
+        ncnn's find_blob_index_by_name binds it; so no layer can feed an earlier one (no cycles)."""
+        if name in self.blobs:
             self.notes.append(
-                f"{layer.type} {layer.name!r} writes blob {name!r} a second time; ncnn's readers keep the first"
+                f"{layer.type} {layer.name!r} writes blob {name!r}, which an earlier layer already read or wrote; "
+                "readers keep the first"
             )
-            return self.graph.value(f"{name}#{k}")
+            return self.fresh(name)
         self.produced.add(name)
         return self.blob(name)
 
@@ -148,7 +155,8 @@ class Builder:
                 self.consumed.add(name)
                 node.inputs.append(Port("input" if len(layer.bottoms) == 1 else f"input{k}", [self.blob(name)]))
             for need in plans[index]:
-                value = self.graph.value(f"{layer.name}.{need.name}")
+                key = f"{layer.name}.{need.name}"
+                value = self.graph.value(key) if key not in self.graph.values else self.fresh(key)
                 tensor = tensors.get((index, need.name)) or Tensor(
                     value.name, None, need.shape, location="no .bin beside the param: not stored"
                 )

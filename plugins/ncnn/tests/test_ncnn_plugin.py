@@ -334,3 +334,17 @@ def test_int8_and_llm_params(shared_models: Path) -> None:
         and info.category == netray.Category.LAYER
         and ("0 num_output", "int, default 0") in info.attributes
     )
+
+
+def test_no_cycles_from_reused_blob_names(tmp_path: Path) -> None:
+    text = tmp_path / "cycle.param"
+    text.write_text("7767517\n3 3\nInput in 0 1 x\nReLU r1 2 1 x b a\nReLU r2 1 1 a b\n")
+    model = load(text)
+    r1, r2 = model.main.nodes
+    assert [v.name for v in r2.outputs[0].values] == ["b#1"]  # a new blob: r1 keeps reading the unwritten b
+    assert r1.inputs[1].values[0].producer is None
+    assert any("already read or wrote" in note for note in model.properties["notes"])
+    binary = tmp_path / "cycle.param.bin"
+    binary.write_bytes(binary_param([(16, [], [0], []), (26, [0, 2], [1], []), (26, [1], [2], [])], 3))
+    b1, b2 = load(binary).main.nodes
+    assert b2.outputs[0].values[0].name == "blob2#1" and b1.inputs[1].values[0].producer is None
