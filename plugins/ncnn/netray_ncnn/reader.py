@@ -158,7 +158,10 @@ class Builder:
                 key = f"{layer.name}.{need.name}"
                 value = self.graph.value(key) if key not in self.graph.values else self.fresh(key)
                 tensor = tensors.get((index, need.name)) or Tensor(
-                    value.name, None, need.shape, location="no .bin beside the param: not stored"
+                    value.name,
+                    "float32" if need.type == 1 else None,  # a tagged array's storage type is in the .bin
+                    need.shape,
+                    location="no .bin beside the param: not stored",
                 )
                 value.initializer = tensor
                 value.type = TensorType(tensor.dtype, tensor.shape)
