@@ -94,13 +94,13 @@ def diagnose(message_class: Any, data: bytes, path: str = "", base: int = 0, dep
     at byte 200 ...``: each step is a field of the schema whose bytes do not parse as its type.
     """
     descriptor = message_class.DESCRIPTOR
-    where = path or descriptor.name
+    where = _short(path) or descriptor.name
     try:
         found = fields(data, base)
     except WireError as exc:
         return f"{where}: {exc}"
     if depth >= MAX_DEPTH:
-        return f"{where}: nested deeper than {MAX_DEPTH} levels"
+        return f"{where}: messages nested deeper than {MAX_DEPTH} levels (protobuf refuses deep nesting)"
     for field in found:
         schema = descriptor.fields_by_number.get(field.number)
         if schema is None:
@@ -109,20 +109,28 @@ def diagnose(message_class: Any, data: bytes, path: str = "", base: int = 0, dep
         reason = _parses(message_class, chunk)
         if reason is None:
             continue
-        name = f"{where}.{schema.name}" if path else schema.name
+        name = f"{path}.{schema.name}" if path else schema.name
         expected = _WIRE_TYPES.get(schema.type, 2)
         packed = field.wire_type == 2 and _is_repeated(schema) and schema.type != FieldDescriptor.TYPE_MESSAGE
         if field.wire_type != expected and not packed:
             return (
-                f"{name} (field {field.number}) at byte {base + field.start} is written as wire type "
+                f"{_short(name)} (field {field.number}) at byte {base + field.start} is written as wire type "
                 f"{field.wire_type}; the schema's {_type_name(schema)} needs wire type {expected}"
             )
         if schema.message_type is not None and field.wire_type == 2:
             inner = _message_class(schema.message_type)
             if inner is not None:
                 return diagnose(inner, data[field.payload : field.end], name, base + field.payload, depth + 1)
-        return f"{name} (field {field.number}) at byte {base + field.start}: {reason}"
+        return f"{_short(name)} (field {field.number}) at byte {base + field.start}: {reason}"
     return f"{where}: {_parses(message_class, data) or 'parses'}"
+
+
+def _short(path: str, keep: int = 8) -> str:
+    """A field path of at most ``keep`` names: the first and last ones around an ellipsis."""
+    names = path.split(".")
+    if len(names) <= keep:
+        return path
+    return ".".join([*names[: keep // 2], "…", *names[-(keep // 2) :]])
 
 
 _WIRE_TYPES = {

@@ -64,7 +64,9 @@ def build_classifier(weights: dict[str, np.ndarray]) -> Any:
         "bn1", 6, gamma=np.ones(6), beta=np.zeros(6), mean=weights["mean"], variance=weights["variance"],
         input_name="a1", output_name="b1",
     )  # fmt: skip
-    builder.add_pooling("pool", 2, 2, 2, 2, layer_type="AVERAGE", padding_type="VALID", input_name="b1", output_name="p1")
+    builder.add_pooling(
+        "pool", 2, 2, 2, 2, layer_type="AVERAGE", padding_type="VALID", input_name="b1", output_name="p1"
+    )
     builder.add_flatten("flat", 0, "p1", "f1")
     builder.add_inner_product(
         "fc", W=weights["fc_w"], b=weights["fc_b"], input_channels=54, output_channels=4, has_bias=True,
@@ -81,7 +83,12 @@ def build_classifier(weights: dict[str, np.ndarray]) -> Any:
     image.imageType.width, image.imageType.height = 8, 8
     image.imageType.colorSpace = ct.proto.FeatureTypes_pb2.ImageFeatureType.RGB
     meta = spec.description.metadata
-    meta.author, meta.license, meta.shortDescription, meta.versionString = "netray tests", "MIT", "A tiny classifier", "1.2"
+    meta.author, meta.license, meta.shortDescription, meta.versionString = (
+        "netray tests",
+        "MIT",
+        "A tiny classifier",
+        "1.2",
+    )
     meta.userDefined["trained_on"] = "noise"
     return spec
 
@@ -108,12 +115,30 @@ def build_recurrent(weights: dict[str, np.ndarray]) -> Any:
     from coremltools.models.neural_network import NeuralNetworkBuilder
 
     builder = NeuralNetworkBuilder([("ids", datatypes.Array(1))], [("h", datatypes.Array(3))])
-    builder.add_embedding("embed", weights["embed_w"], None, input_dim=10, output_channels=5, has_bias=False, input_name="ids", output_name="e")
+    builder.add_embedding(
+        "embed",
+        weights["embed_w"],
+        None,
+        input_dim=10,
+        output_channels=5,
+        has_bias=False,
+        input_name="ids",
+        output_name="e",
+    )
     rng = np.random.default_rng(1)
     w_x = [rng.standard_normal((3, 5)).astype(np.float32) for _ in range(4)]
     w_h = [rng.standard_normal((3, 3)).astype(np.float32) for _ in range(4)]
     b = [rng.standard_normal(3).astype(np.float32) for _ in range(4)]
-    builder.add_unilstm("lstm", W_h=w_h, W_x=w_x, b=b, hidden_size=3, input_size=5, input_names=["e"], output_names=["h", "h_out", "c_out"])
+    builder.add_unilstm(
+        "lstm",
+        W_h=w_h,
+        W_x=w_x,
+        b=b,
+        hidden_size=3,
+        input_size=5,
+        input_names=["e"],
+        output_names=["h", "h_out", "c_out"],
+    )
     return builder.spec
 
 

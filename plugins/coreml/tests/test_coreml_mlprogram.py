@@ -55,7 +55,9 @@ def test_functions_operations_and_consts(packages: dict[str, Path], module: Any)
     assert model.producer == "coremltools"
     assert model.properties["model type"] == "mlProgram"
     assert model.properties["functions"] == ["main"]
-    assert model.properties["package items"] == ["weights", "model.mlmodel"] or sorted(model.properties["package items"]) == ["model.mlmodel", "weights"]
+    assert model.properties["package items"] == ["weights", "model.mlmodel"] or sorted(
+        model.properties["package items"]
+    ) == ["model.mlmodel", "weights"]
     graph = model.main
     assert graph.metadata["opset"] == "CoreML5"
     assert [n.op for n in graph.nodes] == ["conv", "relu", "reduce_mean", "linear", "gelu", "linear"]
@@ -95,7 +97,9 @@ def test_weights_match_coremltools_blob_reader(packages: dict[str, Path]) -> Non
                         got = value.initializer.numpy()
                         want = expected[name]
                         assert got.shape == want.shape, (kind, value.name)
-                        np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32), err_msg=f"{kind} {value.name}")
+                        np.testing.assert_array_equal(
+                            got.astype(np.float32), want.astype(np.float32), err_msg=f"{kind} {value.name}"
+                        )
                         checked += 1
         assert checked >= 6, kind
 

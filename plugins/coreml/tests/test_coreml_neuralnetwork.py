@@ -14,7 +14,7 @@ import netray_coreml.plugin as plugin
 
 pytest.importorskip("coremltools", reason="coremltools (test-only dependency) builds the models")
 
-from coreml_test_models import (  # noqa: E402
+from coreml_test_models import (
     build_classifier,
     build_recurrent,
     network_weights,
@@ -158,7 +158,16 @@ def _pipeline_spec(weights: dict[str, np.ndarray]) -> Any:
         feature.type.multiArrayType.shape.append(4)
         feature.type.multiArrayType.dataType = ct.proto.FeatureTypes_pb2.ArrayFeatureType.DOUBLE
     builder = NeuralNetworkBuilder([("scaled", datatypes.Array(4))], [("y", datatypes.Array(2))], mode="regressor")
-    builder.add_inner_product("dense", W=weights["fc_w"][:2, :4], b=None, input_channels=4, output_channels=2, has_bias=False, input_name="scaled", output_name="y")
+    builder.add_inner_product(
+        "dense",
+        W=weights["fc_w"][:2, :4],
+        b=None,
+        input_channels=4,
+        output_channels=2,
+        has_bias=False,
+        input_name="scaled",
+        output_name="y",
+    )
     pipeline = features.Model(specificationVersion=4)
     pipeline.pipelineRegressor.pipeline.models.extend([scaler, builder.spec])
     pipeline.pipelineRegressor.pipeline.names.extend(["normalise", "regress"])
@@ -174,7 +183,12 @@ def test_pipeline_stages_chain(tmp_path: Path, weights: dict[str, np.ndarray]) -
     assert model.properties["model type"] == "pipelineRegressor"
     graph = model.main
     first, second = graph.nodes
-    assert (first.op, first.name, second.op, second.name) == ("scaler", "normalise", "neuralNetworkRegressor", "regress")
+    assert (first.op, first.name, second.op, second.name) == (
+        "scaler",
+        "normalise",
+        "neuralNetworkRegressor",
+        "regress",
+    )
     assert first.attribute("shiftValue").value == [0.5] * 4
     assert first.outputs[0].values[0] is second.inputs[0].values[0]  # chained by the feature "scaled"
     assert graph.values["scaled"].type == netray.TensorType("float64", (4,))

@@ -47,7 +47,12 @@ def test_mnist_classifier(real_files: dict[str, Path]) -> None:
     assert ops[0] == "scaler" and ops[-1] == "classifier"
     assert ops.count("convolution") == 3 and ops.count("innerProduct") == 2 and ops.count("pooling") == 3
     image = graph.inputs[0]
-    assert (image.name, image.type.dtype, image.type.shape, image.type.denotation) == ("image", "uint8", (1, 28, 28), "image GRAYSCALE")
+    assert (image.name, image.type.dtype, image.type.shape, image.type.denotation) == (
+        "image",
+        "uint8",
+        (1, 28, 28),
+        "image GRAYSCALE",
+    )
     assert image.description == "Grayscale image of hand written digit"
     assert [v.name for v in graph.outputs] == ["output", "classLabel"]
     assert graph.outputs[0].type.denotation == "dictionary<string, double>"
@@ -72,7 +77,9 @@ def test_mnist_weights_match_protobuf(real_files: dict[str, Path]) -> None:
     conv = next(n for n in model.main.nodes if n.name == "conv2d_2")
     weights = dict((p.name, p.values[0].initializer) for p in conv.inputs if p.values and p.values[0].initializer)
     params = layers["conv2d_2"].convolution
-    assert weights["weights"].shape == (params.outputChannels, params.kernelChannels, *params.kernelSize) == (64, 32, 3, 3)
+    assert (
+        weights["weights"].shape == (params.outputChannels, params.kernelChannels, *params.kernelSize) == (64, 32, 3, 3)
+    )
     expected = np.array(params.weights.floatValue, dtype=np.float32).reshape(64, 32, 3, 3)
     np.testing.assert_array_equal(weights["weights"].numpy(), expected)
     np.testing.assert_array_equal(weights["bias"].numpy(), np.array(params.bias.floatValue, dtype=np.float32))
