@@ -49,15 +49,17 @@ ATTENTION_STEMS = frozenset(
 )
 DENSE_MLP_STEMS = ("ffn_gate", "ffn_up", "ffn_down")
 SHARED_EXPERT_STEMS = ("ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp")
-MOE_STEMS = (
-    "ffn_gate_inp",
-    "ffn_gate_exps",
-    "ffn_up_exps",
-    "ffn_down_exps",
-    "ffn_gate_up_exps",
-    "exp_probs_b",
-    "ffn_gate_inp_shexp",
-)
+# The mixture-of-experts tensors and the short port names the MoE box lists them under.
+MOE_PORTS = {
+    "ffn_gate_inp": "router",
+    "ffn_gate_exps": "gate",
+    "ffn_up_exps": "up",
+    "ffn_down_exps": "down",
+    "ffn_gate_up_exps": "gate_up",
+    "exp_probs_b": "router_bias",
+    "ffn_gate_inp_shexp": "shared_gate",
+}
+MOE_STEMS = tuple(MOE_PORTS)
 MLP_STEMS = frozenset(
     {
         "ffn_norm",
@@ -110,6 +112,11 @@ GELU_ARCHS = frozenset(
 ENCODER_ARCHS = frozenset(
     {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "jina-bert-v3", "modern-bert", "neo-bert", "t5encoder"}
 )
+
+
+def _port(name: str, kind: str) -> str:
+    """The port a tensor is listed under in a box holding several stems: ``ssm_in``, ``ssm_in.bias``."""
+    return name if kind == "weight" else f"{name}.{kind}"
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -213,7 +220,7 @@ def infer_graph(meta: Metadata, tensors: dict[str, Tensor]) -> Inferred:
             f"no decoder blocks (blk.N) and no token_embd among the tensors of this {arch or 'unnamed'} file: "
             "weights only",
         )
-    builder = _Builder(Hparams(meta, arch), layout, arch)
+    builder = _Builder(Hparams(meta, arch), layout, arch, set(tensors))
     graph = builder.build()
     placed = builder.placed
     unplaced = [name for name in tensors if name not in placed]
@@ -233,8 +240,9 @@ def infer_graph(meta: Metadata, tensors: dict[str, Tensor]) -> Inferred:
 
 
 class _Builder:
-    def __init__(self, hp: Hparams, layout: Layout, arch: str) -> None:
+    def __init__(self, hp: Hparams, layout: Layout, arch: str, tensor_names: set[str]) -> None:
         self.hp = hp
+        self.tensor_names = tensor_names  # activation names never take a tensor's name
         self.layout = layout
         self.arch = arch
         self.graph = Graph("main", "main")
@@ -245,6 +253,12 @@ class _Builder:
         self.activation = "GELU" if arch in GELU_ARCHS else "SiLU"
 
     # -- nodes ---------------------------------------------------------------------------
+    def fresh(self, name: str, type: TensorType) -> Value:
+        """A new activation value, named ``name`` unless a tensor or another value has that name."""
+        while name in self.graph.values or name in self.tensor_names:
+            name += ":out"
+        return self.graph.value(name, type)
+
     def weight(self, t: Tensor) -> Value:
         v = self.graph.value(t.name, TensorType(t.dtype, t.shape))
         v.initializer = t
@@ -260,11 +274,11 @@ class _Builder:
         shape: Shape | None,
         scope: tuple[str, ...] = (),
         attrs: dict[str, MetaValue | None] | None = None,
+        out_name: str = "",
     ) -> Value:
         ports = [Port(port, [v]) for port, v in inputs]
         ports += [Port(port, [self.weight(t)]) for port, t in weights.items()]
-        out_name = name if name not in self.graph.values else f"{name}:out"
-        out = self.graph.value(out_name, TensorType(ACT_DTYPE, shape))
+        out = self.fresh(out_name or name, TensorType(ACT_DTYPE, shape))
         attributes = [a for k, v in (attrs or {}).items() if v is not None and (a := Attribute.of(k, v)) is not None]
         category = Category(OPERATORS[op].category)
         self.graph.add_node(
@@ -288,7 +302,9 @@ class _Builder:
         # The epsilon key says which norm the builder uses; without one, a bias means LayerNorm.
         op = "LayerNorm" if "bias" in weights or (self.layer_norm and not self.rms) else "RMSNorm"
         key = "attention.layer_norm_rms_epsilon" if op == "RMSNorm" else "attention.layer_norm_epsilon"
-        return self.op(op, prefix + stem, [("x", x)], dict(weights), x.type.shape, scope, {key: self.hp.number(key)})
+        return self.op(
+            op, prefix + stem, [("x", x)], dict(weights), x.type.shape, scope, {"epsilon": self.hp.number(key)}
+        )
 
     def linear(
         self, parts: Parts, stem: str, x: Value, prefix: str, scope: tuple[str, ...], shape: Shape | None = None
@@ -303,7 +319,7 @@ class _Builder:
         embd = top.get("token_embd", {}).get("weight")
         width = hp.size("embedding_length") or cols(embd)
         if embd is not None:
-            tokens = g.value("tokens", TensorType("int32", (SEQ,)))
+            tokens = self.fresh("tokens", TensorType("int32", (SEQ,)))
             g.inputs.append(tokens)
             x = self.op(
                 "Embedding",
@@ -318,7 +334,7 @@ class _Builder:
                 },
             )
         else:
-            x = g.value("hidden_in", TensorType(ACT_DTYPE, self.hidden(width)))
+            x = self.fresh("hidden_in", TensorType(ACT_DTYPE, self.hidden(width)))
             g.inputs.append(x)
         for stem in ("token_types", "position_embd"):
             if stem in top:
@@ -326,7 +342,7 @@ class _Builder:
                     "Add",
                     stem,
                     [("x", x)],
-                    {f"{stem}.{k}" if k != "weight" else stem: t for k, t in top[stem].items()},
+                    {_port(stem, k): t for k, t in top[stem].items()},
                     x.type.shape,
                 )
         if "token_embd_norm" in top:
@@ -339,11 +355,10 @@ class _Builder:
         head = top.get("output", {}).get("weight")
         encoder = self.arch in ENCODER_ARCHS or hp.get("pooling_type") is not None
         if head is not None:
-            x = self.linear(top, "output", x, "", ())
+            x = self.op("Linear", "output", [("x", x)], dict(top["output"]), self.hidden(rows(head)), out_name="logits")
         elif embd is not None and not encoder:
-            x = self.op(
-                "Linear", "output", [("x", x)], {"weight": embd}, self.hidden(rows(embd)), (), {"tied_embeddings": True}
-            )
+            tied: dict[str, MetaValue | None] = {"tied_embeddings": True}
+            x = self.op("Linear", "output", [("x", x)], {"weight": embd}, self.hidden(rows(embd)), (), tied, "logits")
         g.outputs.append(x)
         return g.link()
 
@@ -393,9 +408,8 @@ class _Builder:
     def generic_block(self, index: int, parts: Parts, x: Value) -> Value:
         self.generic.append(index)
         b = f"blk.{index}"
-        weights = {f"{stem}.{kind}": t for stem, kinds in parts.items() for kind, t in kinds.items()}
-        stems = sorted(parts)
-        return self.op("Block", b, [("x", x)], weights, x.type.shape, (b,), {"tensors": len(weights), "stems": stems})
+        weights = {_port(stem, kind): t for stem, kinds in parts.items() for kind, t in kinds.items()}
+        return self.op("Block", b, [("x", x)], weights, x.type.shape, (b,), {"tensors": len(weights)})
 
     def heads(self, t: Tensor | None, count: int | None) -> Shape:
         """(seq, heads, head_dim) for a q/k/v projection when the head count divides it."""
@@ -425,7 +439,7 @@ class _Builder:
         extras: dict[str, Tensor] = {}
         for stem in ("attn_sinks", "attn_rot_embd"):
             for kind, t in parts.get(stem, {}).items():
-                extras[stem if kind == "weight" else f"{stem}.{kind}"] = t
+                extras[_port(stem, kind)] = t
         extras.update(rope)
         out = parts["attn_output"].get("weight")
         attrs: dict[str, MetaValue | None] = {
@@ -473,11 +487,7 @@ class _Builder:
 
     def moe(self, index: int, parts: Parts, h: Value, prefix: str, scope: tuple[str, ...]) -> Value:
         hp = self.hp
-        weights = {
-            stem if kind == "weight" else f"{stem}.{kind}": t
-            for stem in MOE_STEMS
-            for kind, t in parts.get(stem, {}).items()
-        }
+        weights = {_port(port, kind): t for stem, port in MOE_PORTS.items() for kind, t in parts.get(stem, {}).items()}
         attrs: dict[str, MetaValue | None] = {
             "expert_count": hp.size("expert_count"),
             "expert_used_count": hp.size("expert_used_count"),

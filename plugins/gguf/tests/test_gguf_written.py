@@ -327,8 +327,9 @@ def test_llama_graph_with_gqa_and_quantized_weights(tmp_path: Path, manager: Plu
     assert nodes["blk.1.attn"].attribute("attention.head_count_kv").value == 2
     assert nodes["blk.1.attn"].attribute("rope.freq_base").value == 10000.0
     assert nodes["blk.1.attn_norm"].op == "RMSNorm"
+    assert nodes["blk.1.attn_norm"].attribute("epsilon").value == pytest.approx(1e-5)
     assert nodes["output"].weights()[0].name == "output.weight"
-    assert g.outputs[0].type.shape == ("seq", 96)
+    assert g.outputs[0].name == "logits" and g.outputs[0].type.shape == ("seq", 96)
     assert model.properties["structure"] == "3 blocks drawn as the layout llama.cpp builds for llama"
     # Residual stream: each block's attention Add reads the previous block's output.
     assert nodes["blk.1.attn_residual"].inputs[0].values[0] is nodes["blk.0.ffn_residual"].outputs[0].values[0]
@@ -373,6 +374,7 @@ def test_moe_blocks(tmp_path: Path) -> None:
         f"blk.0.{s}.weight" for s in ("ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps")
     }
     assert moe.attribute("expert_count").value == 4 and moe.attribute("expert_used_count").value == 2
+    assert [p.name for p in moe.inputs] == ["x", "router", "gate", "up", "down"]
     assert model.tensors["blk.0.ffn_up_exps.weight"].shape == (experts, ff, embd)
     assert nodes["blk.0.ffn_shared_add"].op == "Add"
     assert nodes["blk.0.ffn_down_shexp"].op == "Linear"
@@ -493,3 +495,20 @@ def test_operator_info_for_every_drawn_op(tmp_path: Path) -> None:
         assert info is not None and info.summary, op
     assert gguf_plugin.netray_operator_info(format="GGUF", domain="", op="Nope") is None
     assert gguf_plugin.netray_operator_info(format="ONNX", domain="", op="Linear") is None
+
+
+def test_activation_names_never_take_a_tensor_name(tmp_path: Path) -> None:
+    """Odd tensor names that equal the names of drawn values stay weights; the values are renamed."""
+    spec = llama_spec(blocks=1)
+    spec.tensors += [
+        TensorSpec("tokens", rand((3,))),
+        TensorSpec("logits", rand((3,))),
+        TensorSpec("blk.0.attn_residual", rand((3,))),
+    ]
+    model = load(write_gguf(tmp_path / "odd.gguf", spec))
+    g = model.main
+    assert g.inputs[0].name == "tokens:out" and g.inputs[0].initializer is None
+    assert g.outputs[0].name == "logits:out" and g.outputs[0].initializer is None
+    assert "tokens" in model.tensors and "logits" in model.tensors
+    # blk.0 now holds a tensor no layout knows: the block is drawn as one Block box holding it.
+    assert [n.op for n in g.nodes if n.scope[:1] == ("blk.0",)] == ["Block"]
