@@ -15,7 +15,7 @@ from typing import Any
 
 from netray import Attribute, AttrKind, FormatError, Graph, Node, Port, Tensor, TensorType, Value
 from netray.ir import Shape, shape_text
-from netray_openvino import elements, folding, operators
+from netray_openvino import elements, folding, operators, scopes
 from netray_openvino.folding import Folded
 from netray_openvino.formats import FORMAT
 from netray_openvino.layers import BlobSpec, LayerSpec, NetSpec, PortSpec, non_negative, read_net, topological_order
@@ -27,6 +27,7 @@ CONSTANTS = frozenset({"Const", "Constant"})
 INPUTS = frozenset({"Parameter", "Input"})
 BODIES = {"body": "body", "then_body": "then", "else_body": "else"}
 PORT_MAPS = ("port_map", "then_port_map", "else_port_map")
+NOT_BOXES = CONSTANTS | INPUTS | {"Result", "Convert"}
 
 
 @dataclass
@@ -62,6 +63,10 @@ class GraphBuilder:
         self.sources = {(e.to_layer, e.to_port): (e.from_layer, e.from_port) for e in net.edges}
         self.read = {(e.from_layer, e.from_port) for e in net.edges}
         self.names: set[str] = set()
+        # Names continued by other operations' names ("conv1" beside "conv1/relu"); constants and
+        # the converts over them become weights, so their names make no groups.
+        boxes = [layer.name for layer in net.layers.values() if layer.type not in NOT_BOXES]
+        self.prefixes = scopes.prefixes(boxes)
         self.unread: list[Value] = []  # node outputs no edge reads: IR v7's graph outputs
 
     # --- the walk -------------------------------------------------------------------------
@@ -228,7 +233,7 @@ class GraphBuilder:
             name=layer.name,
             domain=layer.version,
             category=operators.category_of(layer.type, layer.version),
-            scope=self.ctx.scopes.of(layer.name),
+            scope=self.ctx.scopes.of(layer.name, layer.name in self.prefixes),
             attributes=attributes(layer.data),
         )
         sources = [self.source(layer, port) for port in layer.inputs]

@@ -36,15 +36,17 @@ class ScopeCache:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[str, ...]] = {}
 
-    def of(self, name: str) -> tuple[str, ...]:
+    def of(self, name: str, is_prefix: bool = False) -> tuple[str, ...]:
+        """The scope of the layer ``name``; ``is_prefix`` when other layers' names continue it
+        (``conv1`` beside ``conv1/relu``): the layer then belongs to the group named after it."""
         if name.startswith(MODULE_PREFIX):
             key = name.split("/", 1)[0]
             return self._get(key, lambda: dotted(key[len(MODULE_PREFIX) :]))
-        if "/" in name:
-            prefix = name.rpartition("/")[0]
+        if "/" in name or (is_prefix and "." not in name):
+            prefix = name if is_prefix else name.rpartition("/")[0]
             return self._get(prefix, lambda: _slashed(prefix))
         if "." in name:
-            prefix = name.rpartition(".")[0]
+            prefix = name if is_prefix else name.rpartition(".")[0]
             if prefix and not name.rpartition(".")[2].isdigit():
                 return self._get("." + prefix, lambda: dotted(prefix))
         return ()
@@ -55,6 +57,22 @@ class ScopeCache:
             scope = make()
             self._cache[key] = scope
         return scope
+
+
+def prefixes(names: list[str]) -> set[str]:
+    """Every ``/`` and ``.`` prefix of the names: the layer names other layers' names continue."""
+    out: set[str] = set()
+    for name in names:
+        if name.startswith(MODULE_PREFIX):
+            continue
+        for sep in ("/", "."):
+            head = name
+            while sep in head:
+                head = head.rpartition(sep)[0]
+                if head in out:
+                    break
+                out.add(head)
+    return out
 
 
 def _slashed(prefix: str) -> tuple[str, ...]:
