@@ -155,6 +155,25 @@ def _python_value(tensor_value: Any, dtype: str | None, shape: tuple[Any, ...] |
     return items[0] if shape == () and len(items) == 1 else items
 
 
+def _plain_immediate(immediate: Any, depth: int = 0) -> Any:
+    """A tuple, list or dictionary immediate value as plain Python data (bounded in depth and size)."""
+    which = immediate.WhichOneof("value")
+    if depth > 8 or which is None:
+        return None
+    if which == "tensor":
+        return _python_value(immediate.tensor, None, None)
+    if which == "dictionary":
+        out: dict[str, Any] = {}
+        for pair in list(immediate.dictionary.values)[:256]:
+            key = _plain_immediate(pair.key.immediateValue, depth + 1)
+            key = key[0] if isinstance(key, list) and len(key) == 1 else key
+            value = _plain_immediate(pair.value.immediateValue, depth + 1)
+            out[str(key)] = value[0] if isinstance(value, list) and len(value) == 1 else value
+        return out
+    items = getattr(immediate, which).values  # tuple or list
+    return [_plain_immediate(item.immediateValue, depth + 1) for item in list(items)[:256]]
+
+
 @dataclass
 class Constant:
     """A const's value: a lazy tensor, or (small) a plain value for an attribute."""
@@ -215,7 +234,7 @@ def constant(ctx: Context, value: Any, name: str, declared: TensorType | None = 
     immediate = value.immediateValue
     which = immediate.WhichOneof("value")
     if which != "tensor":
-        return Constant(tensor_type, setting=f"<{which or 'empty'}>", is_setting=True)
+        return Constant(tensor_type, setting=_plain_immediate(immediate), is_setting=True)
     found = _immediate_list(immediate.tensor)
     stored = 0 if found is None else len(found[1])
     dtype = tensor_type.dtype
@@ -461,10 +480,13 @@ def read_program(program: Any, ctx: Context, default_function: str = "") -> tupl
     facts: Metadata = {"MIL program version": int(program.version), "functions": ordered}
     if program.docString:
         facts["program doc"] = program.docString
-    for key, value in program.attributes.items():
+    for key, value in sorted(program.attributes.items()):
         found = value_attribute(ctx, key, value, "program")
         if isinstance(found, Attribute) and isinstance(found.value, (str, int, float, bool)):
             facts[f"program {key}"] = found.value
+        elif isinstance(found, Attribute) and isinstance(found.value, dict):  # buildInfo: component versions
+            for item, text in found.value.items():
+                facts[f"program {key} {item}"] = str(text)
     try:
         for name in ordered:
             function = program.functions[name]

@@ -245,3 +245,64 @@ def convert_loop(folder: Path) -> Path:
     path = folder / "loop.mlpackage"
     model.save(str(path))
     return path
+
+
+def convert_stateful(folder: Path) -> Path:
+    """A module with a state buffer (iOS18 ``StateType``): MIL read_state / write_state."""
+    import torch
+
+    ct = quiet_coremltools()
+
+    class Accumulate(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("acc", torch.zeros(1, 4))
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.acc.add_(x)
+            return self.fc(self.acc * 1.0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(Accumulate().eval(), torch.rand(1, 4))
+        model = ct.convert(
+            traced,
+            inputs=[ct.TensorType(name="x", shape=(1, 4))],
+            states=[ct.StateType(wrapped_type=ct.TensorType(shape=(1, 4)), name="acc")],
+            minimum_deployment_target=ct.target.iOS18,
+        )
+    path = folder / "stateful.mlpackage"
+    model.save(str(path))
+    return path
+
+
+def save_multifunction(folder: Path) -> Path:
+    """Two conversions of one module merged by ``ct.utils.save_multifunction`` (default function "two")."""
+    import torch
+
+    ct = quiet_coremltools()
+
+    class Dense(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.fc(x))
+
+    torch.manual_seed(1)
+    module = Dense().eval()
+    descriptor = ct.utils.MultiFunctionDescriptor()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, torch.rand(1, 4))
+        for name, batch in (("one", 1), ("two", 2)):
+            model = ct.convert(traced, inputs=[ct.TensorType(name="x", shape=(batch, 4))], minimum_deployment_target=ct.target.iOS18)
+            source = folder / f"function_{name}.mlpackage"
+            model.save(str(source))
+            descriptor.add_function(str(source), src_function_name="main", target_function_name=name)
+        descriptor.default_function_name = "two"
+        path = folder / "multifunction.mlpackage"
+        ct.utils.save_multifunction(descriptor, str(path))
+    return path

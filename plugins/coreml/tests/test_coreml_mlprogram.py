@@ -17,7 +17,15 @@ import netray_coreml.plugin as plugin
 pytest.importorskip("coremltools", reason="coremltools (test-only dependency) converts the models")
 torch = pytest.importorskip("torch", reason="torch builds the modules coremltools converts")
 
-from coreml_test_models import Tiny, compressed, convert, convert_loop, mil_constants  # noqa: E402
+from coreml_test_models import (  # noqa: E402
+    Tiny,
+    compressed,
+    convert,
+    convert_loop,
+    convert_stateful,
+    mil_constants,
+    save_multifunction,
+)
 
 INNER = Path("Data") / "com.apple.CoreML" / "model.mlmodel"
 
@@ -156,3 +164,27 @@ def test_nested_blocks_become_subgraphs(tmp_path: Path) -> None:
     assert [v.name for v in less.input_values()][1] == "n"
     branch = next(n for n in model.main.nodes if n.op == "cond")
     assert len(branch.subgraphs) == 2
+
+
+def test_stateful_program(tmp_path: Path) -> None:
+    (model,) = netray.testing.check_plugin(plugin, [convert_stateful(tmp_path)], tmp_path / "check")
+    graph = model.main
+    state = graph.values["acc"]
+    assert state in graph.inputs and state.type == netray.TensorType("float16", (1, 4), "state")
+    ops = [n.op for n in graph.nodes]
+    assert ops.count("read_state") == 2 and "write_state" in ops
+    assert model.properties["program buildInfo coremltools-source-dialect"] == "TorchScript"
+
+
+def test_multifunction_program(tmp_path: Path) -> None:
+    (model,) = netray.testing.check_plugin(plugin, [save_multifunction(tmp_path)], tmp_path / "check")
+    assert model.properties["functions"] == ["two", "one"]  # the default function first
+    two, one = model.graphs
+    assert (two.name, two.kind, one.name, one.kind) == ("two", "main", "one", "function")
+    assert two.inputs[0].type.shape == (2, 4) and one.inputs[0].type.shape == (1, 4)
+    assert [n.op for n in one.nodes] == ["linear", "relu"]
+    # Both functions read the same weight from the shared weight.bin.
+    w_one = next(p for p in one.nodes[0].inputs if p.name == "weight").values[0].initializer
+    w_two = next(p for p in two.nodes[0].inputs if p.name == "weight").values[0].initializer
+    assert w_one is not None and w_two is not None
+    np.testing.assert_array_equal(w_one.numpy(), w_two.numpy())
