@@ -23,7 +23,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from netray import Attribute, AttrKind, FormatError, Graph, Metadata, Model, Node, Port, Value
-from netray_coreml import messages, proto
+from netray_coreml import messages, nnshapes, proto
 from netray_coreml.features import feature_type, feature_value
 from netray_coreml.formats import PACKAGE_FORMAT
 from netray_coreml.mlprogram import Context, read_program
@@ -157,6 +157,8 @@ class ModelReader:
         builder = NetworkBuilder(self.location)
         builder.build(graph, network, rename)
         self.layers += builder.layers
+        if nnshapes.infer(graph):
+            graph.metadata["blob shapes"] = "inferred from the input features and the layers' parameters"
         if model_type == "neuralNetworkClassifier":
             classifier(graph, network, description)
         for attribute in messages.attributes(network.updateParams) if network.HasField("updateParams") else []:

@@ -107,6 +107,21 @@ def test_drawing_embedding(real_files: dict[str, Path]) -> None:
     assert model.parameter_count() == 97_152
 
 
+def test_blob_shapes_follow_from_layer_parameters(real_files: dict[str, Path]) -> None:
+    """NeuralNetworks store no blob shapes: the plugin derives them, and they agree with the weights."""
+    model = netray.load_model(real_files[MNIST])
+    graph = model.main
+    assert "inferred" in graph.metadata["blob shapes"]
+    shapes = {n.name: next(n.output_values()).type.shape for n in graph.nodes}
+    assert shapes["conv2d_1"] == (32, 24, 24)  # 28 - 5 + 1, valid padding
+    assert shapes["max_pooling2d_1"] == (32, 12, 12)
+    assert shapes["max_pooling2d_3"] == (128, 2, 2)
+    assert shapes["flatten_1"] == (512, 1, 1)
+    dense = next(n for n in graph.nodes if n.name == "dense_1")
+    assert dense.weights()[0].initializer.shape[1] == 512
+    assert shapes["dense_2"] == (10, 1, 1)
+
+
 def test_preview_ml_program_opens_with_what_parses(real_files: dict[str, Path]) -> None:
     """spec v5 from the MIL preview: the description parses, the pre-release mlProgram does not."""
     path = real_files[PREVIEW]
