@@ -58,7 +58,9 @@ def read_one(f: BinaryIO, size: int, path: Path, fmt: str) -> StoredTensor:
     for _ in range(levels):
         (nbytes,) = struct.unpack("<Q", _read(f, size, 8, "LoD level size", path, fmt))
         if nbytes > size - f.tell():
-            raise netray.FormatError(path, fmt, f"tensor at byte {start}: LoD level of {nbytes} bytes runs past the end of the file")
+            raise netray.FormatError(
+                path, fmt, f"tensor at byte {start}: LoD level of {nbytes} bytes runs past the end of the file"
+            )
         f.seek(nbytes, 1)
     (tensor_version,) = struct.unpack("<I", _read(f, size, 4, "tensor version", path, fmt))
     if tensor_version != 0:
@@ -72,7 +74,9 @@ def read_one(f: BinaryIO, size: int, path: Path, fmt: str) -> StoredTensor:
         raise netray.FormatError(path, fmt, f"tensor at byte {start}: bad TensorDesc ({exc})") from None
     dtype = VAR_DTYPES.get(desc.data_type)
     if dtype is None:
-        raise netray.FormatError(path, fmt, f"tensor at byte {start}: data type {desc.data_type} is not a tensor element type")
+        raise netray.FormatError(
+            path, fmt, f"tensor at byte {start}: data type {desc.data_type} is not a tensor element type"
+        )
     shape = tuple(int(d) for d in desc.dims)
     if any(d < 0 for d in shape):
         raise netray.FormatError(path, fmt, f"tensor at byte {start}: negative dimension in {shape}")
@@ -82,7 +86,9 @@ def read_one(f: BinaryIO, size: int, path: Path, fmt: str) -> StoredTensor:
     length = byte_size(dtype, count)
     offset = f.tell()
     if length is None or length > size - offset:
-        raise netray.FormatError(path, fmt, f"tensor at byte {start} of shape {list(shape)} {dtype} runs past the end of the file")
+        raise netray.FormatError(
+            path, fmt, f"tensor at byte {start} of shape {list(shape)} {dtype} runs past the end of the file"
+        )
     f.seek(length, 1)
     return StoredTensor(dtype, shape, offset, length, int(levels), start)
 
@@ -114,8 +120,19 @@ def scan_single(path: Path, fmt: str) -> StoredTensor:
 def tensor(name: str, stored: StoredTensor, path: Path, fmt: str) -> Tensor:
     """A lazy netray Tensor over a stored tensor's data."""
     dtype = numpy_dtype(stored.dtype)
-    loader = None if dtype is None else netray.file_slice_loader(path, stored.offset, stored.length, dtype, stored.shape, fmt)
-    t = Tensor(name, stored.dtype, stored.shape, loader, stored.length, location=f"{path.name} @ {stored.offset}, {stored.length:,} bytes")
+    loader = (
+        None
+        if dtype is None
+        else netray.file_slice_loader(path, stored.offset, stored.length, dtype, stored.shape, fmt)
+    )
+    t = Tensor(
+        name,
+        stored.dtype,
+        stored.shape,
+        loader,
+        stored.length,
+        location=f"{path.name} @ {stored.offset}, {stored.length:,} bytes",
+    )
     if stored.lod_levels:
         t.metadata["lod_levels"] = stored.lod_levels
     if dtype is None:

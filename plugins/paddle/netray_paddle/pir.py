@@ -71,7 +71,12 @@ def value_type(tt: Any) -> TensorType:
     _, short = split_name(kind)
     if short in PIR_DTYPES:
         return TensorType(PIR_DTYPES[short], ())
-    if isinstance(data, list) and data and isinstance(data[0], dict) and short in ("t_dtensor", "t_dtensor_array", "t_selected_rows"):
+    if (
+        isinstance(data, list)
+        and data
+        and isinstance(data[0], dict)
+        and short in ("t_dtensor", "t_dtensor_array", "t_selected_rows")
+    ):
         element = value_type(data[0])
         dims = data[1] if len(data) > 1 and isinstance(data[1], list) else None
         shape = None if dims is None else tuple(None if not isinstance(d, int) or d < 0 else d for d in dims)
@@ -130,12 +135,20 @@ def _constant(op_name: str, attrs: dict[str, Any]) -> np.ndarray | None:
         return None
     if op_name == "full_int_array":
         values = attribute_value(attrs.get("value"))
-        if isinstance(values, list) and len(values) <= CONSTANT_LIMIT and all(isinstance(v, (int, float)) for v in values):
+        if (
+            isinstance(values, list)
+            and len(values) <= CONSTANT_LIMIT
+            and all(isinstance(v, (int, float)) for v in values)
+        ):
             return np.asarray(values, dtype=np_dtype)
         return None
     shape = attribute_value(attrs.get("shape"))
     value = attribute_value(attrs.get("value"))
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) or not isinstance(value, (int, float)):
+    if (
+        not isinstance(shape, list)
+        or not all(isinstance(d, int) and d >= 0 for d in shape)
+        or not isinstance(value, (int, float))
+    ):
         return None
     if int(np.prod(shape, dtype=np.int64)) > CONSTANT_LIMIT:
         return None
@@ -191,7 +204,9 @@ class _Builder:
             self.op(op, graph, define, use, scopes, depth)
         return graph.link()
 
-    def op(self, op: dict[str, Any], graph: Graph, define: Any, use: Any, scopes: list[dict[int, Value]], depth: int) -> None:
+    def op(
+        self, op: dict[str, Any], graph: Graph, define: Any, use: Any, scopes: list[dict[int, Value]], depth: int
+    ) -> None:
         ident = str(op.get("#", ""))
         if ident == "p" or ident in ("0.parameter", "builtin.parameter"):
             self.parameter(op, define)
@@ -224,7 +239,14 @@ class _Builder:
                 r = _dict(results[0], "result")
                 value = define(r.get("%"), f"%{r.get('%')}", r.get("TT"))
                 frozen = array.copy()
-                value.initializer = Tensor(value.name, value.type.dtype, tuple(frozen.shape), lambda: frozen, int(frozen.nbytes), location=f"{name} op")
+                value.initializer = Tensor(
+                    value.name,
+                    value.type.dtype,
+                    tuple(frozen.shape),
+                    lambda: frozen,
+                    int(frozen.nbytes),
+                    location=f"{name} op",
+                )
                 value.initializer.metadata["op"] = name
                 return
         in_names = PIR_INPUTS.get(name, ())
@@ -248,7 +270,9 @@ class _Builder:
         for r_index, region in enumerate(_list(op.get("regions"), "regions")):
             region = _dict(region, "region")
             for b_index, block in enumerate(_list(region.get("blocks"), "blocks")):
-                label = {("if", 0): "true", ("if", 1): "false", ("while", 0): "body"}.get((name, r_index), f"region {r_index}")
+                label = {("if", 0): "true", ("if", 1): "false", ("while", 0): "body"}.get(
+                    (name, r_index), f"region {r_index}"
+                )
                 sub_name = label if b_index == 0 else f"{label} block {b_index}"
                 subgraphs.append(self.block(_dict(block, "block"), sub_name, "subgraph", scopes, depth + 1))
         if subgraphs:
@@ -256,7 +280,17 @@ class _Builder:
         struct = attribute_value(attrs.get("struct_name"))
         scope = tuple(p for p in struct.split("/") if p) if isinstance(struct, str) else ()
         first = next((v.name for p in outputs for v in p.values), "")
-        node = Node(name, first, domain=dialect, inputs=inputs, outputs=outputs, attributes=attributes, subgraphs=subgraphs, category=category(name), scope=scope)
+        node = Node(
+            name,
+            first,
+            domain=dialect,
+            inputs=inputs,
+            outputs=outputs,
+            attributes=attributes,
+            subgraphs=subgraphs,
+            category=category(name),
+            scope=scope,
+        )
         graph.add_node(node)
 
     @staticmethod
@@ -283,7 +317,13 @@ class _Builder:
         tensor = self.weights.by_name.get(name)
         if tensor is None:
             shape = value.type.shape
-            tensor = Tensor(name, value.type.dtype, shape if shape is not None and None not in shape else None, None, location=self.weights.note)
+            tensor = Tensor(
+                name,
+                value.type.dtype,
+                shape if shape is not None and None not in shape else None,
+                None,
+                location=self.weights.note,
+            )
         value.initializer = tensor
 
 
@@ -298,7 +338,7 @@ def read_json(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise netray.FormatError(path, PIR, f"cannot read the file: {exc.strerror or exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("program"), dict):
-        raise netray.FormatError(path, PIR, "no \"program\" object: not a PIR program")
+        raise netray.FormatError(path, PIR, 'no "program" object: not a PIR program')
     return document
 
 

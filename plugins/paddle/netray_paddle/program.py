@@ -107,7 +107,11 @@ class _Builder:
         kind = ATTR_TYPES.get(attr.type, "")
         if kind == "BLOCK":
             sub = self.subgraph(attr.block_idx, chain)
-            return (Attribute(attr.name, AttrKind.GRAPH, sub), [sub]) if sub is not None else (Attribute.of(attr.name, attr.block_idx), [])
+            return (
+                (Attribute(attr.name, AttrKind.GRAPH, sub), [sub])
+                if sub is not None
+                else (Attribute.of(attr.name, attr.block_idx), [])
+            )
         if kind == "BLOCKS":
             subs = [g for g in (self.subgraph(i, chain) for i in attr.blocks_idx) if g is not None]
             return Attribute(attr.name, AttrKind.GRAPHS, subs), subs
@@ -160,7 +164,13 @@ class _Builder:
                 value.initializer = tensor
             elif var is not None and var.persistable and VAR_TYPES.get(var.type.type) not in NOT_WEIGHTS:
                 t = value.type
-                value.initializer = Tensor(name, t.dtype, t.shape if t.shape and None not in t.shape else None, None, location=self.weights.note)
+                value.initializer = Tensor(
+                    name,
+                    t.dtype,
+                    t.shape if t.shape and None not in t.shape else None,
+                    None,
+                    location=self.weights.note,
+                )
             elif name not in self.vars[index] or index == 0:
                 graph.inputs.append(value)  # from an enclosing block, or never written
             current[name] = value

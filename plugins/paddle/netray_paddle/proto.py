@@ -26,5 +26,7 @@ VarType = _message("VarType")
 TensorDesc = _message("VarType.TensorDesc")
 OpDesc = _message("OpDesc")
 
-ATTR_TYPES: dict[int, str] = {v.number: v.name for v in _POOL.FindEnumTypeByName("paddle.framework.proto.AttrType").values}
+ATTR_TYPES: dict[int, str] = {
+    v.number: v.name for v in _POOL.FindEnumTypeByName("paddle.framework.proto.AttrType").values
+}
 VAR_TYPES: dict[int, str] = {v.number: v.name for v in VarType.DESCRIPTOR.enum_types_by_name["Type"].values}

@@ -34,7 +34,14 @@ def tensor_header(head: bytes) -> bool:
     tensor_version, desc_size = struct.unpack_from("<Ii", head, pos)
     desc = head[pos + 8 : pos + 8 + desc_size]
     # TensorDesc: field 1 (data_type, varint) then field 2 dims (varints, or packed).
-    return tensor_version == 0 and 2 <= desc_size <= 1024 and len(desc) >= 2 and desc[0] == 0x08 and desc[1] in KNOWN_DTYPES and (len(desc) == 2 or desc[2] in (0x10, 0x12))
+    return (
+        tensor_version == 0
+        and 2 <= desc_size <= 1024
+        and len(desc) >= 2
+        and desc[0] == 0x08
+        and desc[1] in KNOWN_DTYPES
+        and (len(desc) == 2 or desc[2] in (0x10, 0x12))
+    )
 
 
 def sniff(path: Path, head: bytes) -> tuple[str, float] | None:

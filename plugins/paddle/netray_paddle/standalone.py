@@ -13,7 +13,11 @@ from netray_paddle.weights import inside
 
 def _sibling_names(path: Path) -> tuple[list[str], str]:
     """Sorted persistable names from the program beside ``path`` (same stem, or __model__ for __params__)."""
-    candidates = [path.parent / "__model__"] if path.name == "__params__" else [path.with_suffix(".pdmodel"), path.with_suffix(".json")]
+    candidates = (
+        [path.parent / "__model__"]
+        if path.name == "__params__"
+        else [path.with_suffix(".pdmodel"), path.with_suffix(".json")]
+    )
     for candidate in candidates:
         if not candidate.is_file() or not inside(path.parent, candidate):
             continue
@@ -38,7 +42,9 @@ def load_params(path: Path) -> Model:
         model.properties["names"] = f"from {program} (its persistable variables, sorted)"
     else:
         if program:
-            model.properties["names"] = f"{program} has {len(names)} persistable variables for {len(stored)} tensors: not used"
+            model.properties["names"] = (
+                f"{program} has {len(names)} persistable variables for {len(stored)} tensors: not used"
+            )
         names = [f"tensor {k}" for k in range(len(stored))]
     for name, s in zip(names, stored, strict=True):
         model.tensors[name] = tensor(name, s, path, PARAMS)

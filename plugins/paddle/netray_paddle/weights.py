@@ -46,7 +46,9 @@ def combined_file(model: Path) -> Path | None:
     return None
 
 
-def _mismatches(stored: Sequence[StoredTensor], names: Sequence[str], shapes: dict[str, tuple[int | None, ...] | None]) -> int:
+def _mismatches(
+    stored: Sequence[StoredTensor], names: Sequence[str], shapes: dict[str, tuple[int | None, ...] | None]
+) -> int:
     bad = 0
     for s, name in zip(stored, names, strict=True):
         expected = shapes.get(name)
@@ -55,7 +57,9 @@ def _mismatches(stored: Sequence[StoredTensor], names: Sequence[str], shapes: di
     return bad
 
 
-def bind_combined(path: Path, orders: Sequence[Sequence[str]], shapes: dict[str, tuple[int | None, ...] | None], fmt: str) -> Weights:
+def bind_combined(
+    path: Path, orders: Sequence[Sequence[str]], shapes: dict[str, tuple[int | None, ...] | None], fmt: str
+) -> Weights:
     """Name the tensors of a combined file by the first of ``orders`` whose shapes fit."""
     try:
         stored = scan(path, fmt)
@@ -64,7 +68,9 @@ def bind_combined(path: Path, orders: Sequence[Sequence[str]], shapes: dict[str,
     names = list(orders[0]) if orders else []
     if len(stored) != len(names):
         unnamed = {f"{path.name}[{k}]": tensor(f"{path.name}[{k}]", s, path, fmt) for k, s in enumerate(stored)}
-        note = f"{path.name} holds {len(stored)} tensors, the program has {len(names)} persistable variables: not matched"
+        note = (
+            f"{path.name} holds {len(stored)} tensors, the program has {len(names)} persistable variables: not matched"
+        )
         return Weights(unnamed=unnamed, note=note, source=path)
     best, best_bad = names, _mismatches(stored, names, shapes)
     for order in orders[1:]:
@@ -102,7 +108,13 @@ def bind_per_variable(folder: Path, names: Sequence[str], fmt: str) -> Weights:
     return Weights(found, {}, note, folder)
 
 
-def bind(model: Path, sorted_names: Sequence[str], program_order: Sequence[str], shapes: dict[str, tuple[int | None, ...] | None], fmt: str) -> Weights:
+def bind(
+    model: Path,
+    sorted_names: Sequence[str],
+    program_order: Sequence[str],
+    shapes: dict[str, tuple[int | None, ...] | None],
+    fmt: str,
+) -> Weights:
     """The weights of the program at ``model``, from whatever parameters lie beside it."""
     params = combined_file(model)
     if params is not None:

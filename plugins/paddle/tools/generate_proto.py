@@ -28,7 +28,9 @@ def from_paddle() -> tuple[bytes, str]:
     import paddle
     from paddle.base.proto import framework_pb2
 
-    return bytes(framework_pb2.DESCRIPTOR.serialized_pb), f"paddlepaddle {paddle.__version__} (paddle.base.proto.framework_pb2)"
+    return bytes(
+        framework_pb2.DESCRIPTOR.serialized_pb
+    ), f"paddlepaddle {paddle.__version__} (paddle.base.proto.framework_pb2)"
 
 
 def from_proto(proto: Path) -> tuple[bytes, str]:
@@ -40,7 +42,9 @@ def from_proto(proto: Path) -> tuple[bytes, str]:
         if protoc.main(["protoc", f"-I{proto.parent}", f"--descriptor_set_out={out}", proto.name]) != 0:
             raise SystemExit(f"protoc failed on {proto}")
         (file,) = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file
-    return file.SerializeToString(deterministic=True), f"{proto.name} (sha256 {hashlib.sha256(proto.read_bytes()).hexdigest()})"
+    return file.SerializeToString(
+        deterministic=True
+    ), f"{proto.name} (sha256 {hashlib.sha256(proto.read_bytes()).hexdigest()})"
 
 
 def module_source(data: bytes, source: str) -> str:
@@ -48,7 +52,9 @@ def module_source(data: bytes, source: str) -> str:
 
     file = descriptor_pb2.FileDescriptorProto.FromString(data)
     if file.package != "paddle.framework.proto" or list(file.dependency):
-        raise SystemExit(f"expected package paddle.framework.proto with no imports, got {file.package!r} {list(file.dependency)}")
+        raise SystemExit(
+            f"expected package paddle.framework.proto with no imports, got {file.package!r} {list(file.dependency)}"
+        )
     file.name = OUR_NAME  # a name of our own in our own pool
     data = file.SerializeToString(deterministic=True)
     lines = [

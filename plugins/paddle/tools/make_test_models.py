@@ -52,7 +52,11 @@ def legacy() -> None:
         tensor = scope.find_var(name).get_tensor()
         tensor.set(rng.uniform(0.5, 1.5, np.array(tensor).shape).astype("float32"), paddle.CPUPlace())
     paddle.static.save_inference_model(str(DATA / "tiny_legacy"), [x], [z], exe, program=main)
-    params = {v.name: np.array(scope.find_var(v.name).get_tensor()) for v in main.list_vars() if v.persistable and v.name not in ("feed", "fetch")}
+    params = {
+        v.name: np.array(scope.find_var(v.name).get_tensor())
+        for v in main.list_vars()
+        if v.persistable and v.name not in ("feed", "fetch")
+    }
     np.savez(DATA / "tiny_legacy.expected.npz", **params)
 
 
