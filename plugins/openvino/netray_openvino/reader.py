@@ -48,10 +48,7 @@ def load(path: Path) -> Model:
     model.format_version = f"IR v{version}" if version else "IR (version not stated)"
     model.metadata = file_metadata(root)
     model.producer, model.producer_version = metadata.producer(model.metadata)
-    model.imports = {
-        opset: opset[len("opset") :] if opset.startswith("opset") else ""
-        for opset in sorted(ctx.opsets, key=_opset_order)
-    }
+    model.imports = imports(ctx.opsets)
     model.tensors.update(ctx.unused)
     model.properties = properties(root, version, ctx, model.metadata, graph)
     return model
@@ -77,9 +74,12 @@ def file_metadata(root: Any) -> Metadata:
     return out
 
 
-def _opset_order(name: str) -> tuple[int, str]:
-    tail = name[len("opset") :]
-    return (int(tail), name) if name.startswith("opset") and tail.isdigit() else (1 << 30, name)
+def imports(versions: set[str]) -> dict[str, str]:
+    """The layers' ``version`` attributes: ``{"opset": "1, 8, 13"}``, and extensions' own names (``{"extension": ""}``)."""
+    numbers = sorted(int(v[len("opset") :]) for v in versions if v.startswith("opset") and v[len("opset") :].isdigit())
+    out = {"opset": ", ".join(str(n) for n in numbers)} if numbers else {}
+    out.update({v: "" for v in sorted(versions) if not (v.startswith("opset") and v[len("opset") :].isdigit())})
+    return out
 
 
 def properties(root: Any, version: str, ctx: Context, meta: Metadata, graph: Graph) -> Metadata:
@@ -92,8 +92,6 @@ def properties(root: Any, version: str, ctx: Context, meta: Metadata, graph: Gra
         props["batch"] = elements.meta_value(root.get("batch", ""))
     props["layers"] = ctx.layers
     props["operations"] = sum(len(g.nodes) for g in graph.walk())
-    if ctx.opsets:
-        props["opsets"] = ", ".join(sorted(ctx.opsets, key=_opset_order))
     framework = metadata.source_framework(meta)
     if framework:
         props["converted from"] = framework

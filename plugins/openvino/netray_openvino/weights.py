@@ -13,6 +13,7 @@ size when it is called. Packed types are unpacked with numpy (no per-element Pyt
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,7 @@ class WeightsFile:
         self, name: str, dtype: str | None, shape: tuple[int, ...], offset: int, size: int, where: str
     ) -> Tensor:
         """A lazy tensor over ``size`` bytes at ``offset``; the XML's size must fit the shape and type."""
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)
         expected = elements.storage_bytes(dtype, count) if dtype else None
         if expected is not None and expected != size:
             raise FormatError(
