@@ -23,6 +23,7 @@ import numpy as np
 from netray import Attribute, AttrKind, FormatError, Graph, Metadata, Node, Port, Tensor, TensorType, Value, dtypes
 from netray_coreml.bits import as_dtype, define_dtypes, unpack
 from netray_coreml.blob import BlobFile
+from netray_coreml.implicit import capture
 from netray_coreml.operators import MIL_DOMAIN, category
 from netray_coreml.package import inside
 
@@ -447,6 +448,9 @@ class BlockReader:
             self.read(sub, block, constants, depth + 1)
             sub.link()
             subgraphs.append(sub)
+        captured = capture(graph, subgraphs)
+        if captured is not None:
+            inputs.append(captured)
         return Node(
             operation.type,
             node_name,

@@ -19,6 +19,7 @@ import numpy as np
 
 from netray import Attribute, AttrKind, Graph, Node, Port, Tensor, TensorType
 from netray_coreml import messages
+from netray_coreml.implicit import capture
 from netray_coreml.operators import NN_DOMAIN, category
 from netray_coreml.weights import weight_tensor
 
@@ -172,6 +173,9 @@ class NetworkBuilder:
                     self.build(sub, network, rename, depth + 1)
                     sub.link()
                     subgraphs.append(sub)
+                captured = capture(graph, subgraphs)
+                if captured is not None:
+                    inputs.append(captured)
         if layer.isUpdatable:
             attributes.append(Attribute("isUpdatable", AttrKind.BOOL, True))
         return Node(op, layer.name, NN_DOMAIN, inputs, outputs, attributes, subgraphs, category=category(NN_DOMAIN, op))

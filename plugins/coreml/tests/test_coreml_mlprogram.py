@@ -157,11 +157,14 @@ def test_nested_blocks_become_subgraphs(tmp_path: Path) -> None:
     loop = next(n for n in model.main.nodes if n.op == "while_loop")
     condition, body = loop.subgraphs
     assert condition.kind == body.kind == "subgraph"
-    assert [v.name for v in condition.inputs] == [v.name for v in body.inputs] and len(body.inputs) == 2
+    assert [v.name for v in condition.inputs][:2] == [v.name for v in body.inputs] and len(body.inputs) == 2
     assert any(n.op == "mul" for n in body.nodes)
-    # The body reads the loop's bound "n" from the enclosing function.
+    # The condition reads the bound "n" from the enclosing function: an implicit input, drawn as an edge.
     less = next(n for n in condition.nodes if n.op == "less")
     assert [v.name for v in less.input_values()][1] == "n"
+    assert condition.inputs[2].name == "n" and condition.inputs[2].metadata["implicit"]
+    implicit = next(p for p in loop.inputs if p.name == "implicit")
+    assert implicit.values == [model.main.values["n"]] and loop in model.main.values["n"].consumers
     branch = next(n for n in model.main.nodes if n.op == "cond")
     assert len(branch.subgraphs) == 2
 
