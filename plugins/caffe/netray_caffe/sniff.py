@@ -33,9 +33,10 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int] | None:
 
 
 def binary_net(head: bytes) -> float:
-    """How sure the head is a binary NetParameter: 1.0 with a V2 layer, 0.5 with a legacy one, else 0."""
+    """How sure the head is a binary NetParameter: 1.0 with a V2 layer, 0.5 with a legacy one, 0.2 for
+    net-level fields alone (a net cut short, or one without layers), 0 where a field does not fit."""
     pos = 0
-    layer_kind = 0.0
+    layer_kind = 0.2
     while pos < len(head):
         tag = _varint(head, pos)
         if tag is None:
@@ -50,8 +51,10 @@ def binary_net(head: bytes) -> float:
         length, pos = got
         if wire_type == 0:
             continue
-        if number in (100, 2) and not layer_kind:
+        if number in (100, 2) and layer_kind < 0.5:
             inner = head[pos : pos + min(length, 64)]
+            if not inner:  # the head ends where the layer starts
+                return 1.0 if number == 100 else 0.5
             # V2 layers start with their name (field 1, string); V1 ones with bottom (2), top (3) or name (4).
             starts = (0x0A,) if number == 100 else (0x0A, 0x12, 0x1A, 0x22)
             if not inner or inner[0] not in starts:
@@ -83,9 +86,9 @@ def sniff(path: Path, head: bytes) -> float:
         if not head:
             return 0.0
         name = path.name.lower()
-        if name.endswith(".caffemodel"):
-            return binary_net(head)
         binary = binary_net(head)
+        if name.endswith(".caffemodel"):
+            return binary
         if binary:
             return 0.6 if binary == 1.0 else 0.0  # a binary NetParameter under another name
         confidence = text_net(head)

@@ -381,6 +381,17 @@ def test_unknown_fields_of_caffe_forks_are_skipped(tmp_path: Path) -> None:
     assert port(node(model, "norm"), "top")[0].type.shape == (1, 3, 300, 300)
 
 
+def test_blobs_written_in_the_text(tmp_path: Path) -> None:
+    path = tmp_path / "inline.prototxt"
+    path.write_text(
+        'input: "x"\ninput_dim: 1 input_dim: 2\n'
+        'layer { name: "s" type: "Scale" bottom: "x" top: "y" blobs { shape { dim: 2 } data: 1.5 data: -2 } }\n'
+    )
+    model = netray.testing.check_load(plugin, path, tmp_path / "check")
+    scale = port(node(model, "s"), "scale")[0].initializer
+    assert scale.numpy().tolist() == [1.5, -2.0] and scale.dtype == "float32"
+
+
 def test_sniffing(shared_models: Path, tmp_path: Path) -> None:
     caffemodel = shared_models / MTCNN / "mtcnn_det1.caffemodel"
     assert sniff(caffemodel, caffemodel.read_bytes()[:4096]) == 1.0

@@ -38,7 +38,13 @@ def inside(folder: Path, candidate: Path) -> bool:
 
 def combined_file(model: Path) -> Path | None:
     """The combined parameters file beside a program, if there is one in its folder."""
-    names = ["__params__", "params"] if model.name == "__model__" else [model.stem + ".pdiparams"]
+    if model.name in (
+        "__model__",
+        "model",
+    ):  # old save_inference_model names (model_filename="model", params_filename="params")
+        names = ["__params__", "params"]
+    else:
+        names = [model.stem + ".pdiparams"]
     for name in names:
         candidate = model.parent / name
         if candidate.is_file() and inside(model.parent, candidate):
