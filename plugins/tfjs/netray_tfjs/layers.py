@@ -16,6 +16,7 @@ Weights no layer claims stay in ``Model.tensors``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,20 @@ class ManifestLayerWeights:
             prefixes = ["layers/" + "/layers/".join(saved) + "/"]
         else:
             prefixes = ["/".join((*scope, layer)) + "/", f"{layer}/"]
-        for prefix in prefixes:
-            found = [n for n in self.tensors if n.startswith(prefix) and n not in self.used and not _nested(n, prefix)]
-            if found:
-                break
-        else:
+        owned: dict[str, str] = {}  # weight name -> its short name below the layer, in manifest order
+        for name in self.tensors:
+            if name in self.used:
+                continue
+            prefix = next((p for p in prefixes if name.startswith(p) and not _nested(name, p)), None)
+            if prefix is not None:
+                owned[name] = name[len(prefix) :]
+        if not owned:
             return []
+        found = list(owned)
         self.used.update(found)
-        shorts = [name[len(prefix) :] for name in found]
+        if self.keras3:  # vars/10 after vars/2, as Keras numbered them
+            found.sort(key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)])
+        shorts = [owned[name] for name in found]
         names = weight_names(class_name, config)
         if self.keras3 and len(names) == len(found) and all(s.startswith("vars/") for s in shorts):
             shorts = list(names)  # Keras 3 numbers a layer's variables: name them from the class table

@@ -263,8 +263,14 @@ def _locate(weights: Weights, specs: list[WeightSpec]) -> None:
         elif spec.storage is not None:
             size = spec.count * spec.storage.itemsize
         else:
+            what = (
+                f"dtype {spec.dtype!r}"
+                if spec.quantization is None
+                else f"quantization {spec.quantization.get('dtype')!r}"
+            )
             weights.notes.append(
-                f"group {group.number}: {spec.name!r} has dtype {spec.dtype!r}; later weights' offsets are unknown"
+                f"group {group.number}: {spec.name!r} has {what}, unknown to TensorFlow.js; "
+                "its and later weights' values are not read"
             )
             return
         spec.offset, spec.nbytes = offset, size
