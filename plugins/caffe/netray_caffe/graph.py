@@ -17,7 +17,7 @@ from typing import Any
 
 from netray import Attribute, AttrKind, Graph, Node, Port, Tensor, TensorType, Value
 from netray_caffe.attributes import layer_attributes
-from netray_caffe.layers import PHASES, Blob, Layer
+from netray_caffe.layers import PHASES, Blob, Layer, texts
 from netray_caffe.operators import category
 from netray_caffe.shapes import MaybeShape, infer, param_shapes
 
@@ -194,7 +194,7 @@ def net_inputs(net: Any) -> list[NetInput]:
     out = []
     shapes = list(net.input_shape)
     dims = list(net.input_dim)
-    for i, name in enumerate(net.input):
+    for i, name in enumerate(texts(net.input)):
         shape: MaybeShape = None
         if shapes:
             chosen = shapes[i] if i < len(shapes) else None

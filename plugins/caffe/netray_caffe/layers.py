@@ -117,6 +117,17 @@ class Layer:
     blobs: list[Blob] = field(default_factory=list)
 
 
+def text(value: Any) -> str:
+    """A proto2 string field as str: protobuf hands back bytes where the file's bytes are not UTF-8."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def texts(values: Any) -> list[str]:
+    return [text(v) for v in values]
+
+
 def rule_text(rule: Any) -> str:
     parts = []
     if rule.HasField("phase"):
@@ -125,8 +136,8 @@ def rule_text(rule: Any) -> str:
         parts.append(f"min_level {rule.min_level}")
     if rule.HasField("max_level"):
         parts.append(f"max_level {rule.max_level}")
-    parts += [f"stage {s}" for s in rule.stage]
-    parts += [f"not_stage {s}" for s in rule.not_stage]
+    parts += [f"stage {s}" for s in texts(rule.stage)]
+    parts += [f"not_stage {s}" for s in texts(rule.not_stage)]
     return ", ".join(parts) or "always"
 
 
@@ -167,21 +178,23 @@ def _has_phase_field(message: Any) -> bool:
 
 def from_v2(message: Any) -> Layer:
     phases, rules = phases_of(message)
-    return Layer(message.name, message.type, list(message.bottom), list(message.top), message, 2, phases, rules)
+    return Layer(
+        text(message.name), text(message.type), texts(message.bottom), texts(message.top), message, 2, phases, rules
+    )
 
 
 def from_v1(message: Any) -> Layer:
     """A legacy ``layers`` entry; a V0 layer when it nests one in its ``layer`` field."""
     if message.HasField("layer"):
         v0 = message.layer
-        name = v0.name or message.name
-        layer_type = V0_TYPES.get(v0.type, v0.type)
-        return Layer(name, layer_type, list(message.bottom), list(message.top), v0, 0)
+        name = text(v0.name or message.name)
+        layer_type = V0_TYPES.get(text(v0.type), text(v0.type))
+        return Layer(name, layer_type, texts(message.bottom), texts(message.top), v0, 0)
     phases, rules = phases_of(message)
     enum = message.DESCRIPTOR.fields_by_name["type"].enum_type
     value = enum.values_by_number.get(message.type)
     layer_type = V1_TYPES.get(value.name, value.name) if value is not None else f"LayerType{message.type}"
-    return Layer(message.name, layer_type, list(message.bottom), list(message.top), message, 1, phases, rules)
+    return Layer(text(message.name), layer_type, texts(message.bottom), texts(message.top), message, 1, phases, rules)
 
 
 def text_blob(blob: Any, where: str) -> Blob:

@@ -14,7 +14,7 @@ from netray_caffe import proto
 from netray_caffe.binary import read_caffemodel
 from netray_caffe.formats import FORMAT
 from netray_caffe.graph import NetInput, Weights, build_graph, net_inputs
-from netray_caffe.layers import Layer, from_v1, from_v2, text_blob
+from netray_caffe.layers import Layer, from_v1, from_v2, text, text_blob, texts
 
 TEXT_LIMIT = 256 << 20  # a text net larger than this is not a net definition
 
@@ -88,11 +88,11 @@ def _syntax(layers: list[Layer]) -> str:
 
 
 def _model(net: Any, layers: list[Layer], weights: Weights, path: Path, inputs: list[NetInput]) -> Model:
-    graph = build_graph(net.name or path.stem, inputs, layers, weights, path)
+    graph = build_graph(text(net.name) or path.stem, inputs, layers, weights, path)
     model = Model(FORMAT, [graph])
     model.format_version = _syntax(layers)
     if net.name:
-        model.metadata["name"] = net.name
+        model.metadata["name"] = text(net.name)
     if net.HasField("force_backward"):
         model.metadata["force_backward"] = bool(net.force_backward)
     if net.HasField("state"):
@@ -102,7 +102,7 @@ def _model(net: Any, layers: list[Layer], weights: Weights, path: Path, inputs: 
         if state.HasField("level"):
             model.metadata["state.level"] = int(state.level)
         if state.stage:
-            model.metadata["state.stage"] = list(state.stage)
+            model.metadata["state.stage"] = texts(state.stage)
     model.properties["layers"] = len(layers)
     phased = Counter("/".join(sorted(layer.phases)) for layer in layers if len(layer.phases) != 2)
     if phased:

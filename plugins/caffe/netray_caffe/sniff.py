@@ -37,6 +37,7 @@ def binary_net(head: bytes) -> float:
     net-level fields alone (a net cut short, or one without layers), 0 where a field does not fit."""
     pos = 0
     layer_kind = 0.2
+    odd_text = False  # a name or input that is not UTF-8: possible (proto2 does not check), but less likely
     while pos < len(head):
         tag = _varint(head, pos)
         if tag is None:
@@ -54,7 +55,7 @@ def binary_net(head: bytes) -> float:
         if number in (100, 2) and layer_kind < 0.5:
             inner = head[pos : pos + min(length, 64)]
             if not inner:  # the head ends where the layer starts
-                return 1.0 if number == 100 else 0.5
+                return (1.0 if number == 100 else 0.5) / (2 if odd_text else 1)
             # V2 layers start with their name (field 1, string); V1 ones with bottom (2), top (3) or name (4).
             starts = (0x0A,) if number == 100 else (0x0A, 0x12, 0x1A, 0x22)
             if not inner or inner[0] not in starts:
@@ -64,9 +65,9 @@ def binary_net(head: bytes) -> float:
             try:
                 head[pos : pos + length].decode("utf-8")
             except UnicodeDecodeError:
-                return 0.0
+                odd_text = True
         pos += length
-    return layer_kind
+    return layer_kind / 2 if odd_text else layer_kind
 
 
 def text_net(head: bytes) -> float:

@@ -355,6 +355,39 @@ def test_hostile_caffemodels(tmp_path: Path) -> None:
         assert str(path) in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("name", ["mtcnn_det1.caffemodel", "mtcnn_det1.prototxt"])
+def test_corrupted_bytes_give_format_errors_only(shared_models: Path, tmp_path: Path, name: str) -> None:
+    """Random byte changes and cuts: the file opens or gives a one-line FormatError, blobs too."""
+    import random
+
+    rng = random.Random(1)
+    data = (shared_models / MTCNN / name).read_bytes()
+    for k in range(150):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        if k % 3 == 0:
+            mutated = mutated[: rng.randrange(len(mutated))]
+        path = tmp_path / f"m{k}{Path(name).suffix}"
+        path.write_bytes(bytes(mutated))
+        try:
+            model = plugin.netray_load(path, "Caffe")
+            for _, t in model.all_tensors():
+                try:
+                    t.numpy()
+                except netray.FormatError:
+                    pass
+        except netray.FormatError as error:
+            assert "\n" not in str(error)
+
+
+def test_invalid_utf8_names(tmp_path: Path) -> None:
+    path = tmp_path / "names.caffemodel"
+    path.write_bytes(b"\x0a\x02n\xff" + layer_bytes(b"f\xffc", blob_bytes(b"\x2a\x04" + struct.pack("<f", 1.0))))
+    model = netray.load_model(path)
+    assert model.main.nodes[0].name == "f\ufffdc" and model.metadata["name"] == "n\ufffd"
+
+
 def test_broken_prototxt(tmp_path: Path) -> None:
     cases = {
         "syntax.prototxt": b'name: "x"\nlayer { name: "a" type: "ReLU" bottom: "x" top: "x"\n',

@@ -36,6 +36,15 @@ TRIVIAL_ATTRS: dict[str, tuple[object, ...]] = {
 NOT_WEIGHTS = frozenset({"FEED_MINIBATCH", "FETCH_LIST", "READER", "RAW", "STEP_SCOPES", "FEED_LIST"})
 
 
+def text(value: Any) -> str:
+    """A proto2 string as str: protobuf hands back bytes where the file's bytes are not UTF-8."""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def texts(values: Any) -> list[str]:
+    return [text(v) for v in values]
+
+
 def read_program(path: Path) -> Any:
     try:
         data = path.read_bytes()
@@ -74,7 +83,7 @@ def persistable_names(program: Any) -> list[str]:
     for block in program.blocks:
         for var in block.vars:
             if var.persistable and VAR_TYPES.get(var.type.type) not in NOT_WEIGHTS:
-                seen.setdefault(var.name, None)
+                seen.setdefault(text(var.name), None)
     return list(seen)
 
 
@@ -91,7 +100,7 @@ class _Builder:
         self.weights = weights
         self.path = path
         self.blocks = list(program.blocks)
-        self.vars: list[dict[str, Any]] = [{v.name: v for v in b.vars} for b in self.blocks]
+        self.vars: list[dict[str, Any]] = [{text(v.name): v for v in b.vars} for b in self.blocks]
 
     def find_var(self, block: int, name: str) -> Any:
         seen = set()
@@ -114,7 +123,7 @@ class _Builder:
             )
         if kind == "BLOCKS":
             subs = [g for g in (self.subgraph(i, chain) for i in attr.blocks_idx) if g is not None]
-            return Attribute(attr.name, AttrKind.GRAPHS, subs), subs
+            return Attribute(text(attr.name), AttrKind.GRAPHS, subs), subs
         value: Any = {
             "INT": lambda: attr.i,
             "FLOAT": lambda: attr.f,
@@ -134,8 +143,8 @@ class _Builder:
             "SCALARS": lambda: [_scalar(s) for s in attr.scalars],
         }.get(kind, lambda: None)()
         if kind == "INT" and attr.name in ("dtype", "in_dtype", "out_dtype"):  # VarType numbers
-            return Attribute(attr.name, AttrKind.DTYPE, VAR_DTYPES.get(value, str(value))), []
-        return Attribute.of(attr.name, value, max_text=2000), []
+            return Attribute(text(attr.name), AttrKind.DTYPE, VAR_DTYPES.get(value, str(value))), []
+        return Attribute.of(text(attr.name), value, max_text=2000), []
 
     def subgraph(self, index: int, chain: tuple[int, ...]) -> Graph | None:
         if not 0 <= index < len(self.blocks) or index in chain or len(chain) > MAX_DEPTH:
@@ -193,19 +202,20 @@ class _Builder:
             return value
 
         for op in block.ops:
-            if op.type == "feed":
+            op_type = text(op.type)
+            if op_type == "feed":
                 for var in op.outputs:
-                    for name in var.arguments:
+                    for name in texts(var.arguments):
                         graph.inputs.append(write(name, "feed"))
                 continue
-            if op.type == "fetch":
+            if op_type == "fetch":
                 for var in op.inputs:
-                    for name in var.arguments:
+                    for name in texts(var.arguments):
                         value = read(name)
                         if value not in graph.outputs:
                             graph.outputs.append(value)
                 continue
-            inputs = [Port(var.parameter, [read(name) for name in var.arguments]) for var in op.inputs]
+            inputs = [Port(text(var.parameter), [read(name) for name in texts(var.arguments)]) for var in op.inputs]
             attributes: list[Attribute] = []
             subgraphs: list[Graph] = []
             for attr in op.attrs:
@@ -217,17 +227,19 @@ class _Builder:
                 if made is not None:
                     attributes.append(made)
                 subgraphs += subs
-            first = next((name for var in op.outputs for name in var.arguments), "")
-            outputs = [Port(var.parameter, [write(name, op.type) for name in var.arguments]) for var in op.outputs]
-            namescope = next((a.s for a in op.attrs if a.name == "op_namescope"), "")
+            first = next((name for var in op.outputs for name in texts(var.arguments)), "")
+            outputs = [
+                Port(text(var.parameter), [write(name, op_type) for name in texts(var.arguments)]) for var in op.outputs
+            ]
+            namescope = next((text(a.s) for a in op.attrs if a.name == "op_namescope"), "")
             node = Node(
-                op.type,
+                op_type,
                 first,
                 inputs=inputs,
                 outputs=outputs,
                 attributes=attributes,
                 subgraphs=subgraphs,
-                category=category(op.type),
+                category=category(op_type),
                 scope=tuple(p for p in namescope.split("/") if p),
             )
             if op.is_target:
@@ -241,7 +253,7 @@ class _Builder:
 def load_program(path: Path) -> Model:
     program = read_program(path)
     names = persistable_names(program)
-    builder_vars = {v.name: v for b in program.blocks for v in b.vars}
+    builder_vars = {text(v.name): v for b in program.blocks for v in b.vars}
     shapes = {n: var_type(builder_vars[n]).shape for n in names}
     weights = bind(path, sorted(names), names, shapes, PROGRAM)
     builder = _Builder(program, weights, path)
@@ -261,5 +273,7 @@ def load_program(path: Path) -> Model:
     model.properties["persistable variables"] = len(names)
     model.properties["weights"] = weights.note or "no parameters file beside the program: weights not stored"
     if len(program.op_version_map.pair):
-        model.metadata["op_version_map"] = [f"{p.op_name}={p.op_version.version}" for p in program.op_version_map.pair]
+        model.metadata["op_version_map"] = [
+            f"{text(p.op_name)}={p.op_version.version}" for p in program.op_version_map.pair
+        ]
     return model

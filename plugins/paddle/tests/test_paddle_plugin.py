@@ -373,6 +373,35 @@ def test_hostile_pir_json(tmp_path: Path) -> None:
         assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("source", "fmt"),
+    [(LEGACY, "Paddle"), (PIR, "Paddle PIR"), (DATA / "tiny_pir.pdiparams", "Paddle parameters")],
+)
+def test_corrupted_bytes_give_format_errors_only(source: Path, fmt: str, tmp_path: Path) -> None:
+    """Random byte changes and cuts: the file opens or gives a one-line FormatError, tensors too."""
+    import random
+
+    rng = random.Random(1)
+    data = source.read_bytes()
+    for k in range(150):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        if k % 3 == 0:
+            mutated = mutated[: rng.randrange(len(mutated))]
+        path = tmp_path / f"m{k}{source.suffix}"
+        path.write_bytes(bytes(mutated))
+        try:
+            model = plugin.netray_load(path, fmt)
+            for _, t in model.all_tensors():
+                try:
+                    t.numpy()
+                except netray.FormatError:
+                    pass
+        except netray.FormatError as error:
+            assert "\n" not in str(error)
+
+
 def test_sub_block_cycles_end(tmp_path: Path) -> None:
     program = ProgramDesc.FromString(LEGACY.read_bytes())
     body = program.blocks[1]
