@@ -17,7 +17,7 @@ from netray_openvino import elements, metadata
 from netray_openvino.builder import Context, GraphBuilder
 from netray_openvino.formats import FORMAT
 from netray_openvino.layers import read_net
-from netray_openvino.weights import WeightsFile
+from netray_openvino.weights import WeightsFile, allowed_roots
 from netray_openvino.xmlsafe import read_xml
 
 elements.define_packed_types()
@@ -27,9 +27,13 @@ def ir_xml_for(path: Path) -> Path:
     """The XML a path stands for: itself, or for a ``.bin`` the ``.xml`` beside it."""
     if path.suffix.lower() == ".bin":
         xml = path.with_suffix(".xml")
-        if xml.is_file():
-            return xml
-        raise FormatError(path, FORMAT, f"a weights file without its topology: {xml.name} is not beside it")
+        if not xml.is_file():
+            raise FormatError(path, FORMAT, f"a weights file without its topology: {xml.name} is not beside it")
+        if not any(xml.resolve().is_relative_to(root) for root in allowed_roots(path.parent)):
+            raise FormatError(
+                path, FORMAT, f"{xml.name} is a link to a file outside the weights' folder; it is not read"
+            )
+        return xml
     return path
 
 

@@ -197,6 +197,13 @@ def test_a_bin_linking_out_of_the_folder_is_refused(tmp_path: Path) -> None:
         load(path)
 
 
+def test_a_bin_beside_an_xml_that_is_no_ir_is_not_claimed(tmp_path: Path) -> None:
+    (tmp_path / "data.xml").write_text('<?xml version="1.0"?><config><item/></config>')
+    weights = tmp_path / "data.bin"
+    weights.write_bytes(WEIGHT.tobytes())
+    assert plugin.netray_sniff(path=weights, head=weights.read_bytes()[:4096]) is None
+
+
 def test_duplicate_layer_ids(tmp_path: Path) -> None:
     text = LAYERS.format(offset=0, size=48, edges=EDGES).replace('<layer id="3"', '<layer id="2"')
     with pytest.raises(FormatError, match="two layers have the id 2"):
