@@ -147,7 +147,7 @@ class Weights:
 
 def shard_path(folder: Path, raw: Any, model_path: Path, format: str) -> Path | None:
     """The shard file a manifest path names, inside the model's folder; None for a remote URL."""
-    if not isinstance(raw, str) or not raw:
+    if not isinstance(raw, str) or not raw or "\x00" in raw:
         raise FormatError(model_path, format, f"a weightsManifest path is {raw!r}, not a file name")
     if _SCHEME.match(raw) or raw.startswith("//"):
         return None  # weights served from elsewhere: not on this disk
@@ -157,7 +157,7 @@ def shard_path(folder: Path, raw: Any, model_path: Path, format: str) -> Path | 
     full = folder.joinpath(*relative.parts)
     try:
         inside = full.resolve().is_relative_to(folder.resolve())
-    except (OSError, RuntimeError):  # a symlink loop
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a name the system refuses
         inside = False
     if not inside:
         raise FormatError(model_path, format, f"weight shard {raw!r} resolves outside the model's folder")

@@ -12,6 +12,8 @@ from netray_tfjs.formats import GRAPH, GRAPH_PATTERNS, LAYERS, LAYERS_PATTERNS
 
 MAX_JSON_BYTES = 1 << 30  # a graph model's topology can be large; more than this is not a model.json
 SNIFF_BYTES = 1 << 20  # what the sniff reads at most when the first 4 KiB do not tell the kind
+MANIFEST_BYTES = 16 << 20  # what the sniff reads of a model.json beside a shard, looking for the shard's name
+MODEL_JSON = "model.json"
 LAYERS_FORMAT, GRAPH_FORMAT = "layers-model", "graph-model"
 _KEYS = re.compile(rb'"(?:modelTopology|weightsManifest)"\s*:\s*[\[{]')
 
@@ -39,6 +41,25 @@ def sniff_kind(path: Path, head: bytes) -> tuple[str, float] | None:
         return kind, 1.0
     # modelTopology or weightsManifest, but nothing that tells layers from graph: decided on load.
     return LAYERS, 0.6
+
+
+def model_json_for_shard(path: Path) -> tuple[Path, str] | None:
+    """(model.json, format) when ``path`` is a weight shard that the model.json beside it lists."""
+    if path.name == MODEL_JSON or path.suffix.lower() == ".json":
+        return None
+    beside = path.with_name(MODEL_JSON)
+    try:
+        if not beside.is_file():
+            return None
+        with open(beside, "rb") as f:
+            text = f.read(MANIFEST_BYTES)
+    except OSError:
+        return None
+    quoted = json.dumps(path.name).encode()
+    listed = re.search(rb'"paths"\s*:\s*\[[^\]]*' + re.escape(quoted), text)
+    if listed is None or not _KEYS.search(text[:4096]):
+        return None
+    return beside, kind_of_text(text) or LAYERS
 
 
 def read_document(path: Path, format: str) -> dict[str, Any]:

@@ -7,10 +7,15 @@ from pathlib import Path
 from netray import Model
 from netray_tfjs.formats import GRAPH
 from netray_tfjs.manifest import read_manifest
-from netray_tfjs.modeljson import kind_of, metadata_of, read_document
+from netray_tfjs.modeljson import kind_of, metadata_of, model_json_for_shard, read_document
 
 
 def read_model(path: Path, claimed: str) -> Model:
+    """The model of a model.json, or of the model.json beside a weight shard it lists."""
+    opened = path
+    shard = model_json_for_shard(path)
+    if shard is not None:
+        path = shard[0]
     doc = read_document(path, claimed)
     kind = kind_of(doc)  # the content decides: the sniff may have seen too little of the file
     weights = read_manifest(doc.get("weightsManifest"), path, kind)
@@ -23,6 +28,9 @@ def read_model(path: Path, claimed: str) -> Model:
 
         model = build_layers_model(path, doc, weights)
     _describe(model, doc, weights.notes, len(weights.groups))
+    model.source = path
+    if opened != path:
+        model.properties["opened from"] = f"{opened.name}, a weight shard of {path.name}"
     return model
 
 

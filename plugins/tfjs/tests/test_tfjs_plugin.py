@@ -208,6 +208,26 @@ def test_real_graph_model_without_shards_keeps_float16_quantization(shared_model
     assert "group1-shard1of2.bin, group1-shard2of2.bin not found" in model.properties["weights"]
 
 
+def test_a_weight_shard_opens_the_model_json_that_lists_it(shared_models: Path, tmp_path: Path) -> None:
+    shards = [
+        shared_models / "tfjs" / "abalone_layers" / "weights.bin",
+        shared_models / "tfjs" / "angular_prefetch" / "group1-shard1of1.bin",
+        shared_models / "tfjs" / "nsfwjs_mobilenet_v2" / "group1-shard1of1",
+    ]
+    models = netray.testing.check_plugin(plugin, shards, tmp_path)
+    for shard, model in zip(shards, models, strict=True):
+        assert model.source == shard.with_name("model.json")
+        assert model.properties["opened from"] == f"{shard.name}, a weight shard of model.json"
+    assert [m.format for m in models] == [LAYERS, GRAPH, LAYERS]
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "weights.bin").write_bytes(b"\x00" * 64)
+    (stray / "model.json").write_text(
+        '{"modelTopology": {"class_name": "Sequential"}, "weightsManifest": [{"paths": ["other.bin"]}]}'
+    )
+    assert plugin.netray_sniff(stray / "weights.bin", b"\x00" * 64) is None  # not listed: not claimed
+
+
 # -- Keras 3 models through the converter's steps -----------------------------------------------------
 
 
@@ -683,6 +703,7 @@ def test_short_shards_and_remote_ones(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="ends at byte 32 of group 1, whose shards hold 20") as caught:
         kernel.numpy()
     assert caught.value.path.endswith("w.bin")
+    expect_error(small_layers_model(tmp_path / "nul", ["w.bin\x00.txt"]), "not a file name")
     path = small_layers_model(tmp_path / "remote", ["https://example.com/w.bin"])
     model = manager().load(path)
     assert (
