@@ -49,7 +49,7 @@ def load(path: Path) -> Model:
     graph = Graph(root.get("name") or root.get("Name") or path.stem, "main")
     GraphBuilder(ctx, net, graph, "the net").build()
     model = Model(FORMAT, [graph])
-    model.format_version = f"IR v{version}" if version else "IR (version not stated)"
+    model.format_version = f"v{version}" if version else "(version not stated)"  # shown as "OpenVINO IR v11"
     model.metadata = file_metadata(root)
     model.producer, model.producer_version = metadata.producer(model.metadata)
     model.imports = imports(ctx.opsets)

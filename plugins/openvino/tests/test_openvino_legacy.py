@@ -131,7 +131,7 @@ def test_ir_v7_blobs_become_weights_with_inferred_shapes(tmp_path: Path) -> None
     model = load(path)
     graph = model.main
     assert (model.format_version, model.producer, model.producer_version) == (
-        "IR v7",
+        "v7",
         "Model Optimizer",
         "2019.3.0-408-gac8584cb7",
     )
@@ -187,7 +187,7 @@ def test_ir_v2_layers_with_their_blobs_inside(tmp_path: Path) -> None:
     path.write_text(xml)
     model = load(path)
     (conv,) = model.main.nodes
-    assert model.main.name == "v2net" and model.format_version == "IR v2"
+    assert model.main.name == "v2net" and model.format_version == "v2"
     assert conv.attribute("kernel-x").value == 3 and conv.attribute("pad-y").value == 1
     weight = conv.inputs[1].values[0].initializer
     assert (weight.dtype, weight.shape) == ("float16", (2, 3, 3, 3))
