@@ -49,6 +49,7 @@ STRING_LENGTH = 4  # uint32 byte length before each string
 MAX_SCANNED_STRINGS = 1 << 20  # string elements whose lengths are read at open; beyond, offsets are left unknown
 WINDOW = 1 << 16
 _DRIVE = re.compile(r"^[A-Za-z]:")
+REMOTE = Path("<remote>")  # the path of a shard served from a URL: never a file on this disk
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -139,7 +140,12 @@ class Weights:
     notes: list[str] = field(default_factory=list)
 
     def tensors(self) -> dict[str, Tensor]:
-        return {spec.name: tensor_for(spec, self.format) for spec in self.specs}
+        """A lazy Tensor per weight name (the first weight of a repeated name)."""
+        out: dict[str, Tensor] = {}
+        for spec in self.specs:
+            if spec.name not in out:
+                out[spec.name] = tensor_for(spec, self.format)
+        return out
 
 
 # -- reading the manifest ----------------------------------------------------------------------
@@ -190,25 +196,29 @@ def read_manifest(manifest: Any, model_path: Path, format: str) -> Weights:
             path = shard_path(folder, raw, model_path, format)
             if path is None:
                 remote.append(raw)
-                group.shards.append(Shard(folder / "<remote>", raw))
-                continue
-            group.shards.append(Shard(path, raw))
+            group.shards.append(Shard(path or REMOTE, raw))
         _measure(group)
         weights.groups.append(group)
-        for spec in specs:
-            weights.specs.append(_spec(spec, group, model_path, format))
-        _locate(weights, [s for s in weights.specs if s.group is group])
+        group_specs = [_spec(spec, group, model_path, format) for spec in specs]
+        _locate(weights, group_specs)
+        weights.specs.extend(group_specs)
+    seen: set[str] = set()
+    for spec in weights.specs:
+        if spec.name in seen:
+            weights.notes.append(f"weight names repeat ({spec.name!r}): only the first of each name is shown")
+            break
+        seen.add(spec.name)
     if remote:
         weights.notes.append(f"weights served from elsewhere ({remote[0]}): their values are not stored here")
     missing = [s.raw for g in weights.groups for s in g.shards if s.size is None and s.raw not in remote]
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        unread = sum(1 for s in weights.specs if tensor_has_no_values(s))
+        unread = sum(1 for s in weights.specs if _not_stored(s))
         weights.notes.append(f"{shown} not found beside {model_path.name}: {unread} weights' values are not stored")
     return weights
 
 
-def tensor_has_no_values(spec: WeightSpec) -> bool:
+def _not_stored(spec: WeightSpec) -> bool:
     """The weight lies in (or after) a missing shard, or where its offset is unknown."""
     if spec.offset is None or spec.nbytes is None:
         return True
@@ -219,7 +229,7 @@ def _measure(group: WeightGroup) -> None:
     start = 0
     for shard in group.shards:
         try:
-            shard.size = shard.path.stat().st_size if shard.path.is_file() else None
+            shard.size = shard.path.stat().st_size if shard.path != REMOTE and shard.path.is_file() else None
         except OSError:
             shard.size = None
         shard.start = start

@@ -762,6 +762,16 @@ def test_hostile_shapes_and_quantization(tmp_path: Path) -> None:
     assert not any(t.has_data for t in model.tensors.values())
 
 
+def test_repeated_weight_names_keep_the_first(tmp_path: Path) -> None:
+    folder = tmp_path / "twice"
+    folder.mkdir()
+    manifest = write_weights([[("a", np.zeros(2, np.float32)), ("a", np.ones(3, np.float32))]], folder)
+    (folder / "model.json").write_text(json.dumps({"modelTopology": None, "weightsManifest": manifest}))
+    model = manager().load(folder / "model.json")
+    assert model.properties["weights"] == "weight names repeat ('a'): only the first of each name is shown"
+    np.testing.assert_array_equal(model.tensors["a"].numpy(), np.zeros(2, np.float32))
+
+
 def test_string_weights_and_weights_only_manifests(tmp_path: Path) -> None:
     folder = tmp_path / "strings"
     folder.mkdir()
