@@ -110,27 +110,26 @@ def build_graph_model(path: Path, doc: dict[str, Any], weights: Weights) -> Mode
     ctx = Context(path, GRAPH)
     main = build_graphs(graph_def, ctx, path.parent.name or path.stem, signature_outputs(doc.get("signature")))
     model = Model(GRAPH, [main])
-    tops = [main]
+    parts = [(graph_def, ctx, main)]
     initializer = doc.get("modelInitializer")
-    init_ctx = None
     if isinstance(initializer, dict) and initializer.get("node"):
-        init_ctx = Context(path, GRAPH)
-        init_graph = build_graphs(parse_graph_def(path, initializer, "modelInitializer"), init_ctx, "initializer", None)
+        # Newer converters keep the ops that fill lookup tables as a second GraphDef, run once.
+        init_def, init_ctx = parse_graph_def(path, initializer, "modelInitializer"), Context(path, GRAPH)
+        init_graph = build_graphs(init_def, init_ctx, "initializer", None)
         init_graph.kind = "initializer"
         model.graphs.append(init_graph)
-        tops.append(init_graph)
-    inline = constants_with_values(graph_def)
+        parts.append((init_def, init_ctx, init_graph))
     used: set[str] = set()
-    for graph in tops:
-        used |= constants_as_weights(graph, tensors, "", inline)
-    for name, function in ctx.functions.items():
-        used |= constants_as_weights(function, tensors, name, inline)
-    for c in (ctx, init_ctx):
-        if c is not None:
-            model.functions.extend(g for g in c.functions.values() if g not in model.functions)
-            note = attach_calls(c, [*model.graphs, *model.functions])
-            if note:
-                model.properties["function calls"] = note
+    for part_def, part_ctx, top in parts:
+        inline = constants_with_values(part_def)
+        used |= constants_as_weights(top, tensors, "", inline)
+        for name, function in part_ctx.functions.items():
+            used |= constants_as_weights(function, tensors, name, inline)
+    for _, part_ctx, _ in parts:
+        model.functions.extend(g for g in part_ctx.functions.values() if g not in model.functions)
+        note = attach_calls(part_ctx, [*model.graphs, *model.functions])
+        if note:
+            model.properties["function calls"] = note
     model.tensors = {name: t for name, t in tensors.items() if name not in used}
     _typed_from_signature(main, doc.get("signature"))
     _describe(model, graph_def, doc)

@@ -594,6 +594,45 @@ def test_graph_model_functions_and_inline_constants(tmp_path: Path) -> None:
     assert int(one.numpy()) == 1  # still in the JSON: read from there
 
 
+def test_graph_model_initializer_fills_a_lookup_table(tmp_path: Path) -> None:
+    """Newer converters write the ops that fill hash tables as modelInitializer, a second GraphDef."""
+    table_attrs = {
+        "shared_name": attr_value_pb2.AttrValue(s=b"vocab_table"),
+        "key_dtype": attr_value_pb2.AttrValue(type=types_pb2.DT_STRING),
+        "value_dtype": attr_value_pb2.AttrValue(type=types_pb2.DT_INT64),
+    }
+    main = graph_pb2.GraphDef()
+    words = op("words", "Placeholder", [], dtype=attr_value_pb2.AttrValue(type=types_pb2.DT_STRING))
+    main.node.extend(
+        [
+            words,
+            op("table", "HashTableV2", [], **table_attrs),
+            const("default", np.array(-1, np.int32), types_pb2.DT_INT32),
+            op("ids", "LookupTableFindV2", ["table", "words", "default"]),
+        ]
+    )
+    init = graph_pb2.GraphDef()
+    keys = np.array([b"a", b"b"], dtype=object)
+    ids = np.array([0, 1], np.int32)
+    init.node.extend(
+        [
+            op("table", "HashTableV2", [], **table_attrs),
+            const("keys", keys, types_pb2.DT_STRING),
+            const("values", ids, types_pb2.DT_INT32),
+            op("import", "LookupTableImportV2", ["table", "keys", "values"]),
+        ]
+    )
+    values = {"default": np.array(-1, np.int32), "keys": keys, "values": ids}
+    path = save_graph_as_tfjs(main, tmp_path / "table", values=values, initializer=init)
+    (model,) = netray.testing.check_plugin(plugin, [path], tmp_path / "check")
+    assert [g.name for g in model.graphs] == ["table", "initializer"] and model.graphs[1].kind == "initializer"
+    find = next(n for n in model.main.nodes if n.op == "LookupTableFindV2")
+    assert int(find.weights()[0].initializer.numpy()) == -1
+    imported = next(n for n in model.graphs[1].nodes if n.op == "LookupTableImportV2")
+    assert [w.initializer.numpy().tolist() for w in imported.weights()] == [[b"a", b"b"], [0, 1]]
+    assert not model.tensors
+
+
 # -- sniffing and hostile input ---------------------------------------------------------------------------
 
 

@@ -188,26 +188,31 @@ def save_graph_as_tfjs(
     shard_size: int = 4 * 1024 * 1024,
     quantization: dict[str, str] | None = None,
     values: dict[str, np.ndarray] | None = None,
+    initializer: Any = None,
 ) -> Path:
     """extract_weights + write_artifacts: Const values into the manifest, the GraphDef as JSON.
 
     ``values`` gives each Const's value as TensorFlow would evaluate it (its TensorProto
-    holds the same values; strings are read back from it).
+    holds the same values). An ``initializer`` GraphDef (the ops that fill lookup tables)
+    is written as ``modelInitializer``, its constants into the same manifest.
     """
     from google.protobuf.json_format import MessageToDict
 
     folder.mkdir(parents=True, exist_ok=True)
     manifest_group = []
-    for node in graph_def.node:
-        if node.op != "Const":
-            continue
-        manifest_group.append((node.name, (values or {})[node.name]))
-        for field in CLEARED_TENSOR_FIELDS:
-            node.attr["value"].tensor.ClearField(field)
+    for graph in (graph_def, initializer):
+        for node in graph.node if graph is not None else ():
+            if node.op != "Const":
+                continue
+            manifest_group.append((node.name, (values or {})[node.name]))
+            for field in CLEARED_TENSOR_FIELDS:
+                node.attr["value"].tensor.ClearField(field)
     doc: dict[str, Any] = {"format": "graph-model", "generatedBy": "2.15.0", "convertedBy": CONVERTED_BY}
     if signature:
         doc["signature"] = signature
     doc["modelTopology"] = MessageToDict(graph_def)
+    if initializer is not None:
+        doc["modelInitializer"] = MessageToDict(initializer)
     doc["weightsManifest"] = write_weights([manifest_group], folder, shard_size, quantization)
     path = folder / "model.json"
     path.write_text(json.dumps(doc))
