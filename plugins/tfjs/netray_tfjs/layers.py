@@ -37,6 +37,15 @@ class ManifestLayerWeights:
         self.tensors = tensors
         self.used: set[str] = set()
         self.keras3 = any(name.startswith("layers/") for name in tensors)
+        # Names by their first path part (Keras 3: first two), so each layer looks at its own few only.
+        self.order = {name: k for k, name in enumerate(tensors)}
+        self.by_head: dict[str, list[str]] = {}
+        for name in tensors:
+            self.by_head.setdefault(self._head(name), []).append(name)
+
+    def _head(self, name: str) -> str:
+        parts = name.split("/", 2)
+        return "/".join(parts[:2]) if self.keras3 and parts[0] == "layers" else parts[0]
 
     def layer_tensors(
         self, scope: tuple[str, ...], layer: str, saved: tuple[str, ...], class_name: str, config: dict[str, Any]
@@ -45,8 +54,9 @@ class ManifestLayerWeights:
             prefixes = ["layers/" + "/layers/".join(saved) + "/"]
         else:
             prefixes = ["/".join((*scope, layer)) + "/", f"{layer}/"]
+        candidates = {n for p in prefixes for n in self.by_head.get(self._head(p), ())}
         owned: dict[str, str] = {}  # weight name -> its short name below the layer, in manifest order
-        for name in self.tensors:
+        for name in sorted(candidates, key=self.order.__getitem__):
             if name in self.used:
                 continue
             prefix = next((p for p in prefixes if name.startswith(p) and not _nested(name, p)), None)
