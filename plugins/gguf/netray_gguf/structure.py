@@ -201,8 +201,6 @@ def cols(t: Tensor | None) -> int | None:
 class Inferred:
     graph: Graph | None
     note: str  # what was drawn, or why nothing was
-    generic_blocks: list[int] = field(default_factory=list)
-    unplaced: list[str] = field(default_factory=list)
 
 
 def infer_graph(meta: Metadata, tensors: dict[str, Tensor]) -> Inferred:
@@ -236,7 +234,7 @@ def infer_graph(meta: Metadata, tensors: dict[str, Tensor]) -> Inferred:
         note += f"; {len(unplaced)} tensors are not drawn (in the tensor list only)"
     graph.metadata["inferred blocks"] = len(layout.blocks) - len(builder.generic)
     graph.metadata["generic blocks"] = len(builder.generic)
-    return Inferred(graph, note, builder.generic, unplaced)
+    return Inferred(graph, note)
 
 
 class _Builder:
@@ -317,7 +315,7 @@ class _Builder:
     def build(self) -> Graph:
         g, top, hp = self.graph, self.layout.top, self.hp
         embd = top.get("token_embd", {}).get("weight")
-        width = hp.size("embedding_length") or cols(embd)
+        width = cols(embd) or hp.size("embedding_length")  # the table's shape wins over a key that disagrees
         if embd is not None:
             tokens = self.fresh("tokens", TensorType("int32", (SEQ,)))
             g.inputs.append(tokens)
@@ -349,7 +347,7 @@ class _Builder:
             x = self.norm(top, "token_embd_norm", x, "", ())
         rope = {stem: top[stem]["weight"] for stem in ROPE_TENSORS if "weight" in top.get(stem, {})}
         for index in sorted(self.layout.blocks):
-            x = self.block(index, self.layout.blocks[index], x, width, rope)
+            x = self.block(index, self.layout.blocks[index], x, rope)
         if "output_norm" in top:
             x = self.norm(top, "output_norm", x, "", ())
         head = top.get("output", {}).get("weight")
@@ -362,7 +360,7 @@ class _Builder:
         g.outputs.append(x)
         return g.link()
 
-    def block(self, index: int, parts: Parts, x: Value, width: int | None, rope: dict[str, Tensor]) -> Value:
+    def block(self, index: int, parts: Parts, x: Value, rope: dict[str, Tensor]) -> Value:
         if not self.recognised(parts):
             return self.generic_block(index, parts, x)
         b = f"blk.{index}"
