@@ -21,7 +21,7 @@ from netray import Attribute, AttrKind, Graph, Node, Port, Tensor, TensorType
 from netray_coreml import messages
 from netray_coreml.implicit import capture
 from netray_coreml.operators import NN_DOMAIN, category
-from netray_coreml.weights import weight_tensor
+from netray_coreml.weights import WeightSource, weight_tensor
 
 NETWORK = "CoreML.Specification.NeuralNetwork"
 WEIGHTS = "CoreML.Specification.WeightParams"
@@ -142,8 +142,9 @@ def _tensor_type(tensor: Any) -> TensorType | None:
 class NetworkBuilder:
     """Fills a graph from a network's layers; one builder per model (nested networks share it)."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, source: WeightSource | None = None) -> None:
         self.location = location
+        self.source = source
         self.layers = 0
 
     def build(self, graph: Graph, network: Any, rename: dict[str, str] | None = None, depth: int = 0) -> None:
@@ -189,7 +190,7 @@ class NetworkBuilder:
             except (ValueError, ZeroDivisionError, OverflowError):
                 shapes = []
             name = f"{layer.name}/{port_name}"
-            tensor = weight_tensor(name, weights, shapes, self.location)
+            tensor = weight_tensor(name, weights, shapes, self.location, self.source)
             if tensor is None:
                 continue
             value = graph.value(name, TensorType(tensor.dtype, tensor.shape))

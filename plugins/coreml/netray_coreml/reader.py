@@ -26,10 +26,12 @@ from netray import Attribute, AttrKind, FormatError, Graph, Metadata, Model, Nod
 from netray_coreml import messages, nnshapes, proto
 from netray_coreml.features import feature_type, feature_value
 from netray_coreml.formats import PACKAGE_FORMAT
+from netray_coreml.lazy import Slice, read_stripped
 from netray_coreml.mlprogram import Context, read_program
 from netray_coreml.neuralnetwork import NETWORK, NetworkBuilder, classifier, preprocessing
 from netray_coreml.operators import MODEL_DOMAIN, category
 from netray_coreml.package import resolve_package
+from netray_coreml.weights import WeightSource
 from netray_coreml.wire import WireError, diagnose, fields
 
 MAX_PROTOBUF_BYTES = 2**31 - 1  # protobuf's limit for one message
@@ -54,6 +56,23 @@ def _read_bytes(path: Path, format: str) -> bytes:
 class Parsed:
     spec: Any
     unreadable: dict[int, str] = field(default_factory=dict)  # top-level field number -> where it stops parsing
+    slices: list[Slice] = field(default_factory=list)  # weight bytes left in the file (lazy.py)
+
+
+def read_spec(path: Path, format: str) -> Parsed:
+    """The Model of ``path``, its NeuralNetwork weight bytes left in the file where the walk allows."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise FormatError(path, format, f"cannot read the file: {exc.strerror or exc}") from None
+    if size > MAX_PROTOBUF_BYTES:
+        raise FormatError(path, format, f"{size:,} bytes: a Core ML protobuf is at most 2 GiB")
+    try:
+        stripped, slices = read_stripped(path, proto.Model.DESCRIPTOR)
+        return Parsed(proto.Model.FromString(stripped), slices=slices)
+    except (WireError, DecodeError, RecursionError, OSError, ValueError):
+        pass  # damaged or unusual: parse the whole file, which says precisely what is wrong
+    return parse(_read_bytes(path, format), path, format)
 
 
 def parse(data: bytes, path: Path, format: str) -> Parsed:
@@ -104,8 +123,9 @@ def _metadata(description: Any) -> Metadata:
 class ModelReader:
     """Builds graphs from a parsed Model; sub-models of pipelines recurse through ``graph``."""
 
-    def __init__(self, path: Path, model_file: Path, format: str) -> None:
+    def __init__(self, path: Path, model_file: Path, format: str, slices: list[Slice] | None = None) -> None:
         self.path = path
+        self.source = WeightSource(model_file, format, slices or [])
         self.format = format
         self.location = model_file.name
         self.context = Context(model_file.parent, format, str(model_file), model_file.name)
@@ -154,7 +174,7 @@ class ModelReader:
     def _network(self, graph: Graph, network: Any, description: Any, model_type: str) -> None:
         images = [f.name for f in description.input if f.type.WhichOneof("Type") == "imageType"]
         rename = preprocessing(graph, network, images, self.location)
-        builder = NetworkBuilder(self.location)
+        builder = NetworkBuilder(self.location, self.source)
         builder.build(graph, network, rename)
         self.layers += builder.layers
         if nnshapes.infer(graph):
@@ -266,7 +286,7 @@ def load(path: Path, format: str) -> Model:
         properties.update(package.properties)
     else:
         model_file = path
-    parsed = parse(_read_bytes(model_file, format), model_file, format)
+    parsed = read_spec(model_file, format)
     try:
         return _model(path, model_file, format, parsed, properties)
     except FormatError:
@@ -280,7 +300,7 @@ def load(path: Path, format: str) -> Model:
 
 def _model(path: Path, model_file: Path, format: str, parsed: Parsed, properties: Metadata) -> Model:
     spec = parsed.spec
-    reader = ModelReader(path, model_file, format)
+    reader = ModelReader(path, model_file, format, parsed.slices)
     model = Model(format)
     model.format_version = str(spec.specificationVersion)
     model.metadata = _metadata(spec.description)

@@ -13,13 +13,16 @@ shape its parameters imply); where the stored count disagrees, the tensor is 1-D
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from netray import Quantization, Tensor, dtypes
+from netray import Quantization, Tensor, dtypes, file_slice_loader
 from netray_coreml.bits import as_dtype, define_dtypes, uint_dtype, unpack
+from netray_coreml.lazy import Slice, markers
 
 define_dtypes()
 
@@ -76,15 +79,41 @@ def _shape_for(count: int, shapes: Sequence[Sequence[int]]) -> tuple[int, ...]:
     return (count,)
 
 
-def weight_tensor(name: str, weights: Any, shapes: Sequence[Sequence[int]], location: str) -> Tensor | None:
+@dataclass(frozen=True)
+class WeightSource:
+    """The model file, and where lazy.py found the weight bytes it left out of the parse."""
+
+    path: Path
+    format: str
+    slices: Sequence[Slice]
+
+
+# Whole-byte storage of the weight fields: netray dtype, numpy storage, bytes per value.
+_STORAGE = {
+    "floatValue": ("float32", "<f4", 4),
+    "float16Value": ("float16", "<f2", 2),
+    "int8RawValue": ("int8", "i1", 1),
+}
+
+
+def weight_tensor(
+    name: str, weights: Any, shapes: Sequence[Sequence[int]], location: str, source: WeightSource | None = None
+) -> Tensor | None:
     """The tensor of one ``WeightParams``, or None when it stores no values.
 
     ``shapes`` are the shapes the layer implies, best first; the first whose element count
-    matches the stored values is used.
+    matches the stored values is used. With a ``source``, weights whose bytes lazy.py left in
+    the file are read from there when asked; others come from the parsed message.
     """
     metadata: dict[str, Any] = {"updatable": True} if weights.isUpdatable else {}
-    if len(weights.floatValue):
-        count = len(weights.floatValue)
+    if source is not None and source.slices:
+        for field, index in markers(weights).items():
+            if 0 <= index < len(source.slices):
+                return _file_tensor(name, weights, field, source.slices[index], shapes, source, metadata)
+    # The set fields, each read once: reading a bytes field copies it.
+    present = {field.name: value for field, value in weights.ListFields()}
+    if "floatValue" in present:
+        count = len(present["floatValue"])
         shape = _shape_for(count, shapes)
         return Tensor(
             name,
@@ -95,73 +124,94 @@ def weight_tensor(name: str, weights: Any, shapes: Sequence[Sequence[int]], loca
             location,
             metadata=metadata,
         )
-    if len(weights.float16Value):
-        data = weights.float16Value
-        if len(data) % 2:
+    for field in ("float16Value", "int8RawValue"):
+        if field in present:
+            data = present[field]
+            dtype, storage, itemsize = _STORAGE[field]
+            quantization = _quantization(weights)[1] if field == "int8RawValue" else None
+            if len(data) % itemsize:
+                note = f" ({len(data)} bytes is no whole number of {dtype} values)"
+                return Tensor(name, dtype, None, None, len(data), location + note, metadata=metadata)
+            shape = _shape_for(len(data) // itemsize, shapes)
             return Tensor(
-                name, "float16", None, None, len(data), location + " (odd float16 byte count)", metadata=metadata
-            )
-        shape = _shape_for(len(data) // 2, shapes)
-        return Tensor(
-            name,
-            "float16",
-            shape,
-            lambda: np.frombuffer(data, dtype="<f2").astype(np.float16).reshape(shape),
-            len(data),
-            location,
-            metadata=metadata,
+                name, dtype, shape, _bytes_loader(data, storage, dtype, shape), len(data), location,
+                metadata=metadata, quantization=quantization,
+            )  # fmt: skip
+    if "rawValue" in present:
+        data = present["rawValue"]
+        bits, quantization = _quantization(weights)
+        return _packed(
+            name, bits, len(data), shapes, location, metadata, quantization, lambda: np.frombuffer(data, np.uint8)
         )
-    if len(weights.int8RawValue):
-        data = weights.int8RawValue
-        _, quantization = _quantization(weights)
-        shape = _shape_for(len(data), shapes)
-        return Tensor(
-            name,
-            "int8",
-            shape,
-            lambda: np.frombuffer(data, dtype=np.int8).reshape(shape),
-            len(data),
-            location,
-            metadata=metadata,
-            quantization=quantization,
-        )
-    if len(weights.rawValue):
-        return _raw_tensor(name, weights, shapes, location, metadata)
     return None
 
 
-def _raw_tensor(
-    name: str, weights: Any, shapes: Sequence[Sequence[int]], location: str, metadata: dict[str, Any]
+def _bytes_loader(data: bytes, storage: str, dtype: str, shape: tuple[int, ...]) -> Callable[[], np.ndarray]:
+    return lambda: np.frombuffer(data, dtype=storage).astype(dtype).reshape(shape)
+
+
+def _file_tensor(
+    name: str,
+    weights: Any,
+    field: str,
+    where: Slice,
+    shapes: Sequence[Sequence[int]],
+    source: WeightSource,
+    metadata: dict[str, Any],
 ) -> Tensor:
-    data = weights.rawValue
-    bits, quantization = _quantization(weights)
+    """A weight whose bytes stayed in the file: a loader of that slice (bounds-checked when read)."""
+    location = f"{source.path.name} @ {where.offset}, {where.length:,} bytes"
+    if field == "rawValue":
+        bits, quantization = _quantization(weights)
+        raw = file_slice_loader(source.path, where.offset, where.length, "u1", (where.length,), source.format)
+        return _packed(name, bits, where.length, shapes, location, metadata, quantization, raw)
+    dtype, storage, itemsize = _STORAGE[field]
+    quantization = _quantization(weights)[1] if field == "int8RawValue" else None
+    if where.length % itemsize:
+        note = f" ({where.length} bytes is no whole number of {dtype} values)"
+        return Tensor(name, dtype, None, None, where.length, location + note, metadata=metadata)
+    shape = _shape_for(where.length // itemsize, shapes)
+    slice_loader = file_slice_loader(source.path, where.offset, where.length, storage, shape, source.format)
+    return Tensor(
+        name, dtype, shape, lambda: slice_loader().astype(dtype, copy=False), where.length, location,
+        metadata=metadata, quantization=quantization,
+    )  # fmt: skip
+
+
+def _packed(
+    name: str,
+    bits: int,
+    length: int,
+    shapes: Sequence[Sequence[int]],
+    location: str,
+    metadata: dict[str, Any],
+    quantization: Quantization | None,
+    raw: Callable[[], np.ndarray],
+) -> Tensor:
+    """``rawValue``: ``bits``-bit unsigned integers packed most significant bit first."""
     if not 1 <= bits <= 8:
         metadata["numberOfBits"] = bits
-        return Tensor(
-            name,
-            None,
-            (len(data),),
-            None,
-            len(data),
-            location + f" ({bits}-bit values are not readable)",
-            metadata=metadata,
-        )
+        note = f" ({bits}-bit values are not readable)"
+        return Tensor(name, None, (length,), None, length, location + note, metadata=metadata)
     dtype = uint_dtype(bits)
-    count = len(data) * 8 // bits
+    count = length * 8 // bits
     shape: tuple[int, ...] = (count,)
     for candidate in shapes:  # packed: a shape fits when its values fill the bytes, padding < 1 byte
-        if (
-            candidate
-            and all(int(d) > 0 for d in candidate)
-            and dtypes.byte_size(dtype, _product(candidate)) == len(data)
-        ):
+        if candidate and all(int(d) > 0 for d in candidate) and dtypes.byte_size(dtype, _product(candidate)) == length:
             shape = tuple(int(d) for d in candidate)
             break
     elements = _product(shape)
 
     def load() -> np.ndarray:
-        raw = np.frombuffer(data, dtype=np.uint8)
-        return as_dtype(unpack(raw, bits, elements, lsb_first=False), dtype).reshape(shape)
+        return as_dtype(unpack(raw(), bits, elements, lsb_first=False), dtype).reshape(shape)
 
-    size = dtypes.byte_size(dtype, elements)
-    return Tensor(name, dtype, shape, load, size, location, metadata=metadata, quantization=quantization)
+    return Tensor(
+        name,
+        dtype,
+        shape,
+        load,
+        dtypes.byte_size(dtype, elements),
+        location,
+        metadata=metadata,
+        quantization=quantization,
+    )

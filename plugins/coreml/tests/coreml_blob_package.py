@@ -59,7 +59,9 @@ def _append_by_layout(path: Path, code: int, data: bytes) -> int:
 
 def _tensor_type(target: Any, dtype: str, shape: tuple[int, ...]) -> None:
     tensor = target.tensorType
-    tensor.dataType = proto.message("MILSpec.TensorType").DESCRIPTOR.fields_by_name["dataType"].enum_type.values_by_name[dtype].number
+    tensor.dataType = (
+        proto.message("MILSpec.TensorType").DESCRIPTOR.fields_by_name["dataType"].enum_type.values_by_name[dtype].number
+    )
     tensor.rank = len(shape)
     for size in shape:
         tensor.dimensions.add().constant.size = size

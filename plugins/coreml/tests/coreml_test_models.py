@@ -298,7 +298,9 @@ def save_multifunction(folder: Path) -> Path:
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(module, torch.rand(1, 4))
         for name, batch in (("one", 1), ("two", 2)):
-            model = ct.convert(traced, inputs=[ct.TensorType(name="x", shape=(batch, 4))], minimum_deployment_target=ct.target.iOS18)
+            model = ct.convert(
+                traced, inputs=[ct.TensorType(name="x", shape=(batch, 4))], minimum_deployment_target=ct.target.iOS18
+            )
             source = folder / f"function_{name}.mlpackage"
             model.save(str(source))
             descriptor.add_function(str(source), src_function_name="main", target_function_name=name)

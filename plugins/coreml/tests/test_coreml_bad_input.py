@@ -220,3 +220,14 @@ def test_package_without_manifest_reads_the_default_model(package: Path, tmp_pat
     model = netray.load_model(copy)
     assert "no Manifest.json" in model.properties["note"]
     assert [n.op for n in model.main.nodes][:2] == ["conv", "relu"]
+
+
+def test_mlmodel_shrunk_after_opening(shared_models: Path, tmp_path: Path) -> None:
+    """NeuralNetwork weights stay in the file until read; their bounds are checked then."""
+    path = tmp_path / "shrinking.mlmodel"
+    path.write_bytes((shared_models / MNIST).read_bytes())
+    model = netray.load_model(path)
+    path.write_bytes(path.read_bytes()[:5000])
+    last = list(model.all_tensors())[-1][1]
+    with pytest.raises(netray.FormatError, match="past the end"):
+        last.numpy()

@@ -14,7 +14,7 @@ import netray_coreml.plugin as plugin
 
 pytest.importorskip("coremltools", reason="coremltools' blob writer (test-only dependency) writes weight.bin")
 
-from coreml_blob_package import SHAPE, write_package  # noqa: E402
+from coreml_blob_package import SHAPE, write_package
 
 EXPECTED_DTYPES = {
     "f32": "float32", "f16": "float16", "i8": "int8", "u8": "uint8", "i16": "int16", "u16": "uint16",
@@ -41,6 +41,8 @@ def test_every_blob_type(tmp_path: Path) -> None:
         elif name == "fp8":
             np.testing.assert_array_equal(got.view(np.uint8).ravel(), array)
         else:
-            np.testing.assert_array_equal(got.astype(np.int64 if array.dtype.kind in "iu" else np.float64).ravel(), array)
+            np.testing.assert_array_equal(
+                got.astype(np.int64 if array.dtype.kind in "iu" else np.float64).ravel(), array
+            )
     # Packed sizes: 15 three-bit values take 6 bytes, 15 one-bit values 2.
     assert weights["u3"].byte_size == 6 and weights["u1"].byte_size == 2 and weights["i4"].byte_size == 8

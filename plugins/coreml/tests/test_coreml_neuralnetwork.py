@@ -228,3 +228,29 @@ def test_other_model_types_open_as_one_node(tmp_path: Path) -> None:
     assert node.attribute("offset").value == [1.5]
     assert node.attribute("weights").value == [{"value": [0.25, -0.5]}]
     assert glm_model.main.outputs[0].type == netray.TensorType("float64", ())
+
+
+@pytest.mark.parametrize("kind", ["float", "fp16", "q4", "q3lut", "recurrent"])
+def test_weights_left_in_the_file_equal_parsed_ones(
+    files: dict[str, Path], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights read from their file slices (lazy.py) equal those protobuf parses when the walk is off."""
+    import netray_coreml.reader as reader
+    from netray_coreml.wire import WireError
+
+    lazy = netray.load_model(files[kind])
+    lazy_tensors = dict(lazy.all_tensors())
+    assert all(" @ " in t.location for t in lazy_tensors.values() if "meanImage" not in t.location)
+
+    def refuse(*args: object) -> None:
+        raise WireError("walk switched off for this test")
+
+    monkeypatch.setattr(reader, "read_stripped", refuse)
+    parsed = netray.load_model(files[kind])
+    parsed_tensors = dict(parsed.all_tensors())
+    assert parsed_tensors.keys() == lazy_tensors.keys()
+    for name, tensor in parsed_tensors.items():
+        assert " @ " not in tensor.location
+        other = lazy_tensors[name]
+        assert (tensor.dtype, tensor.shape, tensor.byte_size) == (other.dtype, other.shape, other.byte_size), name
+        np.testing.assert_array_equal(tensor.numpy(), other.numpy(), err_msg=name)

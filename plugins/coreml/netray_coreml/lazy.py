@@ -1,0 +1,189 @@
+"""Keeping NeuralNetwork weights out of memory: strip their bytes before protobuf parses the file.
+
+A ``.mlmodel`` holds its NeuralNetwork weights inside the protobuf (``WeightParams``'
+``floatValue``, ``float16Value``, ``rawValue``, ``int8RawValue``), and protobuf parses a message
+whole: a 1.5 GB model would be read, parsed and copied (several GB, seconds). Instead the file is
+memory-mapped and walked by its wire format, descending only into message types that can hold a
+``WeightParams`` (the schema says which); each weight's bytes are left out of the copy handed to
+protobuf, replaced by a small unknown field (``MARKER_BASE + field number``) whose value indexes
+the recorded (offset, length) of the bytes in the file. The reader then gives those weights
+loaders that read the file slice when asked.
+
+Everything else is copied as it is, so what protobuf parses is the same model minus the weight
+bytes. Anything unexpected (a weight field written unpacked, nesting past protobuf's limit) is
+left in place, and parsing goes on as before.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netray_coreml.wire import WireError, _varint
+
+WEIGHTS = "CoreML.Specification.WeightParams"
+DATA_FIELDS = {1: "floatValue", 2: "float16Value", 30: "rawValue", 31: "int8RawValue"}
+MARKER_BASE = 536_870_000  # unknown field numbers near protobuf's maximum (2**29 - 1)
+MAX_DEPTH = 100  # protobuf's own nesting limit
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Where one weight field's bytes lie in the file."""
+
+    field: str
+    offset: int
+    length: int
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _holders(root: Any) -> frozenset[str]:
+    """Full names of the message types from which a WeightParams can be reached."""
+    edges: dict[str, set[str]] = {}
+    stack, seen = [root], {root.full_name}
+    while stack:
+        message = stack.pop()
+        targets = edges.setdefault(message.full_name, set())
+        for field in message.fields:
+            if field.message_type is not None:
+                targets.add(field.message_type.full_name)
+                if field.message_type.full_name not in seen:
+                    seen.add(field.message_type.full_name)
+                    stack.append(field.message_type)
+    holders = {WEIGHTS}
+    changed = True
+    while changed:
+        changed = False
+        for name, targets in edges.items():
+            if name not in holders and targets & holders:
+                holders.add(name)
+                changed = True
+    return frozenset(holders)
+
+
+class Stripper:
+    """Copies a serialized message, leaving out weight bytes; ``slices`` records where they were."""
+
+    def __init__(self, data: Any, root: Any) -> None:
+        self.data = data
+        self.root = root
+        self.holders = _holders(root)
+        self.slices: list[Slice] = []
+
+    def strip(self) -> bytes:
+        return bytes(self._message(self.root, 0, len(self.data), 0))
+
+    def _message(self, descriptor: Any, start: int, end: int, depth: int) -> bytearray:
+        data = self.data
+        out = bytearray()
+        pos = start
+        is_weights = descriptor.full_name == WEIGHTS
+        while pos < end:
+            tag, after = _varint(data, pos)
+            number, wire_type = tag >> 3, tag & 7
+            if wire_type == 0:
+                _, stop = _varint(data, after)
+            elif wire_type == 1:
+                stop = after + 8
+            elif wire_type == 5:
+                stop = after + 4
+            elif wire_type == 2:
+                length, payload = _varint(data, after)
+                stop = payload + length
+                if stop > end:
+                    raise WireError(
+                        f"field {number} at byte {pos} needs {stop - pos:,} bytes; only {end - pos:,} remain (truncated)"
+                    )
+                if is_weights and number in DATA_FIELDS:
+                    self.slices.append(Slice(DATA_FIELDS[number], payload, length))
+                    out += _encode_varint((MARKER_BASE + number) << 3) + _encode_varint(len(self.slices) - 1)
+                    pos = stop
+                    continue
+                field = descriptor.fields_by_number.get(number)
+                inner = field.message_type if field is not None else None
+                if inner is not None and inner.full_name in self.holders and depth < MAX_DEPTH:
+                    body = self._message(inner, payload, stop, depth + 1)
+                    out += data[pos:after] + _encode_varint(len(body)) + body
+                    pos = stop
+                    continue
+            else:
+                raise WireError(f"field {number} at byte {pos} has wire type {wire_type}, which Core ML never writes")
+            if stop > end:
+                raise WireError(f"field {number} at byte {pos} runs past the end of its message (truncated)")
+            out += data[pos:stop]
+            pos = stop
+        return out
+
+
+class FileBytes:
+    """A file read by position like a bytes object: ``data[i]`` and ``data[a:b]``, through a few cached blocks.
+
+    The walk reads only field headers between the weights; a memory map would map (and count in
+    the process's resident memory) whole page-cache folios around each of them.
+    """
+
+    BLOCK = 4096
+    KEEP = 64
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+        self.blocks: dict[int, bytes] = {}
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _block(self, index: int) -> bytes:
+        block = self.blocks.get(index)
+        if block is None:
+            if len(self.blocks) >= self.KEEP:
+                self.blocks.pop(next(iter(self.blocks)))
+            block = os.pread(self.fd, self.BLOCK, index * self.BLOCK)
+            self.blocks[index] = block
+        return block
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start, stop, _ = key.indices(self.size)
+            if stop <= start:
+                return b""
+            return os.pread(self.fd, stop - start, start)
+        if not 0 <= key < self.size:
+            raise IndexError(key)
+        return self._block(key // self.BLOCK)[key % self.BLOCK]
+
+
+def read_stripped(path: Path, root: Any) -> tuple[bytes, list[Slice]]:
+    """The file's bytes without NeuralNetwork weight bytes, and where those are; WireError if unwalkable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        stripper = Stripper(FileBytes(fd, size), root)
+        return stripper.strip(), stripper.slices
+    finally:
+        os.close(fd)
+
+
+def markers(message: Any) -> dict[str, int]:
+    """The weight fields a stripped WeightParams stands for: field name -> slice index."""
+    from google.protobuf.unknown_fields import UnknownFieldSet
+
+    found: dict[str, int] = {}
+    for item in UnknownFieldSet(message):
+        number = item.field_number - MARKER_BASE
+        if number in DATA_FIELDS and item.wire_type == 0:
+            found[DATA_FIELDS[number]] = int(item.data)
+    return found
