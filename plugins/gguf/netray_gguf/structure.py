@@ -318,6 +318,8 @@ class _Builder:
         width = cols(embd) or hp.size("embedding_length")  # the table's shape wins over a key that disagrees
         if embd is not None:
             tokens = self.fresh("tokens", TensorType("int32", (SEQ,)))
+            context = hp.size("context_length")
+            tokens.description = "token ids" + (f"; seq is at most context_length {context:,}" if context else "")
             g.inputs.append(tokens)
             x = self.op(
                 "Embedding",

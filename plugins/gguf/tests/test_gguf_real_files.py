@@ -146,3 +146,4 @@ def test_llama_inferred_graph(llama: Model) -> None:
     assert by_name["token_embd"].outputs[0].values[0].type.shape == ("seq", 8)
     assert g.outputs[0].type.shape == ("seq", 32000)
     assert g.inputs[0].type.dtype == "int32"
+    assert g.inputs[0].description == "token ids; seq is at most context_length 4,096"
