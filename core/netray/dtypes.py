@@ -103,6 +103,8 @@ _GGML_BLOCKS = [
     _block("tq1_0", 256, 54, "ternary: 1.69 bits per weight"),
     _block("tq2_0", 256, 66, "ternary: 2.06 bits per weight"),
     _block("mxfp4", 32, 17, "MX 4-bit float, one e8m0 scale per 32"),
+    _block("nvfp4", 64, 36, "NVIDIA 4-bit float, fp8 scales per 16 in blocks of 64"),
+    _block("q1_0", 128, 18, "1-bit, one fp16 scale per 128"),
 ]
 
 _TABLE: dict[str, DType] = {t.name: t for t in (*_numpy_types(), *_ML_DTYPES, *_GGML_BLOCKS)}

@@ -60,6 +60,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         console.print(f"tensors     {tensors['count']:,} ({human_bytes(tensors['bytes'])}: {by_dtype})")
     if summary["weights_only"]:
         console.print("structure   weights only: the file holds named tensors and no operations")
+    elif not summary["graphs"] and not tensors["count"]:
+        console.print("structure   key/values only: the file holds metadata, no tensors and no operations")
     _key_values("metadata (what the file states)", summary["metadata"], summary.get("metadata_cut", {}), console)
     _key_values("properties (what the plugin derived)", summary["properties"], {}, console)
     for graph in summary["graphs"]:

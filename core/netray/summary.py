@@ -108,7 +108,7 @@ def model_summary(model: Model) -> dict[str, Any]:
         "ops": op_histogram(model),
         "parameters": model.parameter_count(),
         "tensors": tensor_summary(model),
-        "weights_only": model.weights_only,
+        "weights_only": model.weights_only and bool(model.tensors),
         "source": str(model.source) if model.source else None,
     }
     if metadata_cut:

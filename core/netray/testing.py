@@ -240,7 +240,7 @@ def check_model(model: Model, folder: Path | None = None) -> None:
     assert model.format, "Model.format is empty"
     _check_metadata(model.metadata, "Model.metadata")
     _check_metadata(model.properties, "Model.properties")
-    assert model.graphs or model.tensors, "the model has neither a graph nor named tensors"
+    assert model.graphs or model.tensors or model.metadata, "the model has no graph, no named tensors and no metadata"
     ids: dict[str, Any] = {}
     for graph in model.all_graphs():
         _check_links(graph)
