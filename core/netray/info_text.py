@@ -38,9 +38,7 @@ def _key_values(title: str, values: dict[str, Any], cut: dict[str, int], console
     table.add_column("key")
     table.add_column("value", overflow="fold")
     for key, value in values.items():
-        text = meta_text(value, 100)
-        if key in cut:
-            text = text.rstrip("]") + f", … ({cut[key]:,} items)]" if isinstance(value, list) else text
+        text = meta_text(value, 100, cut.get(key))
         table.add_row(escape(key), escape(text))
     console.print(table)
 

@@ -46,8 +46,11 @@ class Category(str, enum.Enum):
     OTHER = "other"
 
 
-def meta_text(value: MetaValue, limit: int = 200) -> str:
-    """A metadata value as one readable line: arrays show their first items and their length."""
+def meta_text(value: MetaValue, limit: int = 200, total: int | None = None) -> str:
+    """A metadata value as one readable line: arrays show their first items and their length.
+
+    ``total`` is the array's full length where ``value`` holds only its first items.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -61,7 +64,8 @@ def meta_text(value: MetaValue, limit: int = 200) -> str:
                 break
             shown.append(text)
             used += len(text) + 2
-        more = f", … ({len(value):,} items)" if len(shown) < len(value) else ""
+        length = len(value) if total is None else total
+        more = f", … ({length:,} items)" if len(shown) < length else ""
         return "[" + ", ".join(shown) + more + "]"
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
