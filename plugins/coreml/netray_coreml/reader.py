@@ -317,6 +317,8 @@ def _model(path: Path, model_file: Path, format: str, parsed: Parsed, properties
     }
     if spec.isUpdatable:
         model.properties["updatable"] = True
+    if len(spec.description.trainingInput):
+        model.properties["training inputs"] = [f.name for f in spec.description.trainingInput]
     for name in ("predictedFeatureName", "predictedProbabilitiesName"):
         value = getattr(spec.description, name)
         if value:

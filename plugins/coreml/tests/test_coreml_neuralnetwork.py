@@ -254,3 +254,37 @@ def test_weights_left_in_the_file_equal_parsed_ones(
         other = lazy_tensors[name]
         assert (tensor.dtype, tensor.shape, tensor.byte_size) == (other.dtype, other.shape, other.byte_size), name
         np.testing.assert_array_equal(tensor.numpy(), other.numpy(), err_msg=name)
+
+
+def test_updatable_network(tmp_path: Path, weights: dict[str, np.ndarray]) -> None:
+    quiet_coremltools()
+    from coremltools.models import datatypes
+    from coremltools.models.neural_network import NeuralNetworkBuilder, SgdParams
+
+    builder = NeuralNetworkBuilder([("x", datatypes.Array(54))], [("probs", datatypes.Array(4))], mode="classifier")
+    builder.add_inner_product(
+        "fc",
+        W=weights["fc_w"],
+        b=weights["fc_b"],
+        input_channels=54,
+        output_channels=4,
+        has_bias=True,
+        input_name="x",
+        output_name="fc1",
+    )
+    builder.add_softmax("softmax", "fc1", "probs")
+    builder.set_class_labels(["a", "b", "c", "d"])
+    builder.make_updatable(["fc"])
+    builder.set_categorical_cross_entropy_loss(name="loss", input="probs")
+    builder.set_sgd_optimizer(SgdParams(lr=0.01, batch=4))
+    builder.set_epochs(5)
+    path = save_spec(builder.spec, tmp_path / "updatable.mlmodel")
+    (model,) = netray.testing.check_plugin(plugin, [path], tmp_path / "check")
+    assert model.properties["updatable"] is True
+    assert model.properties["update optimizer.OptimizerType"] == "sgdOptimizer"
+    assert model.properties["update epochs.defaultValue"] == "5"
+    assert model.properties["training inputs"] == ["x", "classLabel"]
+    assert "probs_true" in model.properties["update lossLayers"]
+    fc = model.main.nodes[0]
+    assert fc.attribute("isUpdatable").value is True
+    assert all(t.metadata == {"updatable": True} for _, t in model.all_tensors())
