@@ -155,6 +155,12 @@ class Tensor:
     the stored bytes take in the file (packed: a ``q4_k`` tensor takes 4.5 bits an
     element). ``quantization`` describes block or affine schemes of the storage.
 
+    ``kind`` says how the values are stored: ``"dense"`` (every element, as ``dtype``),
+    ``"sparse"`` (only the non-zero values; ``numpy()`` gives what is stored), or
+    ``"quantized"`` for formats that store a narrower type and dequantize on reading
+    (TF.js uint8 weights): ``dtype`` is then the type ``numpy()`` returns, ``byte_size``
+    the stored bytes, and ``quantization`` says how they were stored.
+
     ``loader`` returns the array; it is called each time :meth:`numpy` is called
     (no caching: a viewer asking twice for a 2 GB tensor should not keep it). What
     :meth:`numpy` returns for each storage type is in :mod:`netray.dtypes`.

@@ -223,12 +223,12 @@ def _check_tensor(name: str, t: Tensor, read: bool) -> None:
         return
     array = t.numpy()
     assert isinstance(array, np.ndarray), f"{where}: numpy() gave a {type(array).__name__}"
-    if t.shape is not None and all(isinstance(d, int) for d in t.shape) and t.kind == "dense":
+    if t.shape is not None and all(isinstance(d, int) for d in t.shape) and t.kind in ("dense", "quantized"):
         assert tuple(array.shape) == t.shape, f"{where}: numpy() gave shape {array.shape}, the tensor says {t.shape}"
     info = dtypes.lookup(t.dtype)
     if info is not None and info.kind == "block":
         assert array.dtype == np.float32, f"{where}: a {t.dtype} tensor's numpy() gives float32 values, not {array.dtype}"
-    elif info is not None and info.kind not in ("string",) and t.kind == "dense":
+    elif info is not None and info.kind not in ("string",) and t.kind in ("dense", "quantized"):
         expected = dtypes.numpy_dtype(t.dtype)
         if expected is not None:
             assert array.dtype == expected, f"{where}: numpy() gave {array.dtype}, the tensor says {t.dtype}"
