@@ -127,6 +127,15 @@ def _attributes(op: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _persistable(op: dict[str, Any]) -> bool:
+    """The op's result attributes (``OA``) mark its result persistable (a stored variable)."""
+    for item in op.get("OA") or []:
+        if isinstance(item, dict) and item.get("N") == "persistable":
+            value = attribute_value(item.get("AT"))
+            return bool(value[0]) if isinstance(value, list) and value else bool(value)
+    return False
+
+
 def _constant(op_name: str, attrs: dict[str, Any]) -> np.ndarray | None:
     """The value of a ``full`` or ``full_int_array`` op, computed from its attributes."""
     dtype = attribute_value(attrs.get("dtype"))
@@ -217,6 +226,11 @@ class _Builder:
         results = _list(op.get("O"), "results")
         if name == "data" and dialect == "pd_op":
             label = attribute_value(attrs.get("name"))
+            if _persistable(op) and isinstance(label, str) and len(results) == 1:
+                # a persistable data variable is stored with the parameters (Paddle's get_pir_parameters)
+                r = _dict(results[0], "result")
+                self.stored(define(r.get("%"), label, r.get("TT")))
+                return
             for r in results:
                 r = _dict(r, "result")
                 graph.inputs.append(define(r.get("%"), str(label or f"%{r.get('%')}"), r.get("TT")))
@@ -312,7 +326,11 @@ class _Builder:
             name = attrs[-1]  # the compressed form: [is_distributed, is_parameter, need_clip, name]
         else:
             name = str(attribute_value(_attributes(op).get("parameter_name")) or f"%{result.get('%')}")
-        value = define(result.get("%"), name, result.get("TT"))
+        self.stored(define(result.get("%"), name, result.get("TT")))
+
+    def stored(self, value: Value) -> None:
+        """Make ``value`` a weight read from the parameters file (or one marked as not stored)."""
+        name = value.name
         self.parameters.append(name)
         tensor = self.weights.by_name.get(name)
         if tensor is None:
@@ -343,7 +361,8 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def parameter_names(document: dict[str, Any]) -> list[str]:
-    """Names of the program's parameter ops anywhere in it, in program order (an explicit stack, no recursion)."""
+    """Names of what the parameters file stores, in program order: parameter ops and persistable data
+    variables (Paddle's get_pir_parameters), found anywhere in the program without recursion."""
     names: list[str] = []
     stack: list[Any] = [document.get("program")]
     while stack:
@@ -354,6 +373,10 @@ def parameter_names(document: dict[str, Any]) -> list[str]:
                 names.append(item["A"][-1])
             elif ident in ("0.parameter", "builtin.parameter"):
                 found = attribute_value(_attributes(item).get("parameter_name"))
+                if isinstance(found, str):
+                    names.append(found)
+            elif ident in ("1.data", "pd_op.data") and _persistable(item):
+                found = attribute_value(_attributes(item).get("name"))
                 if isinstance(found, str):
                     names.append(found)
             stack.extend(reversed([v for k, v in item.items() if k in ("regions", "blocks", "ops")]))

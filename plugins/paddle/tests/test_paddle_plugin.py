@@ -322,6 +322,33 @@ def test_pir_version_1_without_parameters(tmp_path: Path) -> None:
     assert model.properties["weights"].startswith("no inference.pdiparams")
 
 
+def test_pir_persistable_data_is_stored_with_the_parameters(tmp_path: Path) -> None:
+    """Paddle saves parameters and persistable data variables together, sorted by name."""
+    document = json.loads(json.dumps(PIR_V1))
+    ops = document["program"]["regions"][0]["blocks"][0]["ops"]
+    ops.insert(2, {
+        "#": "1.data",
+        "A": [{"AT": {"#": "0.a_str", "D": "a_state"}, "N": "name"}],
+        "I": [],
+        "O": [{"%": 7, "TT": {"#": "0.t_dtensor", "D": [{"#": "0.t_f32"}, [30], "NCHW", [], 0]}}],
+        "OA": [{"AT": {"#": "0.a_array", "D": [{"#": "0.a_bool", "D": True}]}, "N": "persistable"}],
+    })  # fmt: skip
+    ops[-2]["I"].append({"%": 7})  # the add reads it too
+    (tmp_path / "m.json").write_text(json.dumps(document))
+    rng = np.random.default_rng(0)
+    values = {
+        "a_state": rng.random(30, np.float32),
+        "fc_0.b_0": rng.random(30, np.float32),
+        "fc_0.w_0": rng.random((30, 30), np.float32),
+    }
+    (tmp_path / "m.pdiparams").write_bytes(b"".join(write_tensor(values[k], FP32) for k in sorted(values)))
+    model = netray.testing.check_load(plugin, tmp_path / "m.json", tmp_path / "check")
+    assert [v.name for v in model.main.inputs] == ["A"]
+    weights = {v.name: v.initializer for v in model.main.weights()}
+    assert sorted(weights) == sorted(values)
+    assert all(np.array_equal(weights[k].numpy(), v) for k, v in values.items())
+
+
 # --- broken input --------------------------------------------------------------------------
 
 
