@@ -112,6 +112,15 @@ def call_tensors(call: Any) -> tuple[list[tuple[Ref, TensorType | None]], dict[s
     return found, kwargs
 
 
+def nested_call_offset(referenced: set[int], calls: int) -> int:
+    """The node index of a nested model's first outer call, from the indices its consumers use.
+
+    Keras 2 files refer to the calls as 1..n (node 0 is the model's own creation); Keras 3
+    files as 0..n-1.
+    """
+    return 1 if referenced and 0 not in referenced and max(referenced) <= max(calls, 1) else 0
+
+
 def snake_case(class_name: str) -> str:
     """Keras' own ``to_snake_case``: ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"\W+", "", class_name)
@@ -227,12 +236,15 @@ class GraphBuilder:
                 continue
             if self.is_model(layer):
                 outputs: list[Value] = []
+                # Keras 2 counts a nested model's own creation as its node 0, so the outer calls
+                # that consumers refer to start at 1; Keras 3 starts at 0.
+                first = nested_call_offset({node for layer_name, node in outputs_per_call if layer_name == name}, len(calls))
                 for k, call in enumerate(calls or [None]):
                     inputs = [value_for(r, t) for r, t in call_tensors(call)[0]] if call is not None else None
                     if k == 0:
                         outputs = self.build_model(layer, (*scope, name), inputs, (*saved, keys[id(layer)]))
                     for t, v in enumerate(outputs):
-                        tensors[Ref(name, k, t)] = v
+                        tensors[Ref(name, k + first, t)] = v
                 continue
             input_ports: list[Port] = []
             output_ports: list[Port] = []

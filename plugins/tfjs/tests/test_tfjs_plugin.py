@@ -414,6 +414,9 @@ def test_keras2_style_names_find_layers_inside_nested_models(tmp_path: Path) -> 
     assert list(model.tensors) == ["optimizer/iter"] and model.tensors["optimizer/iter"].dtype == "int32"
     assert int(model.tensors["optimizer/iter"].numpy()) == 7
     assert model.properties["weights not on a layer"] == 1
+    # Keras 2 refers to the nested model's first outer call as node 1: d2 still reads its output.
+    d2 = next(n for n in model.main.nodes if n.name == "d2")
+    assert d2.inputs[0].values[0].producer is d1
 
 
 # -- graph models -------------------------------------------------------------------------------------
