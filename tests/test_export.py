@@ -235,7 +235,6 @@ def test_large_scenes_are_drawn_in_full_detail(monkeypatch: pytest.MonkeyPatch) 
     scene = scene_of(SAMPLE, "all")
     through_paint = viewer_export.render_scene(scene, ".svg")
     monkeypatch.setattr(viewer_export, "DETAIL_LIMIT", 10)
-    monkeypatch.setattr(viewer_export, "EDGE_CHUNK", 7)
     direct = viewer_export.render_scene(scene, ".svg")
     texts = [(t.text or "").strip() for t in ET.fromstring(direct).iter(f"{SVG_NS}text")]
     assert sorted(texts) == sorted((t.text or "").strip() for t in ET.fromstring(through_paint).iter(f"{SVG_NS}text"))

@@ -18,7 +18,8 @@ from netray.ids import assign_ids
 from netray.ir import Attribute, AttrKind, Graph, Model, Node, Port, TensorType
 from netray.scene import ItemKind, Scene
 from netray_viewer import properties
-from netray_viewer.painter import ScenePainter, arrowheads_path
+from netray_viewer.edge_paths import arrowheads_path
+from netray_viewer.painter import ScenePainter
 from netray_viewer.picking import nearest_edge
 from netray_viewer.search import search_graph
 from netray_viewer.theme import dark_theme, light_theme
@@ -84,7 +85,7 @@ def test_painter_fills_boxes_with_the_category_colour(qapp: object) -> None:
 
 def test_arrowhead_tips_sit_on_the_edge_ends() -> None:
     scene = two_box_scene()
-    bounds = arrowheads_path(scene, np.array([0])).boundingRect()
+    bounds = arrowheads_path(scene.edge_points, scene.edge_offsets, np.array([0])).boundingRect()
     assert bounds.bottom() == pytest.approx(100.0)  # the tip touches the Sigmoid box's top
     assert bounds.top() < 100.0 and bounds.center().x() == pytest.approx(40.0)
 
@@ -154,7 +155,7 @@ def test_long_names_get_break_opportunities_but_keep_their_text() -> None:
 
 
 def test_whole_scene_paths_hold_every_box_and_edge(qapp: object) -> None:
-    from netray_viewer.painter import SceneGeometry
+    from netray_viewer.geometry import SceneGeometry
 
     scene = two_box_scene()
     geometry = SceneGeometry.of(scene)
@@ -177,7 +178,7 @@ def test_whole_scene_paths_come_in_bands_and_a_view_draws_those_reaching_it(qapp
     from netray.hierarchy import Hierarchy
     from netray.layout import layout_scene
     from netray.layout import synthetic as syn
-    from netray_viewer.painter import BANDS, SceneGeometry
+    from netray_viewer.geometry import BANDS, SceneGeometry
 
     graph = syn.layered_dag(600)
     h = Hierarchy.build(graph)
@@ -226,7 +227,7 @@ def test_full_detail_painting_draws_every_box_without_culling(qapp: object) -> N
     image = QImage(200, 200, QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
-    drawn = ScenePainter(scene, light_theme()).paint_full_detail(painter, edge_chunk=1)
+    drawn = ScenePainter(scene, light_theme()).paint_full_detail(painter)
     painter.end()
     assert drawn == 2
     # Both boxes are drawn in their category colour (left edge of each, beside the title).

@@ -17,7 +17,8 @@ from PyQt6.QtGui import QKeyEvent, QNativeGestureEvent, QPainter
 from PyQt6.QtWidgets import QGestureEvent, QLabel, QPinchGesture, QStyleOptionGraphicsItem, QWidget
 
 from netray.scene import ItemKind, Scene
-from netray_viewer.painter import EDGE_LABEL_ZOOM, LINES_ZOOM, SceneGeometry, ScenePainter, expand_marker_rect
+from netray_viewer.geometry import SceneGeometry
+from netray_viewer.painter import EDGE_LABEL_ZOOM, LINES_ZOOM, ScenePainter, expand_marker_rect
 from netray_viewer.picking import nearest_edge
 from netray_viewer.theme import Theme
 

@@ -28,7 +28,6 @@ PNG_SCALE = 2.0  # device pixels per scene unit: text stays sharp when zoomed in
 MAX_PNG_SIDE = 16384  # pixels; larger graphs are scaled down to fit
 MAX_PNG_PIXELS = 1 << 27  # 512 MB of ARGB32 at most, whatever the aspect ratio
 MAX_PDF_SIDE = 14400.0  # points (200 inches): the largest page PDF readers accept; larger graphs are scaled to fit
-EDGE_CHUNK = 3 * DETAIL_LIMIT  # the painter draws at most this many edges in detail per call
 
 
 def picture_rect(scene: Scene) -> QRectF:
@@ -55,10 +54,10 @@ def paint_whole_scene(painter: QPainter, scene: Scene, theme: Theme, rect: QRect
     """
     painter.fillRect(rect, theme.background)
     scene_painter = ScenePainter(scene, theme)
-    if scene.size <= DETAIL_LIMIT and len(scene.edge_src) <= EDGE_CHUNK:
+    if scene.size <= DETAIL_LIMIT:
         scene_painter.paint(painter, rect, FULL_DETAIL_ZOOM)
         return
-    scene_painter.paint_full_detail(painter, FULL_DETAIL_ZOOM, EDGE_CHUNK)
+    scene_painter.paint_full_detail(painter, FULL_DETAIL_ZOOM)
 
 
 def _paint_on(device: QPaintDevice, scene: Scene, theme: Theme, rect: QRectF, scale: float) -> None:

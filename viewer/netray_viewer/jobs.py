@@ -17,10 +17,10 @@ from PyQt6.QtWidgets import QApplication
 from netray.errors import FormatError
 from netray.layout import LayoutCache
 from netray.scene import Scene
+from netray_viewer.geometry import SceneGeometry
 from netray_viewer.layout_worker import LayoutJob
 from netray_viewer.navigation import Navigation
 from netray_viewer.open_worker import OpenJob
-from netray_viewer.painter import SceneGeometry
 
 
 class Jobs(QObject):

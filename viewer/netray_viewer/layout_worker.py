@@ -13,7 +13,8 @@ from typing import Any
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from netray.layout import LayoutCache
-from netray_viewer.painter import DETAIL_LIMIT, SceneGeometry
+from netray_viewer.geometry import SceneGeometry
+from netray_viewer.painter import DETAIL_LIMIT
 
 
 class CancelFlag:

@@ -9,15 +9,14 @@ edge labels appearing as they become readable.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import numpy as np
-import pyqtgraph as pg
 from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt
-from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 
 from netray.scene import ItemKind, Scene
+from netray_viewer.edge_paths import arrowheads_path
+from netray_viewer.geometry import TITLE_HEIGHT, SceneGeometry, rects_path
+from netray_viewer.shapes import rects, rounded_rects, top_bands
 from netray_viewer.theme import Theme
 
 # Zoom thresholds (screen pixels per scene unit) for each level of detail.
@@ -25,281 +24,23 @@ TITLE_ZOOM = 0.32  # op titles readable
 LINES_ZOOM = 0.6  # attribute / weight lines readable
 EDGE_LABEL_ZOOM = 0.8  # tensor shapes on edges readable
 ARROW_ZOOM = 0.12  # arrowheads larger than a pixel or two
-DETAIL_LIMIT = 4000  # above this many visible items, draw from the cached whole-scene paths
+DETAIL_LIMIT = 4000  # above this many visible items, boxes are drawn as outlines only
+WHOLE_SHARE = 0.4  # a view spanning more of the scene than this draws the prebuilt whole-scene paths
 
-TITLE_HEIGHT = 22.0  # header band of a box with further lines, in scene units
 LINE_HEIGHT = 14.0
 TITLE_FONT_PX = 11  # netray.labels sizes boxes for an ~11px font
 LINE_FONT_PX = 10
 ARROW_LENGTH = 7.0
-ARROW_HALF_WIDTH = 3.5
-MARKER_SIZE = 12.0
-GREEK_CHAR_WIDTH = 5.5  # width of a bar standing for one character of an unreadable line  # the +/- square on collapsible groups
+MARKER_SIZE = 12.0  # the +/- square on collapsible groups
+RADIUS = 4.0  # corner radius of boxes
+GREEK_BAR = 5.0  # height of a bar standing for a line of text too small to read
+GREEK_CHAR_WIDTH = 5.5  # width of a bar standing for one character of an unreadable line
+FAINT_EDGE_ALPHA = 70  # far out, edges shade where thousands overlap instead of hiding the boxes
 
 
 def expand_marker_rect(x: float, y: float, w: float) -> QRectF:
     """Where the +/- marker of a group box or frame sits (top-right corner)."""
     return QRectF(x + w - MARKER_SIZE - 4, y + 4, MARKER_SIZE, MARKER_SIZE)
-
-
-BANDS = 32  # whole-scene paths are cut into this many bands along the scene's long axis
-
-
-@dataclass
-class Banded:
-    """One kind of item as paths per band along the scene's long axis, with how far each reaches.
-
-    Qt processes all of a path it is given, in view or not, so a view showing a tenth
-    of a large scene draws only the bands that reach into it. Items longer than two
-    bands (frames, skip connections) have a path of their own.
-    """
-
-    paths: list[QPainterPath] = field(default_factory=list)
-    low: list[float] = field(default_factory=list)
-    high: list[float] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, low: np.ndarray, high: np.ndarray, start: float, width: float, make: Callable[[np.ndarray], QPainterPath]) -> Banded:
-        banded = cls()
-        if len(low) == 0:
-            return banded
-        band = np.clip(((low - start) // width).astype(np.int64), 0, BANDS - 1)
-        band[(high - low) > 2 * width] = BANDS
-        order = np.argsort(band, kind="stable")
-        bounds = np.searchsorted(band[order], np.arange(BANDS + 2))
-        for b in range(BANDS + 1):
-            members = order[bounds[b] : bounds[b + 1]]
-            if len(members):
-                banded.paths.append(make(members))
-                banded.low.append(float(low[members].min()))
-                banded.high.append(float(high[members].max()))
-        return banded
-
-    def reaching(self, low: float, high: float) -> list[QPainterPath]:
-        return [p for p, a, b in zip(self.paths, self.low, self.high, strict=True) if a <= high and b >= low]
-
-
-@dataclass
-class SceneGeometry:
-    """Per-scene precomputations: edge bounding boxes and the whole-scene paths, in bands."""
-
-    scene: Scene
-    edge_left: np.ndarray
-    edge_top: np.ndarray
-    edge_right: np.ndarray
-    edge_bottom: np.ndarray
-    box_bands: dict[str, Banded] = field(default_factory=dict)
-    frame_bands: Banded = field(default_factory=Banded)
-    edge_bands: Banded = field(default_factory=Banded)
-    vertical: bool = True  # bands along y (a top-to-bottom scene) or along x
-    _built: bool = False
-
-    @classmethod
-    def of(cls, scene: Scene) -> SceneGeometry:
-        n = len(scene.edge_src)
-        pts = scene.edge_points
-        off = scene.edge_offsets
-        if n and len(pts):
-            counts = np.diff(off)
-            nonempty = counts > 0
-            starts = np.minimum(off[:-1], len(pts) - 1)
-            left = np.where(nonempty, np.minimum.reduceat(pts[:, 0], starts), np.inf)
-            right = np.where(nonempty, np.maximum.reduceat(pts[:, 0], starts), -np.inf)
-            top = np.where(nonempty, np.minimum.reduceat(pts[:, 1], starts), np.inf)
-            bottom = np.where(nonempty, np.maximum.reduceat(pts[:, 1], starts), -np.inf)
-        else:
-            left = top = np.full(n, np.inf)
-            right = bottom = np.full(n, -np.inf)
-        return cls(scene, left, top, right, bottom)
-
-    def build_whole_paths(self) -> None:
-        """Build the whole-scene paths once (in numpy, no loop per item).
-
-        The layout worker calls this for large scenes so the first far-out frame
-        costs the UI thread nothing; otherwise the first frame that needs them does.
-        """
-        if self._built:
-            return
-        scene = self.scene
-        left, top, right, bottom = scene.bounds()
-        self.vertical = bottom - top >= right - left
-        if self.vertical:
-            item_low, item_high, start, extent = scene.y, scene.y + scene.h, top, bottom - top
-            edge_low, edge_high = self.edge_top, self.edge_bottom
-        else:
-            item_low, item_high, start, extent = scene.x, scene.x + scene.w, left, right - left
-            edge_low, edge_high = self.edge_left, self.edge_right
-        width = max(extent / BANDS, 1e-9)
-
-        def items(members: np.ndarray) -> Banded:
-            return Banded.of(item_low[members], item_high[members], start, width, lambda k: rects_path(scene, members[k]))
-
-        frames = scene.kind == ItemKind.FRAME
-        self.frame_bands = items(np.flatnonzero(frames))
-        categories = np.array(scene.category, dtype=object) if scene.size else np.zeros(0, object)
-        for category in sorted(set(scene.category)):
-            members = np.flatnonzero((categories == category) & ~frames)
-            if len(members):
-                self.box_bands[category] = items(members)
-        drawn = np.flatnonzero(np.diff(scene.edge_offsets) >= 2) if len(scene.edge_offsets) else np.zeros(0, np.int64)
-        self.edge_bands = Banded.of(
-            edge_low[drawn], edge_high[drawn], start, width, lambda k: subset_polylines_path(scene, drawn[k])
-        )
-        self._built = True
-
-    def along(self, visible: QRectF) -> tuple[float, float]:
-        """The view's extent along the bands' axis."""
-        return (visible.top(), visible.bottom()) if self.vertical else (visible.left(), visible.right())
-
-    def edges_in(self, left: float, top: float, right: float, bottom: float) -> np.ndarray:
-        mask = (self.edge_left <= right) & (self.edge_right >= left) & (self.edge_top <= bottom) & (self.edge_bottom >= top)
-        return np.flatnonzero(mask)
-
-
-def rects_path(scene: Scene, items: np.ndarray) -> QPainterPath:
-    """Closed outlines of the given items' boxes as one path, built from arrays."""
-    if len(items) == 0:
-        return QPainterPath()
-    x0 = scene.x[items]
-    y0 = scene.y[items]
-    x1 = x0 + scene.w[items]
-    y1 = y0 + scene.h[items]
-    xs = np.stack([x0, x1, x1, x0, x0], axis=1).reshape(-1)
-    ys = np.stack([y0, y0, y1, y1, y0], axis=1).reshape(-1)
-    connect = np.tile(np.array([1, 1, 1, 1, 0], np.int32), len(items))
-    return pg.arrayToQPath(xs, ys, connect=connect, finiteCheck=False)
-
-
-def subset_polylines_path(scene: Scene, edges: np.ndarray) -> QPainterPath:
-    """The polylines of the given edges as straight segments in one path (gathered with arrays)."""
-    off = scene.edge_offsets
-    counts = off[edges + 1] - off[edges]
-    before = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    index = np.repeat(off[edges] - before, counts) + np.arange(int(counts.sum()))
-    return polylines_path(scene.edge_points[index], np.concatenate([[0], np.cumsum(counts)]))
-
-
-def polylines_path(points: np.ndarray, offsets: np.ndarray) -> QPainterPath:
-    """Every polyline ``points[offsets[j]:offsets[j + 1]]`` as straight segments in one path."""
-    if len(points) < 2:
-        return QPainterPath()
-    connect = np.ones(len(points), np.int32)
-    ends = offsets[1:] - 1
-    connect[ends[(ends >= 0) & (ends < len(points))]] = 0
-    return pg.arrayToQPath(
-        np.ascontiguousarray(points[:, 0], dtype=np.float64),
-        np.ascontiguousarray(points[:, 1], dtype=np.float64),
-        connect=connect,
-        finiteCheck=False,
-    )
-
-
-
-def edges_path(scene: Scene, edges: range | np.ndarray | list[int]) -> QPainterPath:
-    """One path holding the polylines of the given edges."""
-    path = QPainterPath()
-    pts = scene.edge_points
-    off = scene.edge_offsets
-    for j in edges:
-        a, b = int(off[j]), int(off[j + 1])
-        if b - a < 2:
-            continue
-        path.moveTo(float(pts[a, 0]), float(pts[a, 1]))
-        if b - a == 2:
-            path.lineTo(float(pts[a + 1, 0]), float(pts[a + 1, 1]))
-            continue
-        # Smooth bends: straight through the first and last segments, quadratic curves between.
-        for k in range(a + 1, b - 1):
-            mx = (pts[k, 0] + pts[k + 1, 0]) / 2
-            my = (pts[k, 1] + pts[k + 1, 1]) / 2
-            path.quadTo(float(pts[k, 0]), float(pts[k, 1]), float(mx), float(my))
-        path.lineTo(float(pts[b - 1, 0]), float(pts[b - 1, 1]))
-    return path
-
-
-def clipped_edges_path(scene: Scene, edges: np.ndarray, geometry: SceneGeometry, clip: QRectF) -> QPainterPath:
-    """Like :func:`edges_path`, but edges reaching outside ``clip`` keep only the segments near it.
-
-    Qt flattens and rasterises a path's full length even off screen, so a frame
-    zoomed in on a graph with long skip connections would otherwise cost seconds.
-    """
-    margin = max(clip.width(), clip.height()) * 0.05
-    left, top = clip.left() - margin, clip.top() - margin
-    right, bottom = clip.right() + margin, clip.bottom() + margin
-    inside = (
-        (geometry.edge_left[edges] >= left)
-        & (geometry.edge_right[edges] <= right)
-        & (geometry.edge_top[edges] >= top)
-        & (geometry.edge_bottom[edges] <= bottom)
-    )
-    path = edges_path(scene, edges[inside])
-    pts = scene.edge_points
-    off = scene.edge_offsets
-    for j in edges[~inside].tolist():
-        line = pts[off[j] : off[j + 1]]
-        if len(line) < 2:
-            continue
-        a, b = line[:-1], line[1:]
-        seg_visible = (
-            (np.minimum(a[:, 0], b[:, 0]) <= right)
-            & (np.maximum(a[:, 0], b[:, 0]) >= left)
-            & (np.minimum(a[:, 1], b[:, 1]) <= bottom)
-            & (np.maximum(a[:, 1], b[:, 1]) >= top)
-        )
-        pen_down = False
-        for k in np.flatnonzero(seg_visible).tolist():
-            if not pen_down or k == 0 or not seg_visible[k - 1]:
-                path.moveTo(_clamped(a[k], left, top, right, bottom, b[k]))
-            path.lineTo(_clamped(b[k], left, top, right, bottom, a[k]))
-            pen_down = True
-    return path
-
-
-def _clamped(p: np.ndarray, left: float, top: float, right: float, bottom: float, towards: np.ndarray) -> QPointF:
-    """``p`` moved along the segment towards ``towards`` until it is within 10 view-widths of the clip.
-
-    Keeps the direction of a segment while avoiding coordinates millions of pixels away.
-    """
-    span = max(right - left, bottom - top) * 10
-    lo_x, hi_x, lo_y, hi_y = left - span, right + span, top - span, bottom + span
-    x, y = float(p[0]), float(p[1])
-    if lo_x <= x <= hi_x and lo_y <= y <= hi_y:
-        return QPointF(x, y)
-    tx, ty = float(towards[0]), float(towards[1])
-    t = 1.0
-    for value, other, lo, hi in ((x, tx, lo_x, hi_x), (y, ty, lo_y, hi_y)):
-        if value != other:
-            for bound in (lo, hi):
-                if (value < bound) != (other < bound):
-                    t = min(t, (other - bound) / (other - value))
-    t = max(0.0, min(1.0, t))
-    return QPointF(tx + (x - tx) * t, ty + (y - ty) * t)
-
-
-def arrowheads_path(scene: Scene, edges: np.ndarray) -> QPainterPath:
-    """Filled triangles at the end of each edge, computed in numpy."""
-    path = QPainterPath()
-    if len(edges) == 0:
-        return path
-    off = scene.edge_offsets
-    ends = off[edges + 1] - 1
-    ok = (off[edges + 1] - off[edges]) >= 2
-    ends = ends[ok]
-    if len(ends) == 0:
-        return path
-    tip = scene.edge_points[ends]
-    prev = scene.edge_points[ends - 1]
-    d = tip - prev
-    length = np.hypot(d[:, 0], d[:, 1])
-    length[length == 0] = 1.0
-    d = d / length[:, None]
-    normal = np.stack([-d[:, 1], d[:, 0]], axis=1)
-    base = tip - d * ARROW_LENGTH
-    left = base + normal * ARROW_HALF_WIDTH
-    right = base - normal * ARROW_HALF_WIDTH
-    for t, lft, rgt in zip(tip.tolist(), left.tolist(), right.tolist(), strict=True):
-        path.addPolygon(QPolygonF([QPointF(*t), QPointF(*lft), QPointF(*rgt), QPointF(*t)]))
-    return path
 
 
 def frame_interior(theme: Theme, nesting: int) -> QColor:
@@ -326,6 +67,9 @@ class ScenePainter:
         self.geometry = geometry if geometry is not None and geometry.scene is scene else SceneGeometry.of(scene)
         self.selected_item: int | None = None
         self.selected_edge: int | None = None
+        self.show_edge_labels = True  # tensor shapes on edges (View › Show edge shapes)
+        self._titles: dict[int, tuple[QFont, QFontMetricsF, str]] = {}
+        self._lines: dict[int, list[str]] = {}
         self.title_font = QFont()
         self.title_font.setPixelSize(TITLE_FONT_PX)
         self.title_font.setBold(True)
@@ -368,22 +112,22 @@ class ScenePainter:
         # Outer frames first so inner ones lie on top.
         frames = frames[np.argsort(scene.depth[frames], kind="stable")]
         detailed = len(items) <= DETAIL_LIMIT and zoom >= ARROW_ZOOM
-        self._paint_frames(painter, frames, zoom, detailed, visible)
-        edges = self.geometry.edges_in(visible.left(), visible.top(), visible.right(), visible.bottom())
-        self._paint_edges(painter, edges, zoom, detailed, visible)
+        # Far out over most of a large scene, prebuilt paths beat building them each frame.
+        whole = not detailed and self.geometry.share_in_view(visible) > WHOLE_SHARE
+        self._paint_frames(painter, frames, zoom, detailed, whole, visible)
+        self._paint_edges(painter, zoom, detailed, whole, visible)
         if detailed:
             self._paint_frame_titles(painter, frames, zoom)
             self._paint_boxes(painter, boxes, zoom)
         else:
-            self._paint_cached_boxes(painter, zoom, visible)
-        self._paint_selection(painter, zoom)
+            self._paint_outline_boxes(painter, boxes, zoom, whole, visible)
+        self._paint_selection(painter, zoom, visible)
         return len(boxes)
 
-    def paint_full_detail(self, painter: QPainter, zoom: float = 1.0, edge_chunk: int = 3 * DETAIL_LIMIT) -> int:
+    def paint_full_detail(self, painter: QPainter, zoom: float = 1.0) -> int:
         """Paint every item with titles, lines and edge labels, whatever the scene's size (exports).
 
-        Unlike :meth:`paint` there is no culling and no outline-only fallback for
-        large scenes; edges are drawn in chunks of ``edge_chunk``. Returns boxes drawn.
+        Unlike :meth:`paint` there is no outline-only fallback for large scenes. Returns boxes drawn.
         """
         s = self.scene
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -394,10 +138,8 @@ class ScenePainter:
         frames = items[s.kind == ItemKind.FRAME]
         frames = frames[np.argsort(s.depth[frames], kind="stable")]
         boxes = items[s.kind != ItemKind.FRAME]
-        self._paint_frames(painter, frames, zoom, True, everything)
-        for start in range(0, len(s.edge_src), max(edge_chunk, 1)):
-            edges = np.arange(start, min(start + edge_chunk, len(s.edge_src)))
-            self._paint_edges(painter, edges, zoom, True, everything)
+        self._paint_frames(painter, frames, zoom, True, False, everything)
+        self._paint_edges(painter, zoom, True, False, everything)
         self._paint_frame_titles(painter, frames, zoom)
         self._paint_boxes(painter, boxes, zoom)
         return len(boxes)
@@ -414,20 +156,26 @@ class ScenePainter:
         pen.setWidthF(pixels)
         return pen
 
-    def _paint_frames(self, painter: QPainter, frames: np.ndarray, zoom: float, detailed: bool, visible: QRectF) -> None:
+    def _paint_frames(self, painter: QPainter, frames: np.ndarray, zoom: float, detailed: bool, whole: bool, visible: QRectF) -> None:
         """Fills and borders; titles come later, over the edges (:meth:`_paint_frame_titles`)."""
         t = self.theme
         s = self.scene
         painter.setPen(self._pen(t.frame_border, 1.0, zoom))
         painter.setBrush(QBrush(t.frame_fill))
-        if not detailed:
+        if whole:
             self.geometry.build_whole_paths()
             for path in self.geometry.frame_bands.reaching(*self.geometry.along(visible)):
                 painter.drawPath(path)
             return
+        if not detailed:
+            painter.drawPath(rects_path(s, frames))
+            return
+        # Each frame opaque in the colour its translucent fill would give over the frames around
+        # it: the same picture, without blending a full-screen fill per nesting level.
+        outermost = int(s.depth.min()) if s.size else 0
         for i in frames.tolist():
-            rect = QRectF(s.x[i], s.y[i], s.w[i], s.h[i])
-            painter.drawRoundedRect(rect, 8, 8)
+            painter.setBrush(QBrush(frame_interior(t, int(s.depth[i]) - outermost + 1)))
+            painter.drawRoundedRect(QRectF(s.x[i], s.y[i], s.w[i], s.h[i]), 8, 8)
 
     def _paint_frame_titles(self, painter: QPainter, frames: np.ndarray, zoom: float) -> None:
         """Each title on a patch of its frame's own colour, so edges entering the frame pass under it."""
@@ -462,35 +210,43 @@ class ScenePainter:
         if sign == "+":
             painter.drawLine(QLineF(c.x(), c.y() - r, c.x(), c.y() + r))
 
-    def _paint_edges(self, painter: QPainter, edges: np.ndarray, zoom: float, detailed: bool, visible: QRectF) -> None:
+    def _paint_edges(self, painter: QPainter, zoom: float, detailed: bool, whole: bool, visible: QRectF) -> None:
+        """Edges in view as one path per style, built in numpy from the segment index (no loop per edge)."""
         t = self.theme
         s = self.scene
+        g = self.geometry
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        if not detailed or len(edges) > 3 * DETAIL_LIMIT:
-            # Far out, edges are translucent: where thousands overlap they shade, not hide the boxes.
+        if not detailed:
             faint = QColor(t.edge)
-            faint.setAlpha(70)
+            faint.setAlpha(FAINT_EDGE_ALPHA)
             painter.setPen(self._pen(faint, 1.0, zoom))
-            self.geometry.build_whole_paths()
-            for path in self.geometry.edge_bands.reaching(*self.geometry.along(visible)):
-                painter.drawPath(path)
+            if whole:
+                g.build_whole_paths()
+                for path in g.edge_bands.reaching(*g.along(visible)):
+                    painter.drawPath(path)
+            else:
+                clip = _rect_tuple(visible)
+                painter.drawPath(g.pieces.path(g.pieces.pieces_in(*clip), clip))
             return
-        control = s.edge_control[edges] if len(s.edge_control) == len(s.edge_src) else np.zeros(len(edges), bool)
-        data_edges = edges[~control]
-        control_edges = edges[control]
+        clip = _rect_tuple(visible)
+        pieces = g.pieces.pieces_in(*clip)
+        control = g.pieces.style[pieces] == 1
         painter.setPen(self._pen(t.edge, 1.0, zoom))
-        painter.drawPath(clipped_edges_path(s, data_edges, self.geometry, visible))
-        if len(control_edges):
+        if not control.any():
+            painter.drawPath(g.pieces.path(pieces, clip))
+        else:
+            painter.drawPath(g.pieces.path(pieces[~control], clip))
             pen = self._pen(t.control_edge, 1.0, zoom)
             pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
-            painter.drawPath(clipped_edges_path(s, control_edges, self.geometry, visible))
-        if zoom >= ARROW_ZOOM:
+            painter.drawPath(g.pieces.path(pieces[control], clip))
+        ends = g.ends_in(*clip)
+        if zoom >= ARROW_ZOOM and len(ends):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(t.edge))
-            painter.drawPath(arrowheads_path(s, edges))
-        if zoom >= EDGE_LABEL_ZOOM:
-            self._paint_edge_labels(painter, edges)
+            painter.drawPath(arrowheads_path(s.edge_points, s.edge_offsets, ends))
+        if zoom >= EDGE_LABEL_ZOOM and self.show_edge_labels:
+            self._paint_edge_labels(painter, ends)
 
     def _paint_edge_labels(self, painter: QPainter, edges: np.ndarray) -> None:
         s = self.scene
@@ -514,89 +270,114 @@ class ScenePainter:
                 my = b[1] - ARROW_LENGTH - metrics.height()
             painter.drawText(QPointF(mx + 4, my + metrics.ascent() / 2), label)
 
-    def _paint_cached_boxes(self, painter: QPainter, zoom: float, visible: QRectF) -> None:
+    def _paint_outline_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float, whole: bool, visible: QRectF) -> None:
+        """Far out: boxes as plain rectangles in their category's colour, one path per colour."""
         t = self.theme
-        self.geometry.build_whole_paths()
-        low, high = self.geometry.along(visible)
-        for category, bands in self.geometry.box_bands.items():
+        g = self.geometry
+        if whole:
+            g.build_whole_paths()
+            low, high = g.along(visible)
+            groups = [(category, bands.reaching(low, high)) for category, bands in g.box_bands.items()]
+        else:
+            codes = g.category_code[boxes]
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(g.category_names) + 1))
+            groups = [
+                (name, [rects_path(self.scene, boxes[order[bounds[c] : bounds[c + 1]]])])
+                for c, name in enumerate(g.category_names)
+                if bounds[c + 1] > bounds[c]
+            ]
+        for category, paths in groups:
             colour = t.header(category)
             # Below a pixel per box, a 1px outline in the box's colour keeps every box visible as a dot.
             painter.setPen(self._pen(t.border if zoom > 0.05 else colour, 1.0, zoom))
             painter.setBrush(QBrush(colour))
-            for path in bands.reaching(low, high):
+            for path in paths:
                 painter.drawPath(path)
 
     def _paint_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float) -> None:
+        """Bodies, title bands and outlines as a few paths built in numpy; then the text, box by box."""
+        if not len(boxes):
+            return
         t = self.theme
         s = self.scene
-        show_title = zoom >= TITLE_ZOOM
-        show_lines = zoom >= LINES_ZOOM
-        radius = 4.0
-        # Bodies: one brush per category. Boxes with lines get a light body and a
-        # coloured header band; single-line boxes are all header colour (like Netron).
+        g = self.geometry
+        x, y, w, h = s.x[boxes], s.y[boxes], s.w[boxes], s.h[boxes]
+        io = g.is_io[boxes]
+        lined = g.has_lines[boxes] & ~io
+        group = g.is_group[boxes]
+        codes = g.category_code[boxes]
         border_pen = self._pen(t.border, 1.0, zoom)
-        by_category: dict[str, list[int]] = {}
-        for i in boxes.tolist():
-            by_category.setdefault(s.category[i], []).append(i)
-        for category, members in by_category.items():
-            header = t.header(category)
-            fill = t.fill(category)
-            for i in members:
-                rect = QRectF(s.x[i], s.y[i], s.w[i], s.h[i])
-                kind = s.kind[i]
-                if kind in (ItemKind.INPUT, ItemKind.OUTPUT):
-                    painter.setPen(border_pen)
-                    painter.setBrush(QBrush(fill))
-                    painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
-                    continue
-                has_lines = bool(s.lines[i]) and rect.height() > TITLE_HEIGHT + 2
-                painter.setPen(border_pen)
-                painter.setBrush(QBrush(fill if has_lines else header))
-                painter.drawRoundedRect(rect, radius, radius)
-                if has_lines:
-                    band = QPainterPath()
-                    band.addRoundedRect(rect, radius, radius)
-                    clip = QPainterPath()
-                    clip.addRect(QRectF(rect.x(), rect.y(), rect.width(), TITLE_HEIGHT))
-                    painter.setPen(Qt.PenStyle.NoPen)
-                    painter.setBrush(QBrush(header))
-                    painter.drawPath(band.intersected(clip))
-                if kind == ItemKind.GROUP:
-                    # A collapsed group looks stacked: a second outline peeking out.
-                    painter.setPen(border_pen)
-                    painter.setBrush(Qt.BrushStyle.NoBrush)
-                    painter.drawRoundedRect(rect.adjusted(3, 3, 3, 3), radius, radius)
-        if not show_title:
+        if group.any():
+            # A collapsed group looks stacked: a second box peeking out from behind.
+            painter.setPen(border_pen)
+            painter.setBrush(QBrush(t.fill("group")))
+            painter.drawPath(rounded_rects(x[group] + 3, y[group] + 3, w[group], h[group], RADIUS))
+        # Boxes with lines get a light body and a coloured title band; one-line boxes are
+        # all header colour (like Netron); inputs and outputs are pills.
+        painter.setPen(Qt.PenStyle.NoPen)
+        for code in np.unique(codes).tolist():
+            category = g.category_names[code]
+            mine = codes == code
+            for members, colour, radius in (
+                (mine & lined, t.fill(category), RADIUS),
+                (mine & ~lined & ~io, t.header(category), RADIUS),
+                (mine & io, t.fill(category), None),
+            ):
+                if members.any():
+                    painter.setBrush(QBrush(colour))
+                    r = h[members] / 2 if radius is None else radius
+                    painter.drawPath(rounded_rects(x[members], y[members], w[members], h[members], r))
+            banded = mine & lined
+            if banded.any():
+                painter.setBrush(QBrush(t.header(category)))
+                painter.drawPath(top_bands(x[banded], y[banded], w[banded], TITLE_HEIGHT, RADIUS))
+        painter.setPen(border_pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(rounded_rects(x[~io], y[~io], w[~io], h[~io], RADIUS))
+        painter.drawPath(rounded_rects(x[io], y[io], w[io], h[io], h[io] / 2))
+        if zoom < TITLE_ZOOM:
             return
+        show_lines = zoom >= LINES_ZOOM
+        if not show_lines and lined.any():
+            self._paint_greeked_lines(painter, boxes[lined])
         line_metrics = QFontMetricsF(self.line_font)
-        for i in boxes.tolist():
-            kind = s.kind[i]
-            x, y, w, h = float(s.x[i]), float(s.y[i]), float(s.w[i]), float(s.h[i])
-            io = kind in (ItemKind.INPUT, ItemKind.OUTPUT)
-            has_lines = bool(s.lines[i]) and h > TITLE_HEIGHT + 2
-            marker_room = MARKER_SIZE + 6 if kind == ItemKind.GROUP else 0.0
-            indent = h / 4 if io else 6.0  # inside the pill's rounded end
-            band_h = TITLE_HEIGHT if has_lines else h
-            font, metrics, text = self._fit_title(s.title[i], w - 2 * indent - marker_room)
+        node = int(ItemKind.NODE)
+        for i, is_io, is_lined, is_group in zip(boxes.tolist(), io.tolist(), g.has_lines[boxes].tolist(), group.tolist(), strict=True):
+            bx, by, bw, bh = float(s.x[i]), float(s.y[i]), float(s.w[i]), float(s.h[i])
+            indent = bh / 4 if is_io else 6.0  # inside the pill's rounded end
+            band_h = TITLE_HEIGHT if is_lined else bh
+            font, metrics, text = self._title_of(i, bw - 2 * indent - (MARKER_SIZE + 6 if is_group else 0.0))
             painter.setFont(font)
-            painter.setPen(t.text if io else t.header_text)
-            baseline = y + (band_h + metrics.ascent() - metrics.descent()) / 2
-            painter.drawText(QPointF(x + indent, baseline), text)
-            if kind == ItemKind.GROUP:
+            painter.setPen(t.text if is_io else t.header_text)
+            painter.drawText(QPointF(bx + indent, by + (band_h + metrics.ascent() - metrics.descent()) / 2), text)
+            if is_group:
                 self._paint_marker(painter, i, "+", zoom)
-            elif kind == ItemKind.NODE and getattr(s.ref[i], "subgraphs", None):
-                self._paint_subgraph_badge(painter, x, y, w, band_h)
-            if has_lines and not show_lines:
-                self._paint_greeked_lines(painter, i, x + indent - 6, y, w, h)
-            if has_lines and show_lines:
+            elif s.kind[i] == node and getattr(s.ref[i], "subgraphs", None):
+                self._paint_subgraph_badge(painter, bx, by, bw, band_h)
+            if show_lines and is_lined:
                 painter.setFont(self.line_font)
-                painter.setPen(t.muted_text if io else t.text)
-                ly = y + TITLE_HEIGHT + 2 + line_metrics.ascent()
-                for line in s.lines[i]:
-                    if ly > y + h - 2:
+                painter.setPen(t.muted_text if is_io else t.text)
+                ly = by + TITLE_HEIGHT + 2 + line_metrics.ascent()
+                for line in self._lines_of(i, line_metrics, bw - 2 * indent):
+                    if ly > by + bh - 2:
                         break
-                    painter.drawText(QPointF(x + indent, ly), _elide(line_metrics, line, w - 2 * indent))
+                    painter.drawText(QPointF(bx + indent, ly), line)
                     ly += LINE_HEIGHT
+
+    def _title_of(self, i: int, width: float) -> tuple[QFont, QFontMetricsF, str]:
+        """Item ``i``'s title fitted to its box, measured once per item."""
+        got = self._titles.get(i)
+        if got is None:
+            got = self._titles[i] = self._fit_title(self.scene.title[i], width)
+        return got
+
+    def _lines_of(self, i: int, metrics: QFontMetricsF, width: float) -> list[str]:
+        """Item ``i``'s lines elided to its box, measured once per item."""
+        got = self._lines.get(i)
+        if got is None:
+            got = self._lines[i] = [_elide(metrics, line, width) for line in self.scene.lines[i]]
+        return got
 
     def _paint_subgraph_badge(self, painter: QPainter, x: float, y: float, w: float, band_h: float) -> None:
         """Two stacked squares at the title's right: this node holds graphs (double-click opens)."""
@@ -608,44 +389,54 @@ class ScenePainter:
         painter.drawRect(QRectF(right - size, top + 2, size - 2, size - 2))
         painter.drawRect(QRectF(right - size + 2, top, size - 2, size - 2))
 
-    def _paint_greeked_lines(self, painter: QPainter, i: int, x: float, y: float, w: float, h: float) -> None:
-        """Lines too small to read drawn as bars, so a box's body still shows how much it holds."""
-        painter.setPen(Qt.PenStyle.NoPen)
+    def _paint_greeked_lines(self, painter: QPainter, boxes: np.ndarray) -> None:
+        """Lines too small to read drawn as bars (one path), so a box's body still shows how much it holds."""
+        s = self.scene
+        g = self.geometry
+        counts = g.line_ptr[boxes + 1] - g.line_ptr[boxes]
+        owner = np.repeat(boxes, counts)
+        k = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)  # line number in its box
+        chars = g.line_chars[np.repeat(g.line_ptr[boxes], counts) + k]
+        top = s.y[owner] + TITLE_HEIGHT + 5 + k * LINE_HEIGHT
+        fits = top + GREEK_BAR <= s.y[owner] + s.h[owner]
+        width = np.minimum(chars * GREEK_CHAR_WIDTH, s.w[owner] - 12)
         colour = QColor(self.theme.muted_text)
         colour.setAlpha(110)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(colour))
-        ly = y + TITLE_HEIGHT + 5
-        for line in self.scene.lines[i]:
-            if ly + 5 > y + h:
-                break
-            bar = min(len(line) * GREEK_CHAR_WIDTH, w - 12)
-            painter.drawRect(QRectF(x + 6, ly, bar, 5))
-            ly += LINE_HEIGHT
+        painter.drawPath(rects(s.x[owner][fits] + 6, top[fits], width[fits], np.full(int(fits.sum()), GREEK_BAR)))
 
-    def _paint_selection(self, painter: QPainter, zoom: float) -> None:
+    def _paint_selection(self, painter: QPainter, zoom: float, visible: QRectF) -> None:
         s = self.scene
         t = self.theme
+        g = self.geometry
+        clip = _rect_tuple(visible)
         if self.selected_edge is not None and self.selected_edge < len(s.edge_src):
+            chosen = g.pieces.edge_pieces(np.array([self.selected_edge]))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(self._pen(t.highlight_edge, 3.0, zoom))
-            j = np.array([self.selected_edge])
-            painter.drawPath(edges_path(s, j))
+            painter.drawPath(g.pieces.path(chosen, clip))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(t.highlight_edge))
-            painter.drawPath(arrowheads_path(s, j))
+            painter.drawPath(arrowheads_path(s.edge_points, s.edge_offsets, np.array([self.selected_edge])))
         i = self.selected_item
         if i is not None and i < s.size and len(s.edge_src) and zoom >= ARROW_ZOOM:
             # The selected box's inputs and outputs stand out from the other edges.
             touching = np.flatnonzero((s.edge_src == i) | (s.edge_dst == i))
-            if len(touching) <= 1000:
+            if len(touching):
+                chosen = g.pieces.edge_pieces(touching)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.setPen(self._pen(t.highlight_edge, 2.0, zoom))
-                painter.drawPath(edges_path(s, touching))
+                painter.drawPath(g.pieces.path(chosen, clip))
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(QBrush(t.highlight_edge))
-                painter.drawPath(arrowheads_path(s, touching))
+                painter.drawPath(arrowheads_path(s.edge_points, s.edge_offsets, touching))
         if i is not None and i < s.size:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(self._pen(t.selection, 3.0, zoom))
             pad = 2.0 / max(zoom, 1e-6)
             painter.drawRoundedRect(QRectF(s.x[i], s.y[i], s.w[i], s.h[i]).adjusted(-pad, -pad, pad, pad), 5, 5)
+
+
+def _rect_tuple(rect: QRectF) -> tuple[float, float, float, float]:
+    return (rect.left(), rect.top(), rect.right(), rect.bottom())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from netray.scene import Scene
-from netray_viewer.painter import SceneGeometry
+from netray_viewer.geometry import SceneGeometry
 
 
 def segment_distances(points: np.ndarray, px: float, py: float) -> np.ndarray:

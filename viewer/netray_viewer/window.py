@@ -36,10 +36,10 @@ from netray.scene import ItemKind, Scene
 from netray_viewer import properties
 from netray_viewer.breadcrumbs import Breadcrumbs
 from netray_viewer.canvas import GraphCanvas
+from netray_viewer.geometry import SceneGeometry
 from netray_viewer.jobs import Jobs
 from netray_viewer.minimap import Minimap
 from netray_viewer.navigation import GraphLevel, Navigation
-from netray_viewer.painter import SceneGeometry
 from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
 from netray_viewer.tensors import TensorTree
