@@ -169,6 +169,9 @@ class _Builder:
         self.weights = weights
         self.path = path
         self.parameters: list[str] = []
+        # builtin.combine packs values into one vector operand (of concat, stack ...): the op that
+        # reads the vector gets the packed values in one port instead of a combine box.
+        self.vectors: dict[int, list[Value]] = {}
 
     def block(self, block: dict[str, Any], name: str, kind: str, outer: list[dict[int, Value]], depth: int) -> Graph:
         if depth > MAX_DEPTH:
@@ -196,13 +199,25 @@ class _Builder:
                     found = scope[vid]
                     if scope is values:
                         return found
-                    captured = graph.value(found.name, found.type)  # from an enclosing block
-                    captured.initializer = found.initializer
-                    if found.initializer is None:
-                        graph.inputs.append(captured)
-                    values[vid] = captured
-                    return captured
+                    packed = self.vectors.get(id(found))
+                    if packed is not None:  # a combined vector from an enclosing block: capture what it packs
+                        placeholder = Value(found.name, found.type)
+                        self.vectors[id(placeholder)] = [capture(v) for v in packed]
+                        values[vid] = placeholder
+                        return placeholder
+                    values[vid] = capture(found)
+                    return values[vid]
             raise PirError(f"value %{vid} is used but never defined")
+
+        def capture(found: Value) -> Value:
+            """An enclosing block's value, as an input of this graph (a weight stays a weight)."""
+            captured = graph.values.get(found.name)
+            if captured is None:
+                captured = graph.value(found.name, found.type)
+                captured.initializer = found.initializer
+                if found.initializer is None:
+                    graph.inputs.append(captured)
+            return captured
 
         for arg in _list(block.get("args"), "block arguments"):
             arg = _dict(arg, "block argument")
@@ -224,7 +239,13 @@ class _Builder:
         attrs = _attributes(op)
         operands = [use(_dict(o, "operand").get("%", o.get("#"))) for o in _list(op.get("I"), "operands")]
         results = _list(op.get("O"), "results")
-        if name == "data" and dialect == "pd_op":
+        if name == "combine" and dialect == "builtin" and len(results) == 1:
+            r = _dict(results[0], "result")
+            vector = define(r.get("%"), f"%{r.get('%')}", r.get("TT"))
+            graph.values.pop(vector.name, None)  # no edge of its own: readers get the packed values
+            self.vectors[id(vector)] = [v for v in operands if v is not None]
+            return
+        if name in ("data", "feed") and dialect == "pd_op":
             label = attribute_value(attrs.get("name"))
             if _persistable(op) and isinstance(label, str) and len(results) == 1:
                 # a persistable data variable is stored with the parameters (Paddle's get_pir_parameters)
@@ -267,7 +288,8 @@ class _Builder:
         inputs = []
         for k, value in enumerate(operands):
             port = in_names[k] if k < len(in_names) else ("x" if len(operands) == 1 else f"input{k}")
-            inputs.append(Port(port, [value] if value is not None else []))
+            packed = self.vectors.get(id(value)) if value is not None else None
+            inputs.append(Port(port, packed if packed is not None else [value] if value is not None else []))
         out_names = PIR_OUTPUTS.get(name, ())
         outputs = []
         for k, r in enumerate(results):

@@ -349,6 +349,33 @@ def test_pir_persistable_data_is_stored_with_the_parameters(tmp_path: Path) -> N
     assert all(np.array_equal(weights[k].numpy(), v) for k, v in values.items())
 
 
+def test_pir_combine_feeds_its_reader_directly(tmp_path: Path) -> None:
+    """builtin.combine packs values for concat: concat's port holds them, with no combine box."""
+    tt = {"#": "0.t_dtensor", "D": [{"#": "0.t_f32"}, [-1, 4], "NCHW", [], 0]}
+    ops = [
+        {"#": "1.data", "A": [{"AT": {"#": "0.a_str", "D": "a"}, "N": "name"}], "I": [], "O": [{"%": 1, "TT": tt}]},
+        {"#": "1.relu", "A": [], "I": [{"%": 1}], "O": [{"%": 2, "TT": tt}]},
+        {"#": "0.combine", "A": [], "I": [{"%": 1}, {"%": 2}], "O": [{"%": 3, "TT": {"#": "0.t_vec", "D": [tt, tt]}}]},
+        {"#": "1.full", "A": [{"AT": {"#": "1.a_intarray", "D": [1]}, "N": "shape"}, {"AT": {"#": "0.a_f64", "D": 1.0}, "N": "value"}, {"AT": {"#": "1.a_dtype", "D": "int32"}, "N": "dtype"}], "I": [], "O": [{"%": 4, "TT": tt}]},
+        {"#": "1.concat", "A": [], "I": [{"%": 3}, {"%": 4}], "O": [{"%": 5, "TT": tt}]},
+        {"#": "1.fetch", "A": [{"AT": {"#": "0.a_str", "D": "out"}, "N": "name"}], "I": [{"%": 5}], "O": [{"%": 6, "TT": tt}]},
+    ]  # fmt: skip
+    path = tmp_path / "combine.json"
+    path.write_text(
+        json.dumps(
+            {
+                "base_code": {"magic": "pir", "version": 4},
+                "program": {"regions": [{"blocks": [{"args": [], "ops": ops}]}]},
+            }
+        )
+    )
+    model = netray.testing.check_load(plugin, path, tmp_path / "check")
+    relu, concat = model.main.nodes
+    assert [v.name for v in port(concat, "x")] == ["a", "%2"] and port(concat, "x")[1].producer is relu
+    assert port(concat, "axis")[0].initializer.numpy().tolist() == [1]
+    assert [v.name for v in model.main.outputs] == ["out"]
+
+
 # --- broken input --------------------------------------------------------------------------
 
 
