@@ -276,7 +276,7 @@ class _Builder:
                 frozen = array.copy()
                 value.initializer = Tensor(
                     value.name,
-                    value.type.dtype,
+                    PHI_DTYPES.get(str(attribute_value(attrs.get("dtype")))),  # the values' type, as computed
                     tuple(frozen.shape),
                     lambda: frozen,
                     int(frozen.nbytes),
