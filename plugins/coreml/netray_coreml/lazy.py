@@ -27,6 +27,7 @@ WEIGHTS = "CoreML.Specification.WeightParams"
 DATA_FIELDS = {1: "floatValue", 2: "float16Value", 30: "rawValue", 31: "int8RawValue"}
 MARKER_BASE = 536_870_000  # unknown field numbers near protobuf's maximum (2**29 - 1)
 MAX_DEPTH = 100  # protobuf's own nesting limit
+MAX_WALK = 500_000  # fields visited; a 25,000-layer network needs a tenth of it
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Stripper:
         self.root = root
         self.holders = _holders(root)
         self.slices: list[Slice] = []
+        self.walked = 0
 
     def strip(self) -> bytes:
         return bytes(self._message(self.root, 0, len(self.data), 0))
@@ -92,6 +94,9 @@ class Stripper:
         pos = start
         is_weights = descriptor.full_name == WEIGHTS
         while pos < end:
+            self.walked += 1
+            if self.walked > MAX_WALK:  # no real network has this many: let protobuf's C parser have it
+                raise WireError(f"more than {MAX_WALK:,} fields to walk")
             tag, after = _varint(data, pos)
             number, wire_type = tag >> 3, tag & 7
             if wire_type == 0:

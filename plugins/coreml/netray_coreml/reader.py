@@ -177,7 +177,9 @@ class ModelReader:
         builder = NetworkBuilder(self.location, self.source)
         builder.build(graph, network, rename)
         self.layers += builder.layers
-        if nnshapes.infer(graph):
+        # The rules are those of the rank-5 [Seq, B, C, H, W] layers; networks on N-D arrays state ranks per layer.
+        rank5 = not network.arrayInputShapeMapping and not any(len(layer.inputTensor) for layer in network.layers)
+        if rank5 and nnshapes.infer(graph):
             graph.metadata["blob shapes"] = "inferred from the input features and the layers' parameters"
         if model_type == "neuralNetworkClassifier":
             classifier(graph, network, description)

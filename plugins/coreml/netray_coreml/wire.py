@@ -15,6 +15,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
 MAX_DEPTH = 24
+MAX_FIELDS = 2_000_000  # fields walked in Python for one message: past this, say so rather than crawl on
 
 
 class WireError(ValueError):
@@ -74,6 +75,8 @@ def fields(data: bytes, base: int = 0) -> list[Field]:
                 f"field {number} at byte {base + pos} needs {end - pos:,} bytes; only {len(data) - pos:,} remain (truncated)"
             )
         out.append(Field(number, wire_type, pos, payload, end))
+        if len(out) > MAX_FIELDS:
+            raise WireError(f"more than {MAX_FIELDS:,} fields in one message at byte {base}")
         pos = end
     return out
 

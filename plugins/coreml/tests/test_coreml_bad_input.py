@@ -231,3 +231,10 @@ def test_mlmodel_shrunk_after_opening(shared_models: Path, tmp_path: Path) -> No
     last = list(model.all_tensors())[-1][1]
     with pytest.raises(netray.FormatError, match="past the end"):
         last.numpy()
+
+
+def test_millions_of_tiny_fields_end_in_one_line(tmp_path: Path) -> None:
+    """A valid head followed by 3 million unknown one-byte fields: refused in one line, not crawled through."""
+    path = tmp_path / "many.mlmodel"
+    path.write_bytes(bytes.fromhex("0801") + b"\x12\x05\x0a\x03\x0a\x01x" + b"\xf8\x07\x01" * 3_000_000)
+    _fails(path, "holds no model")
