@@ -39,7 +39,7 @@ class FormatInfo:
     hint for a file no installed plugin reads. Matching (:mod:`netray.declared`):
 
     * ``extensions``: lower-case name endings with their dot (``".onnx"``), compound
-      (``".param.bin"``) or whole names (``"model.json"``); a hint, never proof.
+      (``".param.bin"``) or whole names (``"model.json"``, ``"__model__"``); a hint, never proof.
     * ``magic``: bytes at offset 0, or ``(offset, bytes)`` pairs; any one proves the format.
     * ``patterns``: regular expressions (bytes) searched in the first 4 KiB; a match
       makes the format plausible (text formats: ``rb"^7767517"``, ``rb"<net "``).

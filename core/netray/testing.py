@@ -64,7 +64,6 @@ def check_declarations(plugin: object) -> list[FormatInfo]:
         assert f.name.strip() == f.name and f.name, f"format name {f.name!r} is empty or padded"
         for ext in f.extensions:
             assert ext and ext == ext.lower() and "/" not in ext, f"{f.name}: extension {ext!r} must be a lower-case name ending"
-            assert "." in ext, f"{f.name}: extension {ext!r} has no dot"
         for offset, data in f.magic_pairs:
             assert isinstance(offset, int) and offset >= 0 and isinstance(data, bytes) and data, f"{f.name}: bad magic {(offset, data)!r}"
         for pattern in f.patterns:

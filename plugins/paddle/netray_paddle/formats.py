@@ -12,7 +12,7 @@ PROGRAM_PATTERN = rb"\A\x0a[\x80-\xff]{0,4}[\x00-\x7f]\x08\x00\x10\xff\xff\xff\x
 FORMATS = [
     FormatInfo(
         PROGRAM,
-        (".pdmodel",),  # and __model__, found by content
+        (".pdmodel", "__model__"),
         "PaddlePaddle inference program (ProgramDesc protobuf) with its .pdiparams (or __params__, or one file per variable) beside it",
         patterns=(PROGRAM_PATTERN,),
         companions=("{stem}.pdiparams", "__params__"),
@@ -26,7 +26,7 @@ FORMATS = [
     ),
     FormatInfo(
         PARAMS,
-        (".pdiparams",),  # and __params__ and per-variable files, found by content
+        (".pdiparams", "__params__"),  # per-variable files are found by content
         "PaddlePaddle parameters: serialized tensors (version, LoD, TensorDesc, data) in the order of the program's sorted persistable variables",
     ),
 ]
