@@ -71,6 +71,8 @@ _ML_DTYPES = [
     DType("int2", 2, "int", "int2", doc="2-bit signed integers, four per byte"),
     DType("uint2", 2, "uint", "uint2", doc="2-bit unsigned integers, four per byte"),
 ]
+# Unsigned integers of other widths (Core ML palettes, OpenVINO u1/u3/u6): unpacked into uint8.
+_NARROW_UINTS = [DType(f"uint{bits}", bits, "uint", "uint8", doc=f"{bits}-bit unsigned integers, packed") for bits in (1, 3, 5, 6, 7)]
 
 
 def _block(name: str, block_size: int, block_bytes: int, doc: str) -> DType:
@@ -107,7 +109,7 @@ _GGML_BLOCKS = [
     _block("q1_0", 128, 18, "1-bit, one fp16 scale per 128"),
 ]
 
-_TABLE: dict[str, DType] = {t.name: t for t in (*_numpy_types(), *_ML_DTYPES, *_GGML_BLOCKS)}
+_TABLE: dict[str, DType] = {t.name: t for t in (*_numpy_types(), *_ML_DTYPES, *_NARROW_UINTS, *_GGML_BLOCKS)}
 
 
 def define(dtype: DType) -> None:
