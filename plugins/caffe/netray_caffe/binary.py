@@ -17,7 +17,8 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 import netray
-from netray_caffe import proto, wire
+from netray import protowire as wire
+from netray_caffe import proto
 from netray_caffe.formats import FORMAT
 from netray_caffe.layers import Blob, Layer, from_v1, from_v2
 

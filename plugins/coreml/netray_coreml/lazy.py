@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netray_coreml.wire import WireError, _varint
+from netray.protowire import LENGTH, WireError, encode_varint, fields, read_varint
 
 WEIGHTS = "CoreML.Specification.WeightParams"
 DATA_FIELDS = {1: "floatValue", 2: "float16Value", 30: "rawValue", 31: "int8RawValue"}
@@ -37,18 +37,6 @@ class Slice:
     field: str
     offset: int
     length: int
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _holders(root: Any) -> frozenset[str]:
@@ -91,45 +79,24 @@ class Stripper:
     def _message(self, descriptor: Any, start: int, end: int, depth: int) -> bytearray:
         data = self.data
         out = bytearray()
-        pos = start
         is_weights = descriptor.full_name == WEIGHTS
-        while pos < end:
+        for f in fields(data, start, end, format_name="Core ML"):
             self.walked += 1
             if self.walked > MAX_WALK:  # no real network has this many: let protobuf's C parser have it
                 raise WireError(f"more than {MAX_WALK:,} fields to walk")
-            tag, after = _varint(data, pos)
-            number, wire_type = tag >> 3, tag & 7
-            if wire_type == 0:
-                _, stop = _varint(data, after)
-            elif wire_type == 1:
-                stop = after + 8
-            elif wire_type == 5:
-                stop = after + 4
-            elif wire_type == 2:
-                length, payload = _varint(data, after)
-                stop = payload + length
-                if stop > end:
-                    raise WireError(
-                        f"field {number} at byte {pos} needs {stop - pos:,} bytes; only {end - pos:,} remain (truncated)"
-                    )
-                if is_weights and number in DATA_FIELDS:
-                    self.slices.append(Slice(DATA_FIELDS[number], payload, length))
-                    out += _encode_varint((MARKER_BASE + number) << 3) + _encode_varint(len(self.slices) - 1)
-                    pos = stop
+            if f.wire_type == LENGTH:
+                if is_weights and f.number in DATA_FIELDS:
+                    self.slices.append(Slice(DATA_FIELDS[f.number], f.start, f.value))
+                    out += encode_varint((MARKER_BASE + f.number) << 3) + encode_varint(len(self.slices) - 1)
                     continue
-                field = descriptor.fields_by_number.get(number)
+                field = descriptor.fields_by_number.get(f.number)
                 inner = field.message_type if field is not None else None
                 if inner is not None and inner.full_name in self.holders and depth < MAX_DEPTH:
-                    body = self._message(inner, payload, stop, depth + 1)
-                    out += data[pos:after] + _encode_varint(len(body)) + body
-                    pos = stop
+                    body = self._message(inner, f.start, f.end, depth + 1)
+                    tag_end = read_varint(data, f.tag_start, f.end)[1]
+                    out += data[f.tag_start : tag_end] + encode_varint(len(body)) + body
                     continue
-            else:
-                raise WireError(f"field {number} at byte {pos} has wire type {wire_type}, which Core ML never writes")
-            if stop > end:
-                raise WireError(f"field {number} at byte {pos} runs past the end of its message (truncated)")
-            out += data[pos:stop]
-            pos = stop
+            out += data[f.tag_start : f.end]
         return out
 
 

@@ -90,7 +90,7 @@ def parse(data: bytes, path: Path, format: str) -> Parsed:
     spec = proto.Model()
     unreadable: dict[int, str] = {}
     for item in top:
-        chunk = data[item.start : item.end]
+        chunk = data[item.tag_start : item.end]  # the whole field, tag included
         try:
             spec.MergeFromString(chunk)
         except (DecodeError, RecursionError):
@@ -98,7 +98,7 @@ def parse(data: bytes, path: Path, format: str) -> Parsed:
             if schema is not None:  # the parser may have set part of it before failing
                 spec.ClearField(schema.name)
             unreadable[item.number] = (
-                diagnose(proto.Model, chunk, base=item.start) if len(chunk) < 64 * 1024 * 1024 else whole_error
+                diagnose(proto.Model, chunk, base=item.tag_start) if len(chunk) < 64 * 1024 * 1024 else whole_error
             )
     if not unreadable:  # every field alone parses, together they do not: say what protobuf said
         raise FormatError(path, format, f"the protobuf does not parse: {whole_error}")

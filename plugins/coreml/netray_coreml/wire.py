@@ -8,40 +8,18 @@ its top-level fields and, for a field that fails, descend to the deepest one tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
+from netray import protowire
+from netray.protowire import Field, WireError
+
+__all__ = ["Field", "WireError", "diagnose", "fields"]
+
 MAX_DEPTH = 24
 MAX_FIELDS = 2_000_000  # fields walked in Python for one message: past this, say so rather than crawl on
-
-
-class WireError(ValueError):
-    """The bytes are not a sequence of protobuf fields (truncated or corrupt)."""
-
-
-@dataclass(frozen=True)
-class Field:
-    number: int
-    wire_type: int
-    start: int  # the field's first byte (its tag)
-    payload: int  # where its value starts (after the tag and, for LEN, the length)
-    end: int
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    for k in range(10):
-        if pos + k >= len(data):
-            raise WireError(f"a varint at byte {pos} runs past the end ({len(data)} bytes)")
-        byte = data[pos + k]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, pos + k + 1
-    raise WireError(f"a varint at byte {pos} is longer than 10 bytes")
 
 
 def fields(data: bytes, base: int = 0) -> list[Field]:
@@ -50,34 +28,10 @@ def fields(data: bytes, base: int = 0) -> list[Field]:
     ``base`` is added to the byte positions in messages (the message's offset in the file).
     """
     out: list[Field] = []
-    pos = 0
-    while pos < len(data):
-        tag, after = _varint(data, pos)
-        number, wire_type = tag >> 3, tag & 7
-        if number == 0:
-            raise WireError(f"field number 0 at byte {base + pos}")
-        if wire_type == 0:
-            _, end = _varint(data, after)
-            payload = after
-        elif wire_type == 1:
-            payload, end = after, after + 8
-        elif wire_type == 5:
-            payload, end = after, after + 4
-        elif wire_type == 2:
-            length, payload = _varint(data, after)
-            end = payload + length
-        else:
-            raise WireError(
-                f"field {number} at byte {base + pos} has wire type {wire_type}, which Core ML never writes"
-            )
-        if end > len(data):
-            raise WireError(
-                f"field {number} at byte {base + pos} needs {end - pos:,} bytes; only {len(data) - pos:,} remain (truncated)"
-            )
-        out.append(Field(number, wire_type, pos, payload, end))
+    for field in protowire.fields(data, 0, len(data), base=base, format_name="Core ML"):
+        out.append(field)
         if len(out) > MAX_FIELDS:
             raise WireError(f"more than {MAX_FIELDS:,} fields in one message at byte {base}")
-        pos = end
     return out
 
 
@@ -108,7 +62,7 @@ def diagnose(message_class: Any, data: bytes, path: str = "", base: int = 0, dep
         schema = descriptor.fields_by_number.get(field.number)
         if schema is None:
             continue  # unknown fields are kept by protobuf, never an error
-        chunk = data[field.start : field.end]
+        chunk = data[field.tag_start : field.end]
         reason = _parses(message_class, chunk)
         if reason is None:
             continue
@@ -117,14 +71,14 @@ def diagnose(message_class: Any, data: bytes, path: str = "", base: int = 0, dep
         packed = field.wire_type == 2 and _is_repeated(schema) and schema.type != FieldDescriptor.TYPE_MESSAGE
         if field.wire_type != expected and not packed:
             return (
-                f"{_short(name)} (field {field.number}) at byte {base + field.start} is written as wire type "
+                f"{_short(name)} (field {field.number}) at byte {base + field.tag_start} is written as wire type "
                 f"{field.wire_type}; the schema's {_type_name(schema)} needs wire type {expected}"
             )
         if schema.message_type is not None and field.wire_type == 2:
             inner = _message_class(schema.message_type)
             if inner is not None:
-                return diagnose(inner, data[field.payload : field.end], name, base + field.payload, depth + 1)
-        return f"{_short(name)} (field {field.number}) at byte {base + field.start}: {reason}"
+                return diagnose(inner, data[field.start : field.end], name, base + field.start, depth + 1)
+        return f"{_short(name)} (field {field.number}) at byte {base + field.tag_start}: {reason}"
     return f"{where}: {_parses(message_class, data) or 'parses'}"
 
 

@@ -12,13 +12,18 @@ value is ``"offset,length"`` in the original file, so each parsed TensorProto
 knows where its bytes are without relying on traversal order.
 
 Every length is checked against the bytes that remain; anything inconsistent
-raises :class:`WireError`.
+raises :class:`WireError`. The varint and field primitives are the core's
+(:mod:`netray.protowire`), shared with the other protobuf-based plugins.
 """
 
 from __future__ import annotations
 
 import mmap
 from typing import Final
+
+from netray.protowire import WireError, encode_varint, read_varint, skip_field
+
+__all__ = ["RAW_MARKER", "WireError", "encode_varint", "raw_marker", "read_varint", "structure_bytes"]
 
 BytesLike = bytes | bytearray | memoryview | mmap.mmap
 
@@ -46,36 +51,6 @@ RAW_DATA_FIELD: Final = 9
 TENSOR_METADATA_FIELD: Final = 16
 
 
-class WireError(ValueError):
-    """The bytes are not a well-formed protobuf message of the expected shape."""
-
-
-def read_varint(data: memoryview, pos: int, end: int) -> tuple[int, int]:
-    """Decode a base-128 varint at ``pos``; returns (value, position after it)."""
-    result = 0
-    shift = 0
-    while True:
-        if pos >= end:
-            raise WireError("a number runs past the end of its message (file truncated?)")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 70:
-            raise WireError("a number is longer than 10 bytes")
-
-
-def encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _field_bytes(field: int, payload: bytes) -> bytes:
     return encode_varint(field << 3 | 2) + encode_varint(len(payload)) + payload
 
@@ -84,24 +59,6 @@ def raw_marker(offset: int, length: int) -> bytes:
     """The metadata_props entry recording a removed raw_data's place in the file."""
     entry = _field_bytes(1, RAW_MARKER.encode()) + _field_bytes(2, f"{offset},{length}".encode())
     return _field_bytes(TENSOR_METADATA_FIELD, entry)
-
-
-def skip_field(data: memoryview, wire_type: int, pos: int, end: int) -> int:
-    """The position after the value of a field of ``wire_type`` starting at ``pos``."""
-    if wire_type == 0:
-        return read_varint(data, pos, end)[1]
-    if wire_type == 1:
-        pos += 8
-    elif wire_type == 5:
-        pos += 4
-    elif wire_type == 2:
-        length, pos = read_varint(data, pos, end)
-        pos += length
-    else:
-        raise WireError(f"unsupported protobuf wire type {wire_type}")
-    if pos > end:
-        raise WireError("a field runs past the end of its message (file truncated or corrupt)")
-    return pos
 
 
 def strip_message(data: memoryview, start: int, end: int, kind: int, depth: int = 0) -> list[bytes | memoryview] | None:
