@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from netray.protowire import WireError, read_varint
+
 # The format names this plugin reports (and claims).
 from netray_tensorflow.formats import CHECKPOINT, FINGERPRINT, GRAPHDEF, METAGRAPH, SAVEDMODEL
 
@@ -53,15 +55,10 @@ Field = tuple[int, int, "bytes | int"]
 
 def varint(buf: bytes, pos: int) -> tuple[int, int] | None:
     """A protobuf varint at ``pos``: (value, next position), or None if truncated or over ten bytes."""
-    value = shift = 0
-    while pos < len(buf) and shift < 64:
-        b = buf[pos]
-        value |= (b & 0x7F) << shift
-        pos += 1
-        if not b & 0x80:
-            return value, pos
-        shift += 7
-    return None
+    try:
+        return read_varint(buf, pos, len(buf))
+    except WireError:
+        return None
 
 
 def fields(buf: bytes, limit: int = 6) -> list[Field]:
