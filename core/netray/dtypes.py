@@ -127,7 +127,11 @@ def names() -> list[str]:
 
 
 def byte_size(name: str | None, count: int | None) -> int | None:
-    """Bytes ``count`` elements of ``name`` take stored (packed; whole blocks), or None if unknown."""
+    """Bytes ``count`` elements of ``name`` take stored (packed; whole blocks), or None if unknown.
+
+    Sub-byte types are counted as a dense bit stream padded to a byte; a format may pad more
+    (OpenVINO packs ``uint3`` in groups of eight), so plugins give ``Tensor.byte_size`` themselves.
+    """
     t = lookup(name)
     if t is None or count is None or t.bits == 0:
         return None
