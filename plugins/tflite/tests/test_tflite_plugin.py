@@ -630,7 +630,7 @@ def test_tflite_and_keras_plugins_install_alone(tmp_path: Path, repo_root: Path,
     tflite_file = shared_models / "tflite" / "tf_serving" / "half_plus_two.tflite"
     keras_file = shared_models / "keras" / "keras3" / "melody_lstm.keras"
     h5_file = shared_models / "keras" / "r4ghu_mnist" / "mnistCNN.h5"
-    pip("install", str(src))
+    pip("install", str(src / "core"))
     for path, dist in ((tflite_file, "netray-plugin-tflite"), (keras_file, "netray-plugin-keras"), (h5_file, "netray-plugin-keras")):
         result = info(path)
         assert result.returncode != 0 and f"pip install {dist}" in result.stderr + result.stdout, (path, result.stderr)
