@@ -145,25 +145,62 @@ def info_command(file: Path, as_json: bool) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="Where to write: .svg, .png, .pdf, .json or .netray.")
 @click.option("--expand", default="auto", callback=validate_expand, show_default=True, help="Groups to expand: auto, none, all or a depth N.")
+@click.option(
+    "--expand-group",
+    "expand_groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Also expand this group (and the groups around it): an id (model/layers.3), a label (layers.3) or a pattern (*attn). Repeatable.",
+)
+@click.option("--collapse-group", "collapse_groups", multiple=True, metavar="GROUP", help="Collapse this group (id, label or pattern). Repeatable.")
 @click.option("--direction", type=click.Choice(["TB", "LR"]), default="TB", show_default=True, help="Top to bottom or left to right.")
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours of the picture.")
+@click.option("--fold-constants/--no-fold-constants", default=True, show_default=True, help="Draw constant nodes inside the boxes that use them.")
+@click.option("--names", is_flag=True, help="Show each node's name in its box.")
+@click.option("--hide-attributes", is_flag=True, help="Leave attributes out of the boxes.")
+@click.option("--hide-weights", is_flag=True, help="Leave weights and folded constants out of the boxes.")
+@click.option("--hide-edge-shapes", is_flag=True, help="Leave tensor shapes off the edges.")
 @click.option("--graph", "graph", default="0", show_default=True, help="Which graph: an index into the model's graphs or a graph's name.")
-@click.option("--no-weights", is_flag=True, help="For .netray: store structure only, no tensor values.")
+@click.option("--no-weights", "no_weights", is_flag=True, help="For .netray: store structure only, no tensor values.")
 @user_errors
-def export_command(file: Path, output: Path, expand: str, direction: str, theme: str, graph: str, no_weights: bool) -> None:
-    """Write FILE as a picture (.svg .png .pdf), JSON or a .netray file; needs no display."""
+def export_command(
+    file: Path,
+    output: Path,
+    expand: str,
+    expand_groups: tuple[str, ...],
+    collapse_groups: tuple[str, ...],
+    direction: str,
+    theme: str,
+    fold_constants: bool,
+    names: bool,
+    hide_attributes: bool,
+    hide_weights: bool,
+    hide_edge_shapes: bool,
+    graph: str,
+    no_weights: bool,
+) -> None:
+    """Write FILE as a picture (.svg .png .pdf), JSON or a .netray file; needs no display.
+
+    Pictures are drawn as the viewer draws them; the options mirror its View menu.
+    """
     from netray.app import ViewerMissing
     from netray.exporter import ExportError, export_model
+    from netray.labels import BoxText
 
     try:
         written = export_model(
             file,
             output,
             expand=expand,
+            expand_groups=expand_groups,
+            collapse_groups=collapse_groups,
             direction=direction,
             theme=theme,
             graph=int(graph) if graph.isdigit() else graph,
             weights=not no_weights,
+            fold_constants=fold_constants,
+            text=BoxText(names=names, attributes=not hide_attributes, weights=not hide_weights),
+            edge_labels=not hide_edge_shapes,
         )
     except (ExportError, ViewerMissing) as exc:
         fail(str(exc), bool(click.get_current_context().obj.get("debug")))

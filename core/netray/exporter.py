@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netray.app import viewer
 from netray.atomic import replacing
 from netray.ir import Graph, Model
+from netray.labels import DEFAULT_TEXT, BoxText
 from netray.netrayfile import model_json
 from netray.scene import Scene
 
@@ -37,6 +40,42 @@ THEMES = ("light", "dark")
 
 class ExportError(ValueError):
     """An export that cannot be done as asked: unknown extension, bad option, no such graph."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """How a graph is drawn: the viewer's expansion and View settings, as ``netray export`` takes them.
+
+    ``expand`` is a mode (auto, none, all or a depth); ``expand_groups`` and
+    ``collapse_groups`` then open or close groups by id, label or shell pattern
+    (:meth:`netray.hierarchy.Hierarchy.with_groups`). ``fold_constants`` draws constant
+    nodes inside their consumers (as Netron does); ``text`` says what boxes show;
+    ``edge_labels`` draws tensor shapes on edges.
+    """
+
+    expand: str = "auto"
+    expand_groups: tuple[str, ...] = ()
+    collapse_groups: tuple[str, ...] = ()
+    direction: str = "TB"
+    theme: str = "light"
+    fold_constants: bool = True
+    text: BoxText = field(default=DEFAULT_TEXT)
+    edge_labels: bool = True
+
+    def checked(self) -> Picture:
+        """The same options, validated (ExportError names the bad one)."""
+        check_choice("direction", self.direction, DIRECTIONS)
+        check_choice("theme", self.theme, THEMES)
+        return Picture(
+            expand_mode(self.expand),
+            tuple(self.expand_groups),
+            tuple(self.collapse_groups),
+            self.direction,
+            self.theme,
+            self.fold_constants,
+            self.text,
+            self.edge_labels,
+        )
 
 
 def resolve_model(source: Model | str | Path | Any) -> Model:
@@ -127,22 +166,29 @@ def export_model(
     theme: str = "light",
     graph: int | str = 0,
     weights: bool = True,
+    expand_groups: Iterable[str] = (),
+    collapse_groups: Iterable[str] = (),
+    fold_constants: bool = True,
+    text: BoxText = DEFAULT_TEXT,
+    edge_labels: bool = True,
 ) -> Path:
     """Write ``source`` (a Model, a model file's path or an in-memory model) to ``path``.
 
     The extension picks the writer: ``.svg``, ``.png``, ``.pdf`` (the graph as the
     viewer draws it, whole, at full detail), ``.json`` (netray's graph document) or
     ``.netray`` (:func:`netray.save_model`, with tensor values unless
-    ``weights=False``). ``expand``, ``direction``, ``theme`` and ``graph`` shape
-    pictures only. Returns the path written. Raises ExportError for a bad extension
-    or option, FormatError when the model cannot be read, OSError when the target
-    cannot be written.
+    ``weights=False``). ``graph`` and the options of :class:`Picture` (``expand``,
+    ``expand_groups``, ``collapse_groups``, ``direction``, ``theme``,
+    ``fold_constants``, ``text``, ``edge_labels``) shape pictures only. Returns the
+    path written. Raises ExportError for a bad extension or option (a group pattern
+    matching nothing too), FormatError when the model cannot be read, OSError when
+    the target cannot be written.
     """
     target = Path(path)
     fmt = export_format(target)
-    mode = expand_mode(expand)
-    check_choice("direction", direction, DIRECTIONS)
-    check_choice("theme", theme, THEMES)
+    picture = Picture(
+        expand_mode(expand), tuple(expand_groups), tuple(collapse_groups), direction, theme, fold_constants, text, edge_labels
+    ).checked()
     if not target.parent.is_dir():
         raise ExportError(f"{target}: the folder {target.parent} does not exist")
     model = resolve_model(source)
@@ -153,32 +199,47 @@ def export_model(
     if fmt == ".json":
         return write_bytes(target, model_json(model).encode("utf-8"))
     chosen = pick_graph(model, graph)
-    data = render_picture(chosen, fmt, expand=mode, direction=direction, theme=theme)
+    data = render_scene_picture(build_picture_scene(chosen, picture), fmt, picture, chosen.name)
     return write_bytes(target, data)
 
 
-def build_scene(graph: Graph, expand: str = "auto", direction: str = "TB") -> Scene:
-    """Lay out ``graph`` with its groups expanded as the viewer would for ``expand``."""
+def build_picture_scene(graph: Graph, picture: Picture) -> Scene:
+    """Lay out ``graph`` as ``picture`` asks: its expansion, direction, folding and box text."""
     from netray.hierarchy import Hierarchy
     from netray.layout import LayoutCache
 
     hierarchy = Hierarchy.build(graph)
-    return LayoutCache(graph, hierarchy, direction=direction).scene(hierarchy.expanded_for(expand))
+    try:
+        expanded = hierarchy.with_groups(hierarchy.expanded_for(picture.expand), picture.expand_groups, picture.collapse_groups)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from exc
+    cache = LayoutCache(graph, hierarchy, direction=picture.direction, fold_constants=picture.fold_constants, text=picture.text)
+    return cache.scene(expanded)
 
 
-def render_picture(graph: Graph, fmt: str, *, expand: str = "auto", direction: str = "TB", theme: str = "light") -> bytes:
-    """``graph`` drawn as ``fmt`` (".svg", ".png" or ".pdf") bytes.
+def build_scene(graph: Graph, expand: str = "auto", direction: str = "TB") -> Scene:
+    """Lay out ``graph`` with its groups expanded as the viewer would for ``expand`` (other options as by default)."""
+    return build_picture_scene(graph, Picture(expand=expand, direction=direction).checked())
+
+
+def render_scene_picture(scene: Scene, fmt: str, picture: Picture, title: str = "") -> bytes:
+    """``scene`` drawn as ``fmt`` (".svg", ".png" or ".pdf") bytes in ``picture``'s theme.
 
     SVG is drawn here, without Qt; PNG and PDF by the viewer's painters, offscreen if
     headless (:class:`netray.app.ViewerMissing` when the viewer is not installed).
     """
-    mode = expand_mode(expand)
     if fmt == ".svg":
         from netray.palette import palette_named
         from netray.svg import scene_svg
 
-        return scene_svg(build_scene(graph, mode, direction), palette_named(theme), graph.name)
+        return scene_svg(scene, palette_named(picture.theme), title, edge_labels=picture.edge_labels)
     front = viewer(f"{fmt[1:].upper()} export")
     prepare_qt_platform()
-    data: bytes = front.render_graph(graph, fmt, expand=mode, direction=direction, theme=theme)
+    data: bytes = front.render_scene(scene, fmt, theme=picture.theme, title=title, edge_labels=picture.edge_labels)
     return data
+
+
+def render_picture(graph: Graph, fmt: str, *, expand: str = "auto", direction: str = "TB", theme: str = "light") -> bytes:
+    """``graph`` drawn as ``fmt`` (".svg", ".png" or ".pdf") bytes, with the other options as by default."""
+    picture = Picture(expand=expand, direction=direction, theme=theme).checked()
+    return render_scene_picture(build_picture_scene(graph, picture), fmt, picture, graph.name)

@@ -12,6 +12,11 @@ overview:
 * **chain**: a long run of ops each feeding only the next becomes one group;
 * what still is too wide to read is cut into consecutive sections (also "chain").
 
+Constant nodes (ONNX ``Constant``, TensorFlow ``Const``: no inputs, one output that other
+ops read) are *foldable*: Netron draws them inside their consumers, as it does weights.
+Each joins the group of its first consumer and sorts after the group's other ops, so a
+layout can leave them out (``Group.folded`` of them end each group's ``nodes``).
+
 Groups are kept in depth-first order and each covers one contiguous interval of
 :attr:`Hierarchy.order`, which lets the layout map nodes to visible boxes with
 array operations.
@@ -19,6 +24,7 @@ array operations.
 
 from __future__ import annotations
 
+import fnmatch
 import heapq
 import math
 import re
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from netray.arrays import unique
-from netray.ir import Category, Graph
+from netray.ir import AttrKind, Category, Graph
 
 # A group with fewer direct ops than this is left as it is.
 FOLD_MIN_OPS = 64
@@ -53,6 +59,8 @@ COMPUTING = frozenset(
 )
 # This many numbered sibling scopes (layers.0, layers.1, ...) are gathered into one repeat group.
 NUMBERED_SERIES_MIN = 8
+# Op types that hold a constant (besides any node with no inputs and a tensor attribute).
+CONSTANT_OPS = frozenset({"constant", "const", "hostconst", "fill_constant", "assign_value"})
 
 
 DEFAULT_BUDGET = 400  # boxes shown on open before groups start collapsed
@@ -78,6 +86,7 @@ class Group:
     top_ops: list[tuple[str, int]] = field(default_factory=list)
     start: int = 0
     end: int = 0
+    folded: int = 0  # the last ``folded`` of ``nodes`` are foldable constants
 
     @property
     def member_count(self) -> int:
@@ -171,6 +180,7 @@ class Hierarchy:
         node_group: list[Group],
         run_order: np.ndarray | None = None,
         attached: frozenset[int] = frozenset(),
+        foldable: np.ndarray | None = None,
     ) -> None:
         self.graph = graph
         self._run_order = run_order
@@ -188,6 +198,7 @@ class Hierarchy:
             self.groups[g.id] = g
         self.order = np.zeros(len(graph.nodes), dtype=np.int64)
         self.position = np.zeros(len(graph.nodes), dtype=np.int64)
+        self.foldable = foldable if foldable is not None else foldable_constants(graph)
         self._finish()
 
     # -- building --------------------------------------------------------------------------
@@ -205,6 +216,8 @@ class Hierarchy:
                 g = _scope_group(by_scope, scope)
             g.nodes.append(i)
             node_group.append(g)
+        foldable = foldable_constants(graph)
+        _move_constants_to_consumers(graph, node_group, foldable)
         _dissolve_single_op_groups(root, node_group)
         _gather_numbered_siblings(root)
         run_order = None
@@ -216,7 +229,7 @@ class Hierarchy:
                     folder.fold(g)
             run_order = folder.run_order
             attached = frozenset(folder.attached)
-        return cls(graph, root, node_group, run_order, attached)
+        return cls(graph, root, node_group, run_order, attached, foldable)
 
     @property
     def run_order(self) -> np.ndarray:
@@ -243,7 +256,9 @@ class Hierarchy:
                 g.end = pos
                 post.append(g)
                 continue
-            g.nodes.sort()
+            # Foldable constants last, so a layout that folds them shows a prefix of the ops.
+            g.nodes.sort(key=lambda i: (bool(self.foldable[i]), i))
+            g.folded = int(self.foldable[g.nodes].sum()) if g.nodes else 0
             g.children.sort(key=lambda c: first[id(c)])
             g.depth = 0 if g.parent is None else g.parent.depth + 1
             g.start = pos
@@ -304,6 +319,37 @@ class Hierarchy:
         """``expanded`` plus every group holding the node, so the node itself is visible."""
         return expanded | {g.id for g in self.ancestors(node_index)} | {self.root.id}
 
+    def find_groups(self, pattern: str) -> list[Group]:
+        """Groups named by ``pattern``: an id (``model/layers.3``), a label (``layers.3``), or a
+        shell-style pattern over either (``model/layers.*``, ``*attn``). ValueError if none match."""
+        exact = self.groups.get(pattern)
+        if exact is not None and exact is not self.root:
+            return [exact]
+        groups = [g for g in self.groups.values() if g is not self.root]
+        by_label = [g for g in groups if g.label == pattern]
+        if by_label:
+            return by_label
+        matched = [g for g in groups if fnmatch.fnmatchcase(g.id, pattern) or fnmatch.fnmatchcase(g.label, pattern)]
+        if not matched:
+            known = ", ".join(sorted(g.id for g in groups)[:12]) + (" ..." if len(groups) > 12 else "")
+            raise ValueError(f"no group matches {pattern!r}; groups are {known or 'none: the graph has no groups'}")
+        return matched
+
+    def with_groups(self, expanded: frozenset[str], expand: Iterable[str] = (), collapse: Iterable[str] = ()) -> frozenset[str]:
+        """``expanded`` with the groups matching ``expand`` opened (their outer groups too) and those
+        matching ``collapse`` closed; a pattern matching no group is a ValueError."""
+        result = set(expanded) | {self.root.id}
+        for pattern in expand:
+            for g in self.find_groups(pattern):
+                chain: Group | None = g
+                while chain is not None:
+                    result.add(chain.id)
+                    chain = chain.parent
+        for pattern in collapse:
+            for g in self.find_groups(pattern):
+                result.discard(g.id)
+        return frozenset(result)
+
     def io_count(self) -> int:
         """Graph inputs (not weights) and outputs: drawn as boxes of their own."""
         return sum(1 for v in self.graph.inputs if v.initializer is None) + len(self.graph.outputs)
@@ -352,6 +398,47 @@ class Hierarchy:
                 if c.id in expanded:
                     stack.append(c)
         return count
+
+
+def foldable_constants(graph: Graph) -> np.ndarray:
+    """Which nodes are constants a picture may fold into their consumers (a bool per node).
+
+    A node qualifies when it reads no values, has no subgraphs and no control inputs,
+    makes exactly one value that some op reads and that is no graph output, and is a
+    constant op (``Constant``, ``Const``, Paddle's ``fill_constant``...) or holds a tensor
+    attribute.
+    """
+    outputs = {id(v) for v in graph.outputs}
+    mask = np.zeros(len(graph.nodes), dtype=bool)
+    for i, node in enumerate(graph.nodes):
+        if node.subgraphs or node.control_inputs or any(p.values for p in node.inputs):
+            continue
+        made = [v for p in node.outputs for v in p.values]
+        if len(made) != 1 or not made[0].consumers or id(made[0]) in outputs:
+            continue
+        if node.op.lower() in CONSTANT_OPS or any(a.kind is AttrKind.TENSOR for a in node.attributes):
+            mask[i] = True
+    return mask
+
+
+def _move_constants_to_consumers(graph: Graph, node_group: list[Group], foldable: np.ndarray) -> None:
+    """Each foldable constant joins its first consumer's group: folded, it is drawn there."""
+    if not foldable.any():
+        return
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    left: dict[int, tuple[Group, set[int]]] = {}
+    for i in np.flatnonzero(foldable).tolist():
+        (value,) = [v for p in graph.nodes[i].outputs for v in p.values]
+        first = min((index[id(c)] for c in value.consumers if id(c) in index), default=None)
+        if first is None:
+            continue
+        source, target = node_group[i], node_group[first]
+        if source is not target:
+            left.setdefault(id(source), (source, set()))[1].add(i)
+            target.nodes.append(i)
+            node_group[i] = target
+    for source, moved in left.values():
+        source.nodes = [i for i in source.nodes if i not in moved]
 
 
 def _scope_group(by_scope: dict[tuple[str, ...], Group], scope: tuple[str, ...]) -> Group:

@@ -1,16 +1,22 @@
 """The text of a box: shared by the layout (to size boxes) and the viewer (to draw them).
 
 A node box shows its op type as the title, then a few compact lines: the key
-attributes ("7x7 /2 pad 3") and its weights ("W 64x3x7x7", "B 64"). Sizes are
-estimated from character counts for an ~11px font so no font metrics (and no Qt)
-are needed to lay out.
+attributes ("7x7 /2 pad 3") and its weights ("W 64x3x7x7", "B 64"). Small constants
+show their values instead of their shape ("shape = [1, 64, 16]", "alpha = 0.5"), and
+the constant nodes folded into a box (:attr:`netray.hierarchy.Hierarchy.foldable`)
+are listed like its weights. :class:`BoxText` says which of these a box shows (the
+viewer's Show Names, Attributes and Weights). Sizes are estimated from character
+counts for an ~11px font so no font metrics (and no Qt) are needed to lay out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from netray.ir import Attribute, AttrKind, Node, shape_text
+import numpy as np
+
+from netray.ir import Attribute, AttrKind, Node, Tensor, Value, shape_text
 
 # Average advance of one character of an ~11px sans-serif font, in scene units.
 CHAR_WIDTH = 6.6
@@ -19,7 +25,28 @@ LINE_HEIGHT = 14.0
 PADDING_X = 8.0
 PADDING_Y = 5.0
 MIN_WIDTH = 44.0
+# Shape labels on edges: a ~9px font.
+EDGE_CHAR_WIDTH = 5.6
+EDGE_LABEL_HEIGHT = 11.0
+EDGE_LABEL_CLEARANCE = 18.0  # room along an edge besides its label: the arrowhead and a margin
 MAX_LINE_CHARS = 28  # longer lines are cut with an ellipsis
+BOX_VALUES = 8  # a constant of at most this many elements shows its values in a box
+READ_VALUES_BYTES = 4096  # never read more than this to show values
+
+
+@dataclass(frozen=True)
+class BoxText:
+    """What a node's box shows besides its op type."""
+
+    names: bool = False  # the node's name, as the first line
+    attributes: bool = True  # key attributes ("7x7 /2 pad 3", "alpha=0.25")
+    weights: bool = True  # weights and folded constants ("W 64x3x7x7", "shape = [1, 64, 16]")
+
+
+DEFAULT_TEXT = BoxText()
+
+# A folded constant feeding a value: the node that makes it, for its tensor and attributes.
+ConstantOf = Callable[[Value], "Node | None"]
 
 # Attributes too common or too noisy to be worth a line in a small box.
 _SKIPPED_ATTRIBUTES = frozenset({"dilations", "group", "auto_pad", "storage_order", "ceil_mode", "training_mode"})
@@ -88,13 +115,44 @@ def _window_line(attrs: dict[str, Attribute], used: set[str]) -> str | None:
     return " ".join(parts)
 
 
+def values_text(tensor: Tensor | None, max_elements: int = BOX_VALUES, max_chars: int = MAX_LINE_CHARS) -> str | None:
+    """A small tensor's values as text (``0.5``, ``[1, 64, 16]``); None if large, unreadable or not numbers.
+
+    Reads the tensor (a few bytes: never more than READ_VALUES_BYTES), so callers ask
+    only for what they show.
+    """
+    if tensor is None or not tensor.has_data or tensor.size is None or tensor.size > max_elements:
+        return None
+    if tensor.byte_size is not None and tensor.byte_size > READ_VALUES_BYTES:
+        return None
+    try:
+        array = np.asarray(tensor.numpy())
+    except Exception:  # an unreadable tensor shows its shape instead; the panel says why
+        return None
+    if array.size > max_elements or array.dtype.kind not in "biuf":
+        return None
+    items = [_number(v) for v in array.reshape(-1).tolist()]
+    text = items[0] if array.ndim == 0 else "[" + ", ".join(items) + "]"
+    return text if len(text) <= max_chars else None
+
+
+def _number(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
 def _attribute_text(attr: Attribute) -> str | None:
     if attr.kind in (AttrKind.GRAPH, AttrKind.GRAPHS, AttrKind.TENSORS):
         return None
     if attr.kind is AttrKind.TENSOR:
         t = attr.value
-        shape = getattr(t, "shape", None)
-        return f"{attr.name}=<{shape_text(shape)}>"
+        shown = values_text(t, max_chars=MAX_LINE_CHARS - len(attr.name) - 3) if isinstance(t, Tensor) else None
+        if shown is not None:
+            return f"{attr.name} = {shown}"
+        return f"{attr.name} <{shape_text(getattr(t, 'shape', None))}>"
     if attr.kind in (AttrKind.INTS, AttrKind.SHAPE) and isinstance(attr.value, (list, tuple)):
         values = [str(v) for v in attr.value]
         text = "x".join(values) if attr.kind is AttrKind.SHAPE else ",".join(values)
@@ -106,47 +164,88 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
 
 
-def _weight_lines(node: Node) -> list[str]:
-    """``W 64x3x7x7``, ``B 64``: the first weight is W, the second B, then the input names."""
+def constant_tensor(node: Node) -> Tensor | None:
+    """The tensor a constant node holds (its first tensor attribute, ``value`` for ONNX and TensorFlow)."""
+    for attr in node.attributes:
+        if attr.kind is AttrKind.TENSOR and isinstance(attr.value, Tensor):
+            return attr.value
+    return None
+
+
+def constant_text(node: Node, value: Value) -> str:
+    """What a folded constant shows where it is used: its values if small, else its shape."""
+    tensor = constant_tensor(node)
+    if tensor is None:
+        # Constants described by attributes (Paddle's fill_constant): a scalar value, else the shape.
+        scalar = node.attribute("value")
+        if scalar is not None and scalar.kind in (AttrKind.INT, AttrKind.FLOAT, AttrKind.BOOL):
+            return "= " + scalar.text(MAX_LINE_CHARS)
+        return shape_text(value.type.shape)
+    shown = values_text(tensor)
+    return f"= {shown}" if shown is not None else shape_text(tensor.shape if tensor.shape is not None else value.type.shape)
+
+
+def _weight_lines(node: Node, constant_of: ConstantOf | None = None) -> list[str]:
+    """``W 64x3x7x7``, ``B 64``: the first weight is W, the second B, then the input names.
+
+    A small weight shows its values (``shape = [1, 64, 16]``); a folded constant is listed
+    the same way (``constant_of`` names the constant node making a value, if folded).
+    """
     lines: list[str] = []
     for port in node.inputs:
         for v in port.values:
-            if v.initializer is None:
+            constant = constant_of(v) if constant_of is not None and v.initializer is None else None
+            if v.initializer is None and constant is None:
                 continue
-            shape = v.initializer.shape if v.initializer.shape is not None else v.type.shape
             if port.name and port.name.lower() not in ("input", "x", "inputs", ""):
                 label = port.name if len(port.name) <= 8 else port.name[:7] + "…"
             else:
                 label = "W" if not lines else ("B" if len(lines) == 1 else f"#{len(lines)}")
-            lines.append(f"{label} {shape_text(shape)}")
+            if constant is not None:
+                lines.append(f"{label} {constant_text(constant, v)}")
+                continue
+            tensor = v.initializer
+            assert tensor is not None
+            shown = values_text(tensor, max_chars=MAX_LINE_CHARS - len(label) - 3)
+            if shown is not None:
+                lines.append(f"{label} = {shown}")
+            else:
+                lines.append(f"{label} {shape_text(tensor.shape if tensor.shape is not None else v.type.shape)}")
     return lines
 
 
-def node_lines(node: Node, max_lines: int = 4) -> list[str]:
-    """Compact key attributes, then weights, at most ``max_lines`` lines.
+def _name_line(name: str) -> str:
+    """A node's name for its box, cut at the start: the end of a path says the most."""
+    return name if len(name) <= MAX_LINE_CHARS else "…" + name[-(MAX_LINE_CHARS - 1) :]
+
+
+def node_lines(node: Node, max_lines: int = 4, text: BoxText = DEFAULT_TEXT, constant_of: ConstantOf | None = None) -> list[str]:
+    """The node's name (if asked), compact key attributes, then weights: at most ``max_lines`` lines besides the name.
 
     Attributes come first because they say what the op does; the weights' shapes
     follow. When everything does not fit, the last line says how much is hidden.
     """
-    used: set[str] = set()
     attr_lines: list[str] = []
-    window = _window_line({a.name: a for a in node.attributes}, used)
-    if window:
-        attr_lines.append(window)
-    for attr in node.attributes:
-        if attr.name in used or attr.name in _SKIPPED_ATTRIBUTES:
-            continue
-        text = _attribute_text(attr)
-        if text:
-            attr_lines.append(_clip(text))
-    weights = [_clip(w) for w in _weight_lines(node)]
+    if text.attributes:
+        used: set[str] = set()
+        window = _window_line({a.name: a for a in node.attributes}, used)
+        if window:
+            attr_lines.append(window)
+        for attr in node.attributes:
+            if attr.name in used or attr.name in _SKIPPED_ATTRIBUTES:
+                continue
+            shown = _attribute_text(attr)
+            if shown:
+                attr_lines.append(_clip(shown))
+    weights = [_clip(w) for w in _weight_lines(node, constant_of)] if text.weights else []
     # Weights are the more telling facts: keep them, give attributes what room is left.
     weights = weights[:max_lines]
     room = max(0, max_lines - len(weights))
     if len(attr_lines) > room:
         hidden = len(attr_lines) - room + 1
         attr_lines = [*attr_lines[: max(0, room - 1)], f"+{hidden} more"] if room > 0 else []
-    return [*attr_lines, *weights]
+    name = [_name_line(node.name)] if text.names and node.name and node.name != node.op else []
+    return [*name, *attr_lines, *weights]
 
 
 def box_size(title: str, lines: list[str]) -> tuple[float, float]:

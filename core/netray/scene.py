@@ -51,6 +51,10 @@ class Scene:
     # polyline j is points[offsets[j]:offsets[j+1]] (x, y rows), from src's bottom to dst's top
     edge_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     edge_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    # top-left corner of each edge's shape label, NaN where none is drawn (netray.layout.edge_labels)
+    edge_label_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    edge_label_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    direction: str = "TB"  # "TB" top to bottom, "LR" left to right
 
     @property
     def size(self) -> int:

@@ -154,16 +154,16 @@ class _Writer:
         heads = _arrowheads(s, np.arange(n))
         if heads:
             self.out.append(f'<path d="{heads}" {_paint(p.edge, "fill")}/>')
-        if len(s.edge_label) == n:
-            for j in range(n):
-                label, line = s.edge_label[j], s.edge_polyline(j)
-                if not label or len(line) < 2:
-                    continue
-                (ax, ay), (bx, by) = line[-2], line[-1]
-                my = (ay + by) / 2
-                if abs(by - ay) > 3 * (EDGE_PX + 3):
-                    my = by - ARROW_LENGTH - (EDGE_PX + 3)
-                self.out.append(_text((ax + bx) / 2 + 4, my + EDGE_PX * 0.36, label, "e", p.edge_label))
+
+    def edge_labels(self) -> None:
+        """Shape labels where the layout placed them (:mod:`netray.layout.edge_labels`)."""
+        s, p = self.s, self.p
+        n = len(s.edge_src)
+        if len(s.edge_label) != n or len(s.edge_label_x) != n:
+            return
+        for j in np.flatnonzero(np.isfinite(s.edge_label_x)).tolist():
+            x, y = float(s.edge_label_x[j]), float(s.edge_label_y[j])
+            self.out.append(_text(x, y + EDGE_PX * 0.9, s.edge_label[j], "e", p.edge_label))
 
     def boxes(self, boxes: Iterable[int]) -> None:
         s, p = self.s, self.p
@@ -202,8 +202,11 @@ class _Writer:
                     ly += LINE_HEIGHT
 
 
-def scene_svg(scene: Scene, palette: Palette, title: str = "") -> bytes:
-    """The whole scene as a standalone SVG document, one user unit per scene unit."""
+def scene_svg(scene: Scene, palette: Palette, title: str = "", *, edge_labels: bool = True) -> bytes:
+    """The whole scene as a standalone SVG document, one user unit per scene unit.
+
+    ``edge_labels`` draws the tensor shapes on edges (the viewer's Show Edge Shapes).
+    """
     left, top, right, bottom = scene.bounds()
     left, top = left - MARGIN, top - MARGIN
     width, height = right - left + MARGIN, bottom - top + MARGIN
@@ -222,6 +225,8 @@ def scene_svg(scene: Scene, palette: Palette, title: str = "") -> bytes:
     ]
     w.frames(frames)
     w.edges()
+    if edge_labels:
+        w.edge_labels()
     w.frame_titles(frames)
     w.boxes(boxes.tolist())
     return "\n".join([*head, *w.out, "</svg>", ""]).encode("utf-8")

@@ -45,7 +45,7 @@ def png_scale(rect: QRectF) -> float:
     return scale
 
 
-def paint_whole_scene(painter: QPainter, scene: Scene, theme: Theme, rect: QRectF) -> None:
+def paint_whole_scene(painter: QPainter, scene: Scene, theme: Theme, rect: QRectF, edge_labels: bool = True) -> None:
     """Paint every item of ``scene`` at full detail, ``rect`` (scene units) filling the painter's window.
 
     The painter's :meth:`~ScenePainter.paint` switches to outline-only drawing above
@@ -54,20 +54,21 @@ def paint_whole_scene(painter: QPainter, scene: Scene, theme: Theme, rect: QRect
     """
     painter.fillRect(rect, theme.background)
     scene_painter = ScenePainter(scene, theme)
+    scene_painter.show_edge_labels = edge_labels
     if scene.size <= DETAIL_LIMIT:
         scene_painter.paint(painter, rect, FULL_DETAIL_ZOOM)
         return
     scene_painter.paint_full_detail(painter, FULL_DETAIL_ZOOM)
 
 
-def _paint_on(device: QPaintDevice, scene: Scene, theme: Theme, rect: QRectF, scale: float) -> None:
+def _paint_on(device: QPaintDevice, scene: Scene, theme: Theme, rect: QRectF, scale: float, edge_labels: bool = True) -> None:
     painter = QPainter()
     if not painter.begin(device):
         raise OSError("Qt could not start painting the export")
     try:
         painter.scale(scale, scale)
         painter.translate(-rect.left(), -rect.top())
-        paint_whole_scene(painter, scene, theme, rect)
+        paint_whole_scene(painter, scene, theme, rect, edge_labels)
     finally:
         painter.end()
 
@@ -79,7 +80,7 @@ def _buffer() -> tuple[QByteArray, QBuffer]:
     return data, buffer
 
 
-def svg_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
+def svg_bytes(scene: Scene, theme: Theme, title: str = "", edge_labels: bool = True) -> bytes:
     """The scene as SVG 1.2 Tiny; labels are <text> elements, so they stay searchable and selectable."""
     rect = picture_rect(scene)
     data, buffer = _buffer()
@@ -90,7 +91,7 @@ def svg_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
     generator.setResolution(96)  # one scene unit is one CSS pixel in a browser
     generator.setTitle(title or "netray graph")
     generator.setDescription("Drawn by netray")
-    _paint_on(generator, scene, theme, rect, 1.0)
+    _paint_on(generator, scene, theme, rect, 1.0, edge_labels)
     buffer.close()
     return with_font_fallbacks(bytes(data.data()))
 
@@ -113,15 +114,21 @@ def with_font_fallbacks(svg: bytes) -> bytes:
     return re.sub(rb'font-family="([^"]*)"', extend, svg)
 
 
-def png_bytes(scene: Scene, theme: Theme) -> bytes:
-    """The scene as a PNG at PNG_SCALE pixels per unit, scaled down to fit MAX_PNG_SIDE/MAX_PNG_PIXELS."""
+def png_image(scene: Scene, theme: Theme, edge_labels: bool = True) -> QImage:
+    """The scene as an image at PNG_SCALE pixels per unit, scaled down to fit MAX_PNG_SIDE/MAX_PNG_PIXELS."""
     rect = picture_rect(scene)
     scale = png_scale(rect)
     image = QImage(max(1, int(np.ceil(rect.width() * scale))), max(1, int(np.ceil(rect.height() * scale))), QImage.Format.Format_ARGB32_Premultiplied)
     if image.isNull():
         raise MemoryError(f"cannot allocate a {image.width()}x{image.height()} image")
     image.fill(theme.background)
-    _paint_on(image, scene, theme, rect, scale)
+    _paint_on(image, scene, theme, rect, scale, edge_labels)
+    return image
+
+
+def png_bytes(scene: Scene, theme: Theme, edge_labels: bool = True) -> bytes:
+    """The scene as a PNG at PNG_SCALE pixels per unit, scaled down to fit MAX_PNG_SIDE/MAX_PNG_PIXELS."""
+    image = png_image(scene, theme, edge_labels)
     data, buffer = _buffer()
     if not image.save(buffer, "PNG"):
         raise OSError("Qt could not encode the PNG")
@@ -129,7 +136,7 @@ def png_bytes(scene: Scene, theme: Theme) -> bytes:
     return bytes(data.data())
 
 
-def pdf_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
+def pdf_bytes(scene: Scene, theme: Theme, title: str = "", edge_labels: bool = True) -> bytes:
     """The scene as a one-page vector PDF, one point per scene unit (less if a side passes MAX_PDF_SIDE)."""
     rect = picture_rect(scene)
     scale = min(1.0, MAX_PDF_SIDE / rect.width(), MAX_PDF_SIDE / rect.height())
@@ -141,24 +148,24 @@ def pdf_bytes(scene: Scene, theme: Theme, title: str = "") -> bytes:
     writer.setPageLayout(
         QPageLayout(QPageSize(QSizeF(rect.width() * scale, rect.height() * scale), QPageSize.Unit.Point), QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0))
     )
-    _paint_on(writer, scene, theme, rect, scale)
+    _paint_on(writer, scene, theme, rect, scale, edge_labels)
     del writer  # the PDF is complete once the writer is gone
     buffer.close()
     return bytes(data.data())
 
 
-def render_scene(scene: Scene, fmt: str, theme: str = "light", title: str = "") -> bytes:
+def render_scene(scene: Scene, fmt: str, theme: str = "light", title: str = "", edge_labels: bool = True) -> bytes:
     """``scene`` as ``fmt`` (".svg", ".png" or ".pdf") bytes in the named theme."""
     from netray_viewer.app import application
 
     application()  # fonts and painting need the (offscreen) QApplication
     palette = theme_named(theme)
     if fmt == ".svg":
-        return svg_bytes(scene, palette, title)
+        return svg_bytes(scene, palette, title, edge_labels)
     if fmt == ".png":
-        return png_bytes(scene, palette)
+        return png_bytes(scene, palette, edge_labels)
     if fmt == ".pdf":
-        return pdf_bytes(scene, palette, title)
+        return pdf_bytes(scene, palette, title, edge_labels)
     raise ValueError(f"not a picture format: {fmt!r}")
 
 

@@ -9,6 +9,7 @@ with only netray-core and plugins installed (no Qt) still runs ``netray info`` a
 from __future__ import annotations
 
 from netray.ir import Graph
+from netray.scene import Scene
 from netray_viewer import run, snapshot
 
 
@@ -19,4 +20,11 @@ def render_graph(graph: Graph, fmt: str, *, expand: str = "auto", direction: str
     return render(graph, fmt, expand=expand, direction=direction, theme=theme)
 
 
-__all__ = ["render_graph", "run", "snapshot"]
+def render_scene(scene: Scene, fmt: str, *, theme: str = "light", title: str = "", edge_labels: bool = True) -> bytes:
+    """A laid-out ``scene`` drawn as ``fmt`` (".png", ".pdf" or ".svg") bytes with the viewer's painter, offscreen."""
+    from netray_viewer.export import render_scene as render
+
+    return render(scene, fmt, theme, title=title, edge_labels=edge_labels)
+
+
+__all__ = ["render_graph", "render_scene", "run", "snapshot"]

@@ -30,7 +30,6 @@ WHOLE_SHARE = 0.4  # a view spanning more of the scene than this draws the prebu
 LINE_HEIGHT = 14.0
 TITLE_FONT_PX = 11  # netray.labels sizes boxes for an ~11px font
 LINE_FONT_PX = 10
-ARROW_LENGTH = 7.0
 MARKER_SIZE = 12.0  # the +/- square on collapsible groups
 RADIUS = 4.0  # corner radius of boxes
 GREEK_BAR = 5.0  # height of a bar standing for a line of text too small to read
@@ -246,29 +245,26 @@ class ScenePainter:
             painter.setBrush(QBrush(t.edge))
             painter.drawPath(arrowheads_path(s.edge_points, s.edge_offsets, ends))
         if zoom >= EDGE_LABEL_ZOOM and self.show_edge_labels:
-            self._paint_edge_labels(painter, ends)
+            self._paint_edge_labels(painter, visible)
 
-    def _paint_edge_labels(self, painter: QPainter, edges: np.ndarray) -> None:
+    def _paint_edge_labels(self, painter: QPainter, visible: QRectF) -> None:
+        """Shape labels where the layout placed them (clear of boxes and of each other)."""
         s = self.scene
-        if len(s.edge_label) != len(s.edge_src):
+        lx, ly = s.edge_label_x, s.edge_label_y
+        if len(lx) != len(s.edge_src):
+            return
+        with np.errstate(invalid="ignore"):
+            shown = np.flatnonzero(
+                (lx <= visible.right()) & (lx + 80 >= visible.left()) & (ly <= visible.bottom()) & (ly + 12 >= visible.top())
+            )
+        if not len(shown):
             return
         painter.setFont(self.edge_font)
         painter.setPen(self.theme.edge_label)
-        metrics = QFontMetricsF(self.edge_font)
-        for j in edges.tolist():
-            label = s.edge_label[j]
-            if not label:
-                continue
-            line = s.edge_polyline(j)
-            if len(line) < 2:
-                continue
-            # Beside the last segment, just above the arrowhead: where the eye lands.
-            a, b = line[-2], line[-1]
-            mx = (a[0] + b[0]) / 2
-            my = (a[1] + b[1]) / 2
-            if abs(b[1] - a[1]) > 3 * metrics.height():
-                my = b[1] - ARROW_LENGTH - metrics.height()
-            painter.drawText(QPointF(mx + 4, my + metrics.ascent() / 2), label)
+        ascent = QFontMetricsF(self.edge_font).ascent()
+        labels = s.edge_label
+        for j, x, y in zip(shown.tolist(), lx[shown].tolist(), ly[shown].tolist(), strict=True):
+            painter.drawText(QPointF(x, y + ascent), labels[j])
 
     def _paint_outline_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float, whole: bool, visible: QRectF) -> None:
         """Far out: boxes as plain rectangles in their category's colour, one path per colour."""

@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from netray.hierarchy import Group, Hierarchy
-from netray.ir import Graph, Value
-from netray.labels import box_size, group_lines, node_lines, node_title, value_lines, value_title
+from netray.ir import Graph, Node, Value
+from netray.labels import DEFAULT_TEXT, BoxText, box_size, group_lines, node_lines, node_title, value_lines, value_title
 from netray.layout.assemble import assemble_scene
 from netray.layout.blocks import Block, build_block
+from netray.layout.edge_labels import place_edge_labels
 from netray.layout.edges import Connectivity
 from netray.layout.layered import LayoutCancelled
 from netray.scene import Scene
 
-__all__ = ["LayoutCache", "LayoutCancelled", "layout_scene"]
+__all__ = ["BoxText", "LayoutCache", "LayoutCancelled", "layout_scene"]
 
 Text = tuple[str, list[str]]
 MAX_CACHED_BLOCKS = 4096
@@ -28,13 +29,26 @@ MAX_CACHED_BLOCKS = 4096
 class LayoutCache:
     """Scenes of one graph at any expansion state, re-using the blocks that did not change."""
 
-    def __init__(self, graph: Graph, hierarchy: Hierarchy, *, direction: str = "TB") -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        hierarchy: Hierarchy,
+        *,
+        direction: str = "TB",
+        fold_constants: bool = False,
+        text: BoxText = DEFAULT_TEXT,
+    ) -> None:
+        """``fold_constants`` leaves the hierarchy's foldable constants out, listing them in their
+        consumers' boxes; ``text`` says what node boxes show."""
         if direction not in ("TB", "LR"):
             raise ValueError(f"direction must be 'TB' or 'LR', not {direction!r}")
         self.graph = graph
         self.hierarchy = hierarchy
         self.direction = direction
-        self.conn = Connectivity(graph, hierarchy)
+        self.fold_constants = fold_constants
+        self.text = text
+        self.conn = Connectivity(graph, hierarchy, fold_constants=fold_constants)
+        self._node_index = {id(n): i for i, n in enumerate(graph.nodes)} if fold_constants else {}
         self._blocks: dict[tuple[str, frozenset[str]], Block] = {}
         self._node_text: dict[int, tuple[Text, tuple[float, float]]] = {}
         self._group_text: dict[str, tuple[Text, tuple[float, float]]] = {}
@@ -46,9 +60,16 @@ class LayoutCache:
         got = self._node_text.get(index)
         if got is None:
             node = self.graph.nodes[index]
-            title, lines = node_title(node), node_lines(node)
+            constant_of = self._folded_constant if self.fold_constants else None
+            title, lines = node_title(node), node_lines(node, text=self.text, constant_of=constant_of)
             got = self._node_text[index] = ((title, lines), box_size(title, lines))
         return got
+
+    def _folded_constant(self, value: Value) -> Node | None:
+        """The folded constant node making ``value``, if any."""
+        producer = value.producer
+        i = self._node_index.get(id(producer)) if producer is not None else None
+        return producer if i is not None and bool(self.hierarchy.foldable[i]) else None
 
     def group_box(self, group: Group) -> tuple[Text, tuple[float, float]]:
         got = self._group_text.get(group.id)
@@ -136,6 +157,8 @@ class LayoutCache:
             lambda v: self.value_box(v)[0],
             transposed=transposed,
         )
+        scene.direction = self.direction
+        scene.edge_label_x, scene.edge_label_y = place_edge_labels(scene)
         if progress is not None:
             progress(1.0)
         return scene
@@ -147,8 +170,11 @@ def layout_scene(
     expanded: frozenset[str],
     *,
     direction: str = "TB",
+    fold_constants: bool = False,
+    text: BoxText = DEFAULT_TEXT,
     cancel: Callable[[], bool] | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Scene:
     """Lay out ``graph`` with the groups in ``expanded`` open; see :class:`LayoutCache`."""
-    return LayoutCache(graph, hierarchy, direction=direction).scene(expanded, cancel=cancel, progress=progress)
+    cache = LayoutCache(graph, hierarchy, direction=direction, fold_constants=fold_constants, text=text)
+    return cache.scene(expanded, cancel=cancel, progress=progress)

@@ -81,7 +81,7 @@ def assemble_scene(
         group = block.group
         if group.parent is not None:
             frames.add(ItemKind.FRAME, (ox, oy, block.width, block.height), group.depth, group, (group.label, []), "group")
-        n_direct = len(group.nodes)
+        n_direct = conn.direct_count(group)
         n_children = len(group.children)
         for k in range(len(block.starts)):
             child_block = block.children.get(k)

@@ -20,7 +20,7 @@ import numpy as np
 
 from netray.arrays import unique
 from netray.hierarchy import Group
-from netray.labels import CHAR_WIDTH
+from netray.labels import CHAR_WIDTH, EDGE_CHAR_WIDTH, EDGE_LABEL_CLEARANCE
 from netray.layout.edges import Connectivity
 from netray.layout.layered import layered_layout
 
@@ -88,7 +88,7 @@ def build_block(
     swapped sizes and the scene transposes the result.
     """
     starts = conn.member_starts(group)
-    n_direct = len(group.nodes)
+    n_direct = conn.direct_count(group)
     n_children = len(group.children)
     m = len(starts)
     w = np.zeros(m)
@@ -134,7 +134,14 @@ def build_block(
         n_inputs = len(conn.inputs)
         pin_top[io_first : io_first + n_inputs] = True
         pin_bottom[io_first + n_inputs : m] = True
-    lay = layered_layout(widths, heights, src, dst, keys, pin_top=pin_top, pin_bottom=pin_bottom, cancel=cancel)
+    entering_gap = None
+    if transposed:
+        # Left to right, a shape label lies along its edge's last stretch: make the gap that wide.
+        chars = np.concatenate([edges.internal_chars, edges.in_chars, np.zeros(n_out, np.int64)])
+        entering_gap = np.where(chars > 0, chars * EDGE_CHAR_WIDTH + EDGE_LABEL_CLEARANCE, 0.0)
+    lay = layered_layout(
+        widths, heights, src, dst, keys, pin_top=pin_top, pin_bottom=pin_bottom, entering_gap=entering_gap, cancel=cancel
+    )
 
     # Frame padding, in layout orientation: the label sits on the screen's top edge,
     # which is the layout's left edge when transposed.

@@ -111,6 +111,7 @@ def layered_layout(
     *,
     pin_top: np.ndarray | None = None,
     pin_bottom: np.ndarray | None = None,
+    entering_gap: np.ndarray | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> Layered:
     """Lay out boxes of the given sizes joined by edges ``src[k] -> dst[k]``.
@@ -118,6 +119,9 @@ def layered_layout(
     ``key`` orders the boxes (execution order): edges against it are drawn reversed
     and it seeds the order within rows. ``pin_top``/``pin_bottom`` mark boxes that
     must sit in the first/last row (graph inputs and outputs, ports of a frame).
+    ``entering_gap[k]`` is the room edge k needs in the gap above its target's row (a
+    left-to-right picture's shape label lies along the edge, in that gap); rows are
+    at least RANK_SEP apart.
     """
     n = len(widths)
     widths = np.asarray(widths, dtype=np.float64)
@@ -176,7 +180,10 @@ def layered_layout(
     row_h = np.zeros(n_rows)
     if n:
         np.maximum.at(row_h, rank, heights)
-    row_top = np.concatenate([[0.0], np.cumsum(row_h + RANK_SEP)[:-1]]) if n_rows else np.zeros(0)
+    gap_before = np.full(n_rows, RANK_SEP)
+    if entering_gap is not None and n_rows and len(dst):
+        np.maximum.at(gap_before, rank[dst], np.asarray(entering_gap, dtype=np.float64))
+    row_top = np.concatenate([[0.0], np.cumsum(row_h[:-1] + gap_before[1:])]) if n_rows else np.zeros(0)
     row_bottom = row_top + row_h
     # Boxes of a row centre on each other, but next to a tall frame they stay at the top
     # rather than float halfway down it.
