@@ -139,21 +139,6 @@ def test_node_html_escapes_names_and_links_subgraphs() -> None:
     assert node.id == "loop<1>" and "subgraph:loop%3C1%3E:0" in html  # by stable id, percent-encoded
 
 
-def test_doc_html_joins_wrapped_lines_and_keeps_lists_and_code() -> None:
-    html = properties.doc_html("Adds two\ntensors.\n\n* first item\n* second item\n```\na = b +\n  c\n```\nEnd.")
-    assert "<p>Adds two tensors.</p>" in html
-    assert "<p>* first item</p><p>* second item</p>" in html
-    assert "<pre>a = b +\n  c</pre>" in html and html.endswith("<p>End.</p>")
-
-
-def test_long_names_get_break_opportunities_but_keep_their_text() -> None:
-    name = "/model/layers.0/self_attn/k_proj/MatMul_output_0"
-    shown = properties.breakable(name)
-    assert shown.replace(properties.ZWSP, "") == name
-    assert shown.count(properties.ZWSP) >= 5
-    assert properties.breakable("<short>") == "&lt;short&gt;"
-
-
 def test_whole_scene_paths_hold_every_box_and_edge(qapp: object) -> None:
     from netray_viewer.geometry import SceneGeometry
 

@@ -98,3 +98,44 @@ class Scene:
 
     def edge_polyline(self, j: int) -> np.ndarray:
         return self.edge_points[self.edge_offsets[j] : self.edge_offsets[j + 1]]
+
+    def within(self, item: int) -> Scene:
+        """The part of the scene inside item ``item``'s box (a frame): its items and the edges between them.
+
+        Edges entering or leaving the box are left out; coordinates are kept.
+        """
+        x0, y0 = self.x[item], self.y[item]
+        x1, y1 = x0 + self.w[item], y0 + self.h[item]
+        keep = np.flatnonzero((self.x >= x0) & (self.y >= y0) & (self.x + self.w <= x1) & (self.y + self.h <= y1))
+        new_index = np.full(self.size, -1, dtype=np.int64)
+        new_index[keep] = np.arange(len(keep))
+        edges = np.flatnonzero((new_index[self.edge_src] >= 0) & (new_index[self.edge_dst] >= 0)) if len(self.edge_src) else np.zeros(0, np.int64)
+        counts = self.edge_offsets[edges + 1] - self.edge_offsets[edges]
+        starts = np.repeat(self.edge_offsets[edges] - (np.cumsum(counts) - counts), counts)
+        points = self.edge_points[starts + np.arange(int(counts.sum()))] if len(edges) else np.zeros((0, 2))
+        labelled = len(self.edge_label_x) == len(self.edge_src)
+        picked = edges.tolist()
+        return Scene(
+            graph=self.graph,
+            expanded=self.expanded,
+            kind=self.kind[keep],
+            x=self.x[keep],
+            y=self.y[keep],
+            w=self.w[keep],
+            h=self.h[keep],
+            depth=self.depth[keep],
+            ref=[self.ref[i] for i in keep.tolist()],
+            title=[self.title[i] for i in keep.tolist()],
+            lines=[self.lines[i] for i in keep.tolist()],
+            category=[self.category[i] for i in keep.tolist()],
+            edge_src=new_index[self.edge_src[edges]],
+            edge_dst=new_index[self.edge_dst[edges]],
+            edge_value=[self.edge_value[j] for j in picked],
+            edge_label=[self.edge_label[j] for j in picked] if len(self.edge_label) == len(self.edge_src) else [],
+            edge_control=self.edge_control[edges] if len(self.edge_control) == len(self.edge_src) else np.zeros(len(edges), bool),
+            edge_points=points,
+            edge_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            edge_label_x=self.edge_label_x[edges] if labelled else np.zeros(0),
+            edge_label_y=self.edge_label_y[edges] if labelled else np.zeros(0),
+            direction=self.direction,
+        )

@@ -2,8 +2,10 @@
 
 One :class:`SceneItem` paints the visible part of the Scene each frame through
 :class:`~netray_viewer.painter.ScenePainter`. The ViewBox gives zoom toward the
-pointer (wheel) and panning (drag); keys and pinch gestures are added here.
-Clicks are resolved to an item, an edge, a group's +/- marker, or empty space.
+pointer (wheel) and panning (drag), within limits (:class:`BoundedViewBox`: never so
+far out that the graph is a speck, never beyond 8 pixels per unit); keys and pinch
+gestures are added here. Clicks are resolved to an item, an edge, a group's +/-
+marker, or empty space; a right click asks for a context menu.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QNativeGestureEvent, QPainter
 from PyQt6.QtWidgets import QGestureEvent, QLabel, QPinchGesture, QStyleOptionGraphicsItem, QWidget
 
@@ -28,6 +30,34 @@ MAX_FIT_ZOOM = 1.25
 START_MAX_ZOOM = 1.0  # the first view of a graph never magnifies beyond 1:1
 START_MIN_ZOOM = max(LINES_ZOOM, EDGE_LABEL_ZOOM) + 0.1  # ... and shows attribute lines and shapes
 KEY_PAN_FRACTION = 0.15
+MAX_ZOOM = 8.0  # pixels per scene unit: a box's text at 8x its size is as close as anyone needs
+MIN_ZOOM_SHARE = 0.5  # zoomed out, the graph still spans at least half the view along one side
+MIN_ZOOM_CEILING = 0.5  # ... but a small graph may always be seen at half size
+
+
+class BoundedViewBox(pg.ViewBox):
+    """A ViewBox whose wheel, drag and pinch zoom stays within ``zoom_limits()`` (pixels per unit)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.zoom_limits: tuple[float, float] = (1e-9, MAX_ZOOM)
+
+    def scaleBy(self, s: Any = None, center: Any = None, x: Any = None, y: Any = None) -> None:
+        # The aspect is locked: pyqtgraph scales both axes by the y factor when both are given.
+        given = (s[1], s[0]) if s is not None else (y, x)
+        factor = next((f for f in given if f is not None), None)
+        if factor is None:
+            return
+        rect = self.viewRect()
+        pixels = max(self.width(), 1.0)
+        zoom = pixels / rect.width() if rect.width() > 0 else 1.0
+        low, high = self.zoom_limits
+        # A scale s multiplies the view's extent: the new zoom is zoom / s.
+        target = min(max(zoom / float(factor), low), high)
+        if abs(target - zoom) <= 1e-12 * zoom:
+            return
+        clamped = zoom / target
+        super().scaleBy((clamped, clamped), center)
 
 
 def hover_text(scene: Scene, i: int) -> str:
@@ -78,6 +108,7 @@ class GraphCanvas(pg.GraphicsView):
     marker_clicked = pyqtSignal(int)  # a group's +/- marker or a frame's label
     edge_clicked = pyqtSignal(int)
     empty_clicked = pyqtSignal()
+    context_requested = pyqtSignal(int, QPoint)  # item (-1: empty space), global position
     view_changed = pyqtSignal()
     resized = pyqtSignal()
 
@@ -85,7 +116,7 @@ class GraphCanvas(pg.GraphicsView):
         super().__init__(parent)
         self.theme = theme
         self.setBackground(theme.background)
-        self.view_box = pg.ViewBox(invertY=True, lockAspect=True, enableMenu=False)
+        self.view_box = BoundedViewBox(invertY=True, lockAspect=True, enableMenu=False)
         self.setCentralItem(self.view_box)
         self.item = SceneItem()
         self.view_box.addItem(self.item)
@@ -105,14 +136,31 @@ class GraphCanvas(pg.GraphicsView):
     def scene_painter(self) -> ScenePainter | None:
         return self.item.painter
 
-    def set_scene(self, scene: Scene | None, fit: bool = True, geometry: SceneGeometry | None = None) -> None:
+    def set_scene(self, scene: Scene | None, fit: bool = True, geometry: SceneGeometry | None = None, edge_labels: bool = True) -> None:
         self.scene_data = scene
         self._hovered = None
         self.placeholder.setVisible(scene is None)
-        self.item.set_painter(ScenePainter(scene, self.theme, geometry) if scene is not None else None)
+        painter = ScenePainter(scene, self.theme, geometry) if scene is not None else None
+        if painter is not None:
+            painter.show_edge_labels = edge_labels
+        self.item.set_painter(painter)
+        self._update_zoom_limits()
         if fit:
             self.show_start()
         self.view_changed.emit()
+
+    def fit_zoom(self) -> float:
+        """The zoom at which the whole scene just fits the view."""
+        if self.scene_data is None:
+            return 1.0
+        left, top, right, bottom = self.scene_data.bounds()
+        width, height = max(self.view_box.width(), 1.0), max(self.view_box.height(), 1.0)
+        return min(width / max(right - left, 1.0), height / max(bottom - top, 1.0))
+
+    def _update_zoom_limits(self) -> None:
+        """Zoomed out, the graph keeps at least half the view; zoomed in, at most MAX_ZOOM."""
+        low = min(self.fit_zoom() * MIN_ZOOM_SHARE, MIN_ZOOM_CEILING)
+        self.view_box.zoom_limits = (low, MAX_ZOOM)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -199,10 +247,17 @@ class GraphCanvas(pg.GraphicsView):
         placeholder = getattr(self, "placeholder", None)  # pyqtgraph resizes during its own __init__
         if placeholder is not None:
             placeholder.setGeometry(self.rect())
+            self._update_zoom_limits()
         self.resized.emit()
 
     # -- input ----------------------------------------------------------------------
     def _on_click(self, ev: Any) -> None:
+        if ev.button() == Qt.MouseButton.RightButton and self.scene_data is not None:
+            pos = self.view_box.mapSceneToView(ev.scenePos())
+            i = self.scene_data.item_at(pos.x(), pos.y())
+            ev.accept()
+            self.context_requested.emit(-1 if i is None else i, ev.screenPos().toPoint())
+            return
         if ev.button() != Qt.MouseButton.LeftButton or self.scene_data is None:
             return
         pos = self.view_box.mapSceneToView(ev.scenePos())

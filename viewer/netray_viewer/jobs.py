@@ -15,12 +15,12 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtWidgets import QApplication
 
 from netray.errors import FormatError
-from netray.layout import LayoutCache
 from netray.scene import Scene
 from netray_viewer.geometry import SceneGeometry
 from netray_viewer.layout_worker import LayoutJob
-from netray_viewer.navigation import Navigation
+from netray_viewer.navigation import GraphLevel, Navigation
 from netray_viewer.open_worker import OpenJob
+from netray_viewer.view_settings import LayoutOptions
 
 
 class Jobs(QObject):
@@ -93,12 +93,12 @@ class Jobs(QObject):
             self.open_failed.emit(error)
 
     # -- layout -----------------------------------------------------------------------------
-    def layout(self, cache: LayoutCache, expanded: frozenset[str]) -> None:
-        """Lay out ``cache``'s graph at ``expanded``; a layout still running is cancelled."""
+    def layout(self, level: GraphLevel, options: LayoutOptions, expanded: frozenset[str]) -> None:
+        """Lay out ``level``'s graph at ``expanded`` with ``options``; a layout still running is cancelled."""
         if self._layout_job is not None:
             self._layout_job.cancel()
         self._layout_token += 1
-        job = LayoutJob(self._layout_token, cache, expanded)
+        job = LayoutJob(self._layout_token, level, options, expanded)
         job.progressed.connect(lambda token, done, total: self.progress.emit(done, total) if token == self._layout_token else None)
         job.finished_scene.connect(self._on_scene)
         job.failed.connect(self._on_layout_failed)

@@ -12,9 +12,10 @@ from typing import Any
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
-from netray.layout import LayoutCache
 from netray_viewer.geometry import SceneGeometry
+from netray_viewer.navigation import GraphLevel
 from netray_viewer.painter import DETAIL_LIMIT
+from netray_viewer.view_settings import LayoutOptions
 
 
 class CancelFlag:
@@ -37,17 +38,18 @@ class CancelFlag:
 
 
 class LayoutJob(QThread):
-    """Lays out ``cache`` at ``expanded`` in a worker thread."""
+    """Lays out ``level``'s graph at ``expanded`` with ``options`` in a worker thread."""
 
     progressed = pyqtSignal(int, int, int)  # token, done, total
     finished_scene = pyqtSignal(int, object, object)  # token, Scene, SceneGeometry
     failed = pyqtSignal(int, str)  # token, message
     cancelled = pyqtSignal(int)  # token
 
-    def __init__(self, token: int, cache: LayoutCache, expanded: frozenset[str]) -> None:
+    def __init__(self, token: int, level: GraphLevel, options: LayoutOptions, expanded: frozenset[str]) -> None:
         super().__init__()
         self.token = token
-        self.cache = cache
+        self.level = level
+        self.options = options
         self.expanded = expanded
         self.cancel_flag = CancelFlag()
 
@@ -67,7 +69,9 @@ class LayoutJob(QThread):
     def run(self) -> None:
         """Emit exactly one of finished_scene, cancelled or failed, whatever happens."""
         try:
-            scene = self.cache.scene(self.expanded, cancel=self.cancel_flag, progress=self._progress)
+            # The cache for new options indexes every edge of the graph: made here, off the UI thread.
+            cache = self.level.cache(self.options)
+            scene = cache.scene(self.expanded, cancel=self.cancel_flag, progress=self._progress)
             if self.cancel_flag.is_set() or scene is None:
                 self.cancelled.emit(self.token)
                 return

@@ -7,80 +7,36 @@ and ``subgraph:<id>:<k>`` (open the node's k-th subgraph).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import escape
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+
 from netray.hookspecs import OpInfo
-from netray.ir import Attribute, Graph, Metadata, Model, Node, Tensor, Value, meta_text, shape_text
+from netray.ir import Attribute, AttrKind, Graph, Metadata, Model, Node, Tensor, Value, meta_text, shape_text
+from netray.labels import constant_tensor
 from netray.summary import tensor_summary
 from netray.tensortree import TensorNode
 from netray.units import human_bytes
 
 MAX_LIST = 200  # rows shown per section before "… and N more"
-
-
-ZWSP = "\u200b"  # a break opportunity Qt honours inside long names
+MAX_LINKS = 8  # consumers linked per output before "and N more"
+PANEL_VALUES = 64  # a tensor of at most this many elements shows its values in the panel
 
 
 def breakable(text: str) -> str:
-    """Escape ``text`` and let long names wrap after ``/``, ``.`` and ``_`` instead of widening the panel."""
-    escaped = escape(text)
-    if len(text) <= 24:
-        return escaped
-    for mark in ("/", ".", "_", ":"):
-        escaped = escaped.replace(mark, mark + ZWSP)
-    return escaped
-
-
-def doc_html(text: str) -> str:
-    """Operator documentation (plain or markdown-ish, often hard-wrapped) as readable HTML.
-
-    Lines of a paragraph are joined; blank lines separate paragraphs; list items
-    and fenced code keep their own lines.
-    """
-    blocks: list[str] = []
-    paragraph: list[str] = []
-    in_code = False
-    code: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            blocks.append("<p>" + escape(" ".join(paragraph)) + "</p>")
-            paragraph.clear()
-
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("```"):
-            if in_code:
-                blocks.append("<pre>" + escape("\n".join(code)) + "</pre>")
-                code.clear()
-            else:
-                flush()
-            in_code = not in_code
-            continue
-        if in_code:
-            code.append(raw)
-        elif not line:
-            flush()
-        elif line[:2] in ("* ", "- ") or (line[:1].isdigit() and line[1:3] in (". ", ") ")):
-            flush()
-            paragraph.append(line)
-            flush()
-        else:
-            paragraph.append(line)
-    if in_code and code:
-        blocks.append("<pre>" + escape("\n".join(code)) + "</pre>")
-    flush()
-    return "".join(blocks)
-
-
-LONG_ROW = 60  # characters of key + value beyond which a row is stacked
+    """``text`` escaped for the panel. Long names wrap anywhere when they must (the panel's
+    text wraps at word boundaries or anywhere), so no invisible break marks end up in copies."""
+    return escape(text)
 
 
 def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> str:
-    """A titled two-column table; values are escaped unless ``raw``."""
+    """A titled two-column table as wide as the panel; values are escaped unless ``raw``.
+
+    Long keys and values wrap inside their column instead of widening the panel.
+    """
     body = []
     rows = list(rows)
     for k, (key, value) in enumerate(rows):
@@ -88,15 +44,13 @@ def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> 
             body.append(f"<tr><td colspan=2><i>… and {len(rows) - MAX_LIST} more</i></td></tr>")
             break
         shown = value if raw else breakable(value)
-        if len(key) + len(value) > LONG_ROW and not raw:
-            # A long key and value (exporters' metadata, stack traces) read better stacked
-            # than squeezed into a narrow second column.
-            body.append(f"<tr><td colspan=2><b>{escape(key)}</b><br>{shown}</td></tr>")
-            continue
-        body.append(f"<tr><td style='padding-right:8px'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
+        body.append(f"<tr><td width='30%' style='padding-right:8px'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
     if not body:
         return ""
-    return f"<h4 style='margin-bottom:2px'>{escape(title)}</h4><table cellspacing=0 cellpadding=1>{''.join(body)}</table>"
+    return (
+        f"<h4 style='margin-bottom:2px'>{escape(title)}</h4>"
+        f"<table width='100%' cellspacing=0 cellpadding=1>{''.join(body)}</table>"
+    )
 
 
 def _count(n: int, noun: str) -> str:
@@ -117,22 +71,78 @@ def node_link(node: Node) -> str:
     return f"<a href='node:{link_target(node)}'>{breakable(node.name or node.op)}</a> ({escape(node.op)})"
 
 
-def _value_rows(ports: Iterable[Any]) -> list[tuple[str, str]]:
+ConstantOf = Callable[[Value], "Node | None"]
+
+
+def _input_rows(ports: Iterable[Any], constant_of: ConstantOf | None = None) -> list[tuple[str, str]]:
+    """One row per input value: its name and type, then where it comes from (a link to its producer)."""
     rows = []
     for port in ports:
         if not port.values:
             rows.append((port.name, "<i>omitted</i>"))
         for v in port.values:
-            kind = " (weight)" if v.initializer is not None else ""
-            text = f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>{kind}"
+            text = f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>"
+            constant = constant_of(v) if constant_of is not None and v.initializer is None else None
+            if v.initializer is not None:
+                values = tensor_values_text(v.initializer)
+                text += " (weight)" + (f"<br><tt>{escape(values)}</tt>" if values else "")
+            elif constant is not None:
+                values = tensor_values_text(constant_tensor(constant))
+                text += f"<br>constant {node_link(constant)}, drawn in this box" + (f"<br><tt>{escape(values)}</tt>" if values else "")
+            elif v.producer is not None:
+                text += f"<br>from {node_link(v.producer)}"
+            else:
+                text += "<br>from the graph's inputs"
             if v.quantization is not None and str(v.quantization):
                 text += f"<br><small>{escape(str(v.quantization))}</small>"
             rows.append((port.name, text))
     return rows
 
 
+def _output_rows(ports: Iterable[Any], graph_outputs: set[int] | None = None) -> list[tuple[str, str]]:
+    """One row per output value: its name and type, then who reads it (links to its consumers)."""
+    rows = []
+    for port in ports:
+        if not port.values:
+            rows.append((port.name, "<i>omitted</i>"))
+        for v in port.values:
+            text = f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>"
+            readers = [node_link(c) for c in v.consumers[:MAX_LINKS]]
+            if len(v.consumers) > MAX_LINKS:
+                readers.append(f"and {len(v.consumers) - MAX_LINKS} more")
+            if readers:
+                text += "<br>to " + ", ".join(readers)
+            if graph_outputs is not None and id(v) in graph_outputs:
+                text += "<br>a graph output"
+            rows.append((port.name, text))
+    return rows
+
+
+def tensor_values_text(tensor: Tensor | None, max_elements: int = PANEL_VALUES) -> str | None:
+    """A small tensor's values, nested like its shape (``[[1, 2], [3, 4]]``); None if large or unreadable."""
+    if tensor is None or not tensor.has_data or tensor.size is None or tensor.size > max_elements:
+        return None
+    try:
+        array = np.asarray(tensor.numpy())
+    except Exception:  # the weight view below says why it cannot be read
+        return None
+    if array.size > max_elements:
+        return None
+    if array.dtype.kind in "biuf":
+        return np.array2string(array, separator=", ", threshold=max_elements, max_line_width=10_000, precision=6)
+    return repr(array.tolist())[:400]
+
+
 def attribute_text(attribute: Attribute) -> str:
-    """An attribute's value as text; a value that does not match its kind is shown raw, not raised."""
+    """An attribute's value as text; a value that does not match its kind is shown raw, not raised.
+
+    A tensor attribute (a Constant's ``value``) shows its type and, when small, its values.
+    """
+    if attribute.kind is AttrKind.TENSOR and isinstance(attribute.value, Tensor):
+        t = attribute.value
+        values = tensor_values_text(t)
+        kind = f"{t.dtype or '?'} {shape_text(t.shape)}"
+        return f"{kind}: {values}" if values is not None else f"{kind} (values below)"
     try:
         return attribute.text(200)
     except (TypeError, ValueError):
@@ -145,8 +155,12 @@ def _repeats(doc: str, summary: str) -> bool:
     return bool(head) and " ".join(doc.split()).startswith(head)
 
 
-def node_html(node: Node, info: OpInfo | None) -> str:
-    """Everything about one operation."""
+def node_html(node: Node, info: OpInfo | None, constant_of: ConstantOf | None = None, graph: Graph | None = None) -> str:
+    """Everything about one operation but its documentation (:func:`doc_markdown`, shown folded below the weights).
+
+    Inputs link to their producers and outputs to their consumers; ``constant_of`` names
+    the folded constant making a value, shown with its values.
+    """
     head = f"<h3 style='margin-bottom:0'>{escape(node.op)}</h3>"
     if node.name:
         head += f"<div><tt>{breakable(node.name)}</tt></div>"
@@ -164,8 +178,9 @@ def node_html(node: Node, info: OpInfo | None) -> str:
         general.append(("device", node.device))
     parts.append(_section("Node", general))
     parts.append(_section("Attributes", [(a.name, attribute_text(a)) for a in node.attributes]))
-    parts.append(_section("Inputs", _value_rows(node.inputs), raw=True))
-    parts.append(_section("Outputs", _value_rows(node.outputs), raw=True))
+    parts.append(_section("Inputs", _input_rows(node.inputs, constant_of), raw=True))
+    outputs = {id(v) for v in graph.outputs} if graph is not None else None
+    parts.append(_section("Outputs", _output_rows(node.outputs, outputs), raw=True))
     if node.subgraphs:
         links = [
             (sub.name or f"graph {k}", f"<a href='subgraph:{link_target(node)}:{k}'>open ({_count(len(sub.nodes), 'node')})</a>")
@@ -177,9 +192,14 @@ def node_html(node: Node, info: OpInfo | None) -> str:
     parts.append(_section("Metadata", meta_rows(node.metadata)))
     if node.doc:
         parts.append(f"<h4>Description</h4><p>{escape(node.doc)}</p>")
-    if info is not None and info.doc and info.doc.strip() != info.summary.strip():
-        parts.append(f"<h4>Documentation</h4>{doc_html(info.doc)}")
     return "".join(parts)
+
+
+def doc_markdown(info: OpInfo | None) -> str:
+    """The operator's documentation as markdown (plugins write markdown: tables, lists, code), or ""."""
+    if info is None or not info.doc or info.doc.strip() == info.summary.strip():
+        return ""
+    return info.doc
 
 
 def value_html(value: Value) -> str:

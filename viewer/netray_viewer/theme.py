@@ -102,3 +102,13 @@ def apply_application_palette(theme: Theme) -> None:
     p.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor("#c8c8c8"))
     p.setColor(QPalette.ColorGroup.Disabled, role.WindowText, QColor("#8a8f98"))
     app.setPalette(p)
+
+
+def system_theme_name() -> str:
+    """``"dark"`` when the desktop asks for dark colours (Qt 6.5+ reports it), else ``"light"``."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtGui import QGuiApplication
+
+    hints = QGuiApplication.styleHints()
+    scheme = hints.colorScheme() if hints is not None and hasattr(hints, "colorScheme") else None
+    return "dark" if scheme == Qt.ColorScheme.Dark else "light"

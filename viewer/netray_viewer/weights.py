@@ -1,7 +1,9 @@
 """A weight in the side panel: dtype and shape at once, values and statistics on request.
 
-Small tensors load automatically; larger ones wait for "Load values". A tensor
-whose bytes cannot be read shows the error's line in the panel instead.
+Small tensors load automatically; larger ones wait for "Load values". "Show values…"
+opens every value in a table (:mod:`netray_viewer.tensor_table`), paged, with Save
+as .npy. A tensor whose bytes cannot be read shows the error's line in the panel
+instead. The histogram takes the theme's colours, and takes them again on a switch.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from netray.errors import FormatError
 from netray.ir import Tensor, shape_text
+from netray_viewer.theme import Theme
 
 AUTO_LOAD_ELEMENTS = 65_536  # load without asking below this size
 STATS_SAMPLE = 4_000_000  # above this many elements statistics use an even sample
@@ -86,9 +90,12 @@ def stats_text(stats: TensorStats) -> str:
 class WeightView(QWidget):
     """One weight: header line, then statistics and a histogram once loaded."""
 
-    def __init__(self, name: str, tensor: Tensor, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, tensor: Tensor, theme: Theme | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.name = name
         self.tensor: Tensor = tensor
+        self.theme = theme
+        self.values_dialog: QWidget | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 4)
         size = f", {tensor.byte_size:,} bytes" if tensor.byte_size else ""
@@ -99,13 +106,21 @@ class WeightView(QWidget):
         self.status.setWordWrap(True)
         self.status.setVisible(False)
         layout.addWidget(self.status)
+        buttons = QHBoxLayout()
         self.button = QPushButton("Load values")
         self.button.clicked.connect(self.load_values)
-        layout.addWidget(self.button)
+        buttons.addWidget(self.button)
+        self.table_button = QPushButton("Show values…")
+        self.table_button.setToolTip("Every value in a table, read a page at a time; Save as .npy")
+        self.table_button.clicked.connect(self.show_table)
+        buttons.addWidget(self.table_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
         self.plot: pg.PlotWidget | None = None
         self.stats: TensorStats | None = None
         if not tensor.has_data:
             self.button.setVisible(False)
+            self.table_button.setVisible(False)
             self._show("values are not stored in the file")
         elif (tensor.size or 0) <= AUTO_LOAD_ELEMENTS and tensor.size is not None:
             self.load_values()
@@ -128,12 +143,37 @@ class WeightView(QWidget):
             return
         self._show(stats_text(self.stats))
         if self.stats.counts.size:
-            self.plot = pg.PlotWidget(background=None)  # the panel's own colour, in either theme
+            self.plot = pg.PlotWidget()
             self.plot.setFixedHeight(110)
             self.plot.setMenuEnabled(False)
             self.plot.setMouseEnabled(x=False, y=False)
             self.plot.hideButtons()
             self.plot.plot(self.stats.edges, self.stats.counts, stepMode="center", fillLevel=0, brush=(80, 140, 220, 150))
+            if self.theme is not None:
+                self.apply_theme(self.theme)
             layout = self.layout()
             if layout is not None:
                 layout.addWidget(self.plot)
+
+    def apply_theme(self, theme: Theme) -> None:
+        """The histogram's background, axes and labels in the theme's colours."""
+        self.theme = theme
+        if self.plot is None:
+            return
+        self.plot.setBackground(QColor(theme.background))
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(pg.mkPen(QColor(theme.muted_text)))
+            axis.setTextPen(pg.mkPen(QColor(theme.text)))
+
+    def show_table(self) -> None:
+        """Open every value in a table (paged, read as shown) with Save as .npy."""
+        from netray_viewer.tensor_table import TensorValuesDialog
+
+        try:
+            dialog = TensorValuesDialog(self.name, self.tensor, self.window())
+        except (FormatError, ValueError, TypeError, MemoryError) as exc:
+            self._show(f"cannot read values: {getattr(exc, 'reason', exc)}")
+            return
+        self.values_dialog = dialog
+        dialog.show()
