@@ -1,0 +1,1 @@
+"""netray plugin for ExecuTorch programs (.pte)."""
