@@ -4,6 +4,7 @@ from netray import FormatInfo
 
 FORMAT = "ONNX"
 TEXT_FORMAT = "ONNX text"
+ORT_FORMAT = "ONNX Runtime"
 
 FORMATS = [
     FormatInfo(
@@ -18,5 +19,12 @@ FORMATS = [
         (".onnxtxt", ".onnxtext"),
         "ONNX model in the textual syntax of onnx.parser",
         patterns=(rb"\A\s*<[^>]*ir_version",),
+    ),
+    FormatInfo(
+        ORT_FORMAT,
+        (".ort",),
+        "ONNX Runtime's ORT format: a flatbuffer of an ONNX graph for minimal and mobile builds",
+        # The flatbuffer's file identifier, after the 4-byte root offset (ort.fbs: file_identifier "ORTM").
+        magic=((4, b"ORTM"),),
     ),
 ]

@@ -1,5 +1,8 @@
 """The netray hooks of the ONNX plugin: formats, sniff, load, in-memory ModelProto, operator docs.
 
+Three formats: binary ONNX, ONNX's text syntax, and ONNX Runtime's ORT flatbuffer (``ort.py``),
+which is read into the same IR as ONNX.
+
 Every plugin is imported at start-up and most files opened are not ONNX, so the
 reader is imported when an ONNX file is read. Reading a binary file does not import
 the onnx package at all (see proto.py and schemas.py); the text syntax, operator
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from netray import Claim, FormatInfo, Model, OpInfo, hookimpl
-from netray_onnx.formats import FORMAT, FORMATS, TEXT_FORMAT
+from netray_onnx.formats import FORMAT, FORMATS, ORT_FORMAT, TEXT_FORMAT
 from netray_onnx.sniff import claim_confidence
 
 NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
@@ -28,6 +31,10 @@ def netray_formats() -> list[FormatInfo]:
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
     if not head:
         return None
+    if head[4:8] == b"ORTM":
+        return Claim(ORT_FORMAT, 1.0)
+    if path.name.lower().endswith(".ort"):
+        return Claim(ORT_FORMAT, 0.1)
     found = claim_confidence(path, head)
     if found is None:
         return None
@@ -43,6 +50,10 @@ def netray_load(path: Path, format: str) -> Model | None:
         return load_binary(path)
     if format == TEXT_FORMAT:
         return load_text(path)
+    if format == ORT_FORMAT:
+        from netray_onnx.ort import load_ort
+
+        return load_ort(path)
     return None
 
 
@@ -60,7 +71,7 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:
 
 @hookimpl
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
-    if format not in (FORMAT, TEXT_FORMAT):
+    if format not in (FORMAT, TEXT_FORMAT, ORT_FORMAT):
         return None
     from netray_onnx import opdocs
 
