@@ -22,6 +22,9 @@ def application() -> QApplication:
     _app = QApplication(sys.argv[:1])
     _app.setApplicationName("netray")
     _app.setOrganizationName("netray")
+    from netray_viewer.fonts import install_fallbacks
+
+    install_fallbacks()  # CJK, Cyrillic, Arabic... names and metadata drawn, not boxes, where fonts exist
     return _app
 
 

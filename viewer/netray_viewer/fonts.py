@@ -11,7 +11,7 @@ them. :func:`missing_glyphs` counts the characters a font would draw as boxes.
 
 from __future__ import annotations
 
-from PyQt6.QtGui import QFont, QFontDatabase, QGuiApplication, QTextLayout
+from PyQt6.QtGui import QFont, QFontDatabase, QFontInfo, QGuiApplication, QTextLayout
 
 WS = QFontDatabase.WritingSystem
 # Scripts model files are written in, besides Latin, in the order their fallbacks are tried.
@@ -70,16 +70,24 @@ def fallback_families(base: str) -> list[str]:
 
 
 def install_fallbacks() -> list[str]:
-    """Register fallback families for the application's font and the generic families; returns them."""
+    """Register fallback families for the application's font and the generic families; returns them.
+
+    A generic name ("Sans Serif") is resolved through its substitutes, so the family it
+    stands for now (DejaVu Sans, say) goes first: the fallbacks add scripts, they do not
+    change how Latin text looks.
+    """
     app = QGuiApplication.instance()
     if not isinstance(app, QGuiApplication):
         return []
-    base = QFont().family()
+    base = QFontInfo(QFont()).family()  # the real family behind the default font
     fallbacks = fallback_families(base)
-    if fallbacks:
-        for family in dict.fromkeys((base, *GENERIC)):
-            known = QFont.substitutes(family)
-            QFont.insertSubstitutions(family, [f for f in fallbacks if f not in known])
+    if not fallbacks:
+        return []
+    for family in dict.fromkeys((QFont().family(), base, *GENERIC)):
+        known = QFont.substitutes(family)
+        real = QFontInfo(QFont(family)).family()
+        first = [] if family == real or real in known else [real]
+        QFont.insertSubstitutions(family, [f for f in (*first, *fallbacks) if f not in known and f != family])
     return fallbacks
 
 

@@ -56,7 +56,9 @@ class WindowActions:
     def action(self, text: str, slot: Callable[[], Any], shortcut: Any = None, menu: QMenu | None = None) -> QAction:
         action = QAction(text, self.window)
         if isinstance(shortcut, (list, tuple)):
-            action.setShortcuts([QKeySequence(s) for s in shortcut])
+            # Platform keys (StandardKey.Back) may repeat ours (Alt+Left on Linux): each sequence once.
+            sequences = {QKeySequence(s).toString(): QKeySequence(s) for s in shortcut}
+            action.setShortcuts([k for k in sequences.values() if not k.isEmpty()])
         elif shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(lambda _=False: slot())

@@ -151,7 +151,9 @@ class Minimap(QWidget):
             top_left = self.to_map(self.view_rect.left(), self.view_rect.top())
             bottom_right = self.to_map(self.view_rect.right(), self.view_rect.bottom())
             p.setPen(QPen(theme.view_rect, 1.5))
-            p.setBrush(Qt.BrushStyle.NoBrush)
+            shade = QColor(theme.view_rect)
+            shade.setAlpha(40)  # the view's area shaded: it reads as a window even when wider than the graph
+            p.setBrush(shade)
             p.drawRect(QRectF(top_left, bottom_right).intersected(inner.adjusted(-1, -1, 1, 1)))
         p.end()
 

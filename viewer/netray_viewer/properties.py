@@ -23,7 +23,9 @@ from netray.units import human_bytes
 
 MAX_LIST = 200  # rows shown per section before "… and N more"
 MAX_LINKS = 8  # consumers linked per output before "and N more"
-PANEL_VALUES = 64  # a tensor of at most this many elements shows its values in the panel
+PANEL_VALUES = 64  # a tensor attribute of at most this many elements shows its values in the panel
+INLINE_VALUES = 8  # a weight of at most this many elements shows its values beside its name
+SHORT_KEY = 16  # keys up to this long are never broken
 
 
 def breakable(text: str) -> str:
@@ -44,7 +46,9 @@ def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> 
             body.append(f"<tr><td colspan=2><i>… and {len(rows) - MAX_LIST} more</i></td></tr>")
             break
         shown = value if raw else breakable(value)
-        body.append(f"<tr><td width='30%' style='padding-right:8px'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
+        # Short keys stay whole (the column fits them); long ones wrap instead of widening the panel.
+        nowrap = " white-space:nowrap;" if len(key) <= SHORT_KEY else ""
+        body.append(f"<tr><td width='25%' style='padding-right:8px;{nowrap}'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
     if not body:
         return ""
     return (
@@ -84,10 +88,10 @@ def _input_rows(ports: Iterable[Any], constant_of: ConstantOf | None = None) -> 
             text = f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>"
             constant = constant_of(v) if constant_of is not None and v.initializer is None else None
             if v.initializer is not None:
-                values = tensor_values_text(v.initializer)
+                values = tensor_values_text(v.initializer, INLINE_VALUES)
                 text += " (weight)" + (f"<br><tt>{escape(values)}</tt>" if values else "")
             elif constant is not None:
-                values = tensor_values_text(constant_tensor(constant))
+                values = tensor_values_text(constant_tensor(constant), INLINE_VALUES)
                 text += f"<br>constant {node_link(constant)}, drawn in this box" + (f"<br><tt>{escape(values)}</tt>" if values else "")
             elif v.producer is not None:
                 text += f"<br>from {node_link(v.producer)}"

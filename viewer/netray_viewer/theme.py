@@ -99,8 +99,8 @@ def apply_application_palette(theme: Theme) -> None:
     p.setColor(role.HighlightedText, QColor("#ffffff"))
     p.setColor(role.Link, QColor("#6ea8ff"))
     p.setColor(role.PlaceholderText, QColor("#8a8f98"))
-    p.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor("#c8c8c8"))
-    p.setColor(QPalette.ColorGroup.Disabled, role.WindowText, QColor("#8a8f98"))
+    for disabled in (role.ButtonText, role.WindowText, role.Text):
+        p.setColor(QPalette.ColorGroup.Disabled, disabled, QColor("#6d7178"))
     app.setPalette(p)
 
 

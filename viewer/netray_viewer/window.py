@@ -14,9 +14,8 @@ from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSettings, Qt
+from PyQt6.QtCore import QEvent, QObject, QPoint, QRectF, QSettings, Qt
 from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QMouseEvent, QResizeEvent
 from PyQt6.QtWidgets import (
     QApplication,
@@ -33,30 +32,25 @@ from PyQt6.QtWidgets import (
 
 from netray.errors import FormatError
 from netray.hierarchy import Group
-from netray.ir import AttrKind, Model, Node, Tensor, Value
-from netray.labels import constant_tensor
-from netray.plugins import get_manager
+from netray.ir import Model, Node, Tensor, Value
 from netray.scene import ItemKind, Scene
 from netray_viewer import context_menu, properties, window_export
 from netray_viewer.breadcrumbs import Breadcrumbs
 from netray_viewer.canvas import GraphCanvas
 from netray_viewer.geometry import SceneGeometry
-from netray_viewer.history import History, Place
+from netray_viewer.history import History
+from netray_viewer.inspector import Inspector
 from netray_viewer.jobs import Jobs
 from netray_viewer.menus import WindowActions
 from netray_viewer.minimap import Minimap
 from netray_viewer.navigation import GraphLevel, Navigation
-from netray_viewer.search import SearchHit, SearchPanel, graphs_with_paths
+from netray_viewer.places import Places
+from netray_viewer.recent import RecentFiles
+from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
 from netray_viewer.tensors import TensorTree
 from netray_viewer.theme import Theme, apply_application_palette, system_theme_name, theme_named
 from netray_viewer.view_settings import ViewSettings
-
-MAX_RECENT = 10
-FOCUS_ZOOM = 0.9  # zoom a search result or jump target is shown at, at least
-ANCHOR_BAND = 60.0  # an anchor is a box's centre, or for a tall frame a point near its title
-
-Anchor = tuple[Any, float, float]  # what to keep in place, and its offset from the view's centre
 
 
 class MainWindow(QMainWindow):
@@ -81,10 +75,10 @@ class MainWindow(QMainWindow):
         self.navigation: Navigation | None = None
         self.selected: tuple[str, Any] | None = None  # ("node"|"value"|"group", ref)
         self.layout_error: str | None = None
-        self.history = History()
+        self.places = Places(self)
+        self.inspector = Inspector(self)
         self._after_layout: Callable[[], None] | None = None
         self._fit_after = False
-        self._node_paths: dict[int, tuple[tuple[str, int], ...]] | None = None
         self.open_error: FormatError | None = None
         self.jobs = Jobs(self)
 
@@ -128,7 +122,7 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress)
 
         self.commands = WindowActions(self)
-        self._refresh_recent_menu()
+        self.recent = RecentFiles(self.settings, self.commands.recent_menu, self.open_file)
         self._connect()
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -141,7 +135,7 @@ class MainWindow(QMainWindow):
     # -- construction -----------------------------------------------------------------
     def _connect(self) -> None:
         c = self.canvas
-        c.item_clicked.connect(self.on_item_clicked)
+        c.item_clicked.connect(self.select_item)
         c.item_double_clicked.connect(self.on_item_double_clicked)
         c.marker_clicked.connect(self.on_marker_clicked)
         c.edge_clicked.connect(self.on_edge_clicked)
@@ -197,14 +191,14 @@ class MainWindow(QMainWindow):
         self.navigation = navigation
         self.selected = None
         self.history.clear()
-        self._node_paths = None
-        self._remember(path)
+        self.places.forget_model()
+        self.recent.remember(path)
         self._update_title()
         self.tensors.set_model(self.model)
-        self.search.set_model(self.model, self._hierarchy_at)
+        self.search.set_model(self.model, self.places.hierarchy_at)
         self.show_tensors(not navigation.has_graph)
         if navigation.has_graph:
-            self._show_level(fit=True)
+            self.show_level(fit=True)
         else:
             self.canvas.set_scene(None)
             count = sum(1 for _ in self.model.all_tensors())
@@ -219,29 +213,12 @@ class MainWindow(QMainWindow):
         if not self.raise_errors:
             QMessageBox.warning(self, "netray — cannot open file", str(exc))
 
-    def _remember(self, path: Path) -> None:
-        recent = [str(p) for p in (self.settings.value("recent", []) or []) if str(p) != str(path.resolve())]
-        recent.insert(0, str(path.resolve()))
-        self.settings.setValue("recent", recent[:MAX_RECENT])
-        self.settings.setValue("last_dir", str(path.resolve().parent))
-        self._refresh_recent_menu()
-
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recent", []) or []
-        return [str(v) for v in (value if isinstance(value, list) else [value])]
+        return self.recent.paths()
 
     @property
     def recent_menu(self) -> Any:
         return self.commands.recent_menu
-
-    def _refresh_recent_menu(self) -> None:
-        menu = self.commands.recent_menu
-        menu.clear()
-        for path in self.recent_files():
-            action = menu.addAction(path)
-            if action is not None:
-                action.triggered.connect(lambda _=False, p=path: self.open_file(p))
-        menu.setEnabled(bool(self.recent_files()))
 
     def dragEnterEvent(self, a0: QDragEnterEvent | None) -> None:
         if a0 is not None and a0.mimeData() is not None and a0.mimeData().hasUrls():  # type: ignore[union-attr]
@@ -320,7 +297,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_scene(scene, fit=self._fit_after, geometry=geometry, edge_labels=self.view_settings.show_edge_shapes)
         self.minimap.set_painter(self.canvas.scene_painter)
         self._place_minimap()
-        self._restore_selection()
+        self.inspector.highlight()
         self.commands.refresh()
         after, self._after_layout = self._after_layout, None
         if after is not None:
@@ -332,7 +309,7 @@ class MainWindow(QMainWindow):
         if not self.raise_errors:
             QMessageBox.warning(self, "netray — layout failed", message)
 
-    def _show_level(self, fit: bool, after: Callable[[], None] | None = None) -> None:
+    def show_level(self, fit: bool, after: Callable[[], None] | None = None) -> None:
         nav = self.navigation
         if nav is None or not nav.levels:
             return
@@ -343,125 +320,19 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.request_layout(fit=fit, after=after)
 
-    # -- places: Back and Forward ------------------------------------------------------------
-    def current_place(self) -> Place | None:
-        if self.navigation is None or self.level is None:
-            return None
-        r = self.canvas.view_box.viewRect()
-        view = (r.x(), r.y(), r.width(), r.height()) if self.scene is not None else None
-        return Place(self.navigation.path, self.level.expanded, view, self.selected)
+    # -- places: Back and Forward (netray_viewer.places) -----------------------------------------
+    @property
+    def history(self) -> History:
+        return self.places.history
 
     def record_place(self) -> None:
-        """Remember where the user is before a move, for Back."""
-        place = self.current_place()
-        if place is not None:
-            self.history.record(place)
-            self.commands.refresh()
+        self.places.record()
 
     def go_back(self) -> None:
-        current = self.current_place()
-        place = self.history.back(current) if current is not None else None
-        if place is not None:
-            self.restore_place(place)
+        self.places.back()
 
     def go_forward(self) -> None:
-        current = self.current_place()
-        place = self.history.forward(current) if current is not None else None
-        if place is not None:
-            self.restore_place(place)
-
-    def restore_place(self, place: Place) -> None:
-        """Show ``place``: its graph, its groups, its view and its selection."""
-        nav = self.navigation
-        if nav is None:
-            return
-        if nav.path != place.path:
-            nav.current.view = self.canvas.view_box.viewRect()
-            if nav.go_to(place.path) is None:
-                self.status_label.setText("That place no longer exists")
-                return
-        nav.current.expanded = place.expanded
-
-        def restore() -> None:
-            if place.view is not None:
-                self.canvas.view_box.setRange(QRectF(*place.view), padding=0)
-            if place.selected is not None:
-                self._select_ref(*place.selected)
-            else:
-                self.show_model_properties()
-
-        self._show_level(fit=place.view is None, after=restore)
-        self.commands.refresh()
-
-    # -- anchors: the view keeps its place when the layout changes -------------------------------
-    def _anchor(self) -> Anchor | None:
-        """What lies at the view's centre (the selection, if in view) and its offset from the centre."""
-        scene = self.scene
-        if scene is None:
-            return None
-        rect = self.canvas.view_box.viewRect()
-        centre = rect.center()
-        items = scene.items_in(rect.left(), rect.top(), rect.right(), rect.bottom())
-        chosen: int | None = None
-        selected = self._selected_item()
-        if selected is not None and selected in set(items.tolist()):
-            chosen = selected
-        else:
-            boxes = items[scene.kind[items] != ItemKind.FRAME]
-            if len(boxes):
-                cx = scene.x[boxes] + scene.w[boxes] / 2
-                cy = scene.y[boxes] + scene.h[boxes] / 2
-                chosen = int(boxes[((cx - centre.x()) ** 2 + (cy - centre.y()) ** 2).argmin()])
-            elif len(items):
-                chosen = int(items[scene.depth[items].argmax()])
-        if chosen is None:
-            return None
-        x, y = self._anchor_point(scene, chosen)
-        return scene.ref[chosen], x - centre.x(), y - centre.y()
-
-    @staticmethod
-    def _anchor_point(scene: Scene, i: int) -> tuple[float, float]:
-        return float(scene.x[i] + scene.w[i] / 2), float(scene.y[i] + min(scene.h[i], ANCHOR_BAND) / 2)
-
-    def _keep_anchor(self, anchor: Anchor | None) -> None:
-        """Put the anchored thing back where it was on screen, at the same zoom."""
-        scene = self.scene
-        if anchor is None or scene is None:
-            return
-        ref, dx, dy = anchor
-        i = self._item_showing(ref)
-        if i is None:
-            return
-        x, y = self._anchor_point(scene, i)
-        rect = QRectF(self.canvas.view_box.viewRect())
-        rect.moveCenter(QPointF(x - dx, y - dy))
-        self.canvas.view_box.setRange(rect, padding=0)
-
-    def _item_showing(self, ref: Any) -> int | None:
-        """The item that shows ``ref``: its own box, else the box of the collapsed group holding it."""
-        scene, level = self.scene, self.level
-        if scene is None or level is None:
-            return None
-        i = scene.item_of(ref)
-        if i is not None:
-            return i
-        if isinstance(ref, Node) and ref.index < len(level.graph.nodes) and level.graph.nodes[ref.index] is ref:
-            if self.view_settings.fold_constants and bool(level.hierarchy.foldable[ref.index]):
-                users = [c for v in ref.output_values() for c in v.consumers]
-                if users:
-                    return self._item_showing(users[0])  # a folded constant is drawn in its user's box
-            for group in reversed(level.hierarchy.ancestors(ref.index)):
-                i = scene.item_of(group)
-                if i is not None:
-                    return i
-        if isinstance(ref, Group):
-            parent = ref.parent
-            while parent is not None:
-                i = scene.item_of(parent)
-                if i is not None:
-                    return i
-                parent = parent.parent
-        return None
+        self.places.forward()
 
     # -- tensors ------------------------------------------------------------------------
     def show_tensors(self, show: bool) -> None:
@@ -488,10 +359,10 @@ class MainWindow(QMainWindow):
             return
         level.expanded = frozenset(expanded)
         if keep_view:
-            anchor = self._anchor()
+            anchor = self.places.anchor()
 
             def kept() -> None:
-                self._keep_anchor(anchor)
+                self.places.keep(anchor)
                 if after is not None:
                     after()
 
@@ -511,7 +382,7 @@ class MainWindow(QMainWindow):
         self.record_place()
 
         def keep_in_view() -> None:
-            self._select_ref("group", group)
+            self.select_ref("group", group)
             i = self.scene.item_of(group) if self.scene is not None else None
             if i is not None and self.scene is not None:
                 s = self.scene
@@ -557,7 +428,7 @@ class MainWindow(QMainWindow):
         nav.current.view = self.canvas.view_box.viewRect()
         level = nav.enter(node, index)
         self.selected = None
-        self._show_level(fit=level.view is None, after=self._restore_level_view)
+        self.show_level(fit=level.view is None, after=self._restore_level_view)
 
     def _restore_level_view(self) -> None:
         level = self.level
@@ -580,33 +451,39 @@ class MainWindow(QMainWindow):
             if isinstance(view, QRectF):
                 self.canvas.view_box.setRange(view, padding=0)
             if left is not None:
-                self._select_ref("node", left)
+                self.select_ref("node", left)
             else:
                 self.show_model_properties()
 
-        self._show_level(fit=view is None, after=restore)
+        self.show_level(fit=view is None, after=restore)
 
     def go_up(self) -> None:
         if self.navigation is not None and len(self.navigation.levels) > 1:
             self.go_to_level(len(self.navigation.levels) - 2)
 
-    # -- selection and panels ---------------------------------------------------------------
+    # -- selection and panels (netray_viewer.inspector) ---------------------------------------
     def select_item(self, i: int) -> None:
         """Select scene item ``i`` as a click on it does."""
         scene = self.scene
         if scene is None:
             return
-        ref = scene.ref[i]
         kind = scene.kind[i]
-        if kind == ItemKind.NODE:
-            self._select_ref("node", ref)
-        elif kind in (ItemKind.GROUP, ItemKind.FRAME):
-            self._select_ref("group", ref)
-        else:
-            self._select_ref("value", ref)
+        what = "node" if kind == ItemKind.NODE else "group" if kind in (ItemKind.GROUP, ItemKind.FRAME) else "value"
+        self.select_ref(what, scene.ref[i])
 
-    def on_item_clicked(self, i: int) -> None:
-        self.select_item(i)
+    def select_ref(self, what: str, ref: Any) -> None:
+        self.inspector.select(what, ref)
+
+    _select_ref = select_ref  # the name tests and older callers use
+
+    def show_model_properties(self) -> None:
+        self.inspector.show_model()
+
+    def copy_text(self, text: str) -> None:
+        self.inspector.copy_text(text)
+
+    def copy_selected_name(self) -> None:
+        self.inspector.copy_selected_name()
 
     def on_item_double_clicked(self, i: int) -> None:
         scene = self.scene
@@ -632,173 +509,27 @@ class MainWindow(QMainWindow):
             return
         value = scene.edge_value[j] if j < len(scene.edge_value) else None
         if value is not None:
-            self._select_ref("value", value)
+            self.select_ref("value", value)
         else:
             self.canvas.select(edge=j)
-
-    def _folded_constant(self, value: Value) -> Node | None:
-        """The folded constant (drawn in its user's box) making ``value``, when constants are folded."""
-        level = self.level
-        producer = value.producer
-        if level is None or producer is None or not self.view_settings.fold_constants:
-            return None
-        i = producer.index
-        nodes = level.graph.nodes
-        return producer if i < len(nodes) and nodes[i] is producer and bool(level.hierarchy.foldable[i]) else None
-
-    def _select_ref(self, what: str, ref: Any) -> None:
-        """Select a node, value (edge) or group: highlight it and fill the panel."""
-        self.selected = (what, ref)
-        self._restore_selection()
-        if what == "node":
-            self._show_node(ref)
-        elif what == "value":
-            self.panel.show_html(properties.value_html(ref))
-        else:
-            self.panel.show_html(properties.group_html(ref))
-
-    def _show_node(self, node: Node) -> None:
-        info = None
-        if self.model is not None:
-            try:
-                info = get_manager().operator_info(self.model.format, node.domain, node.op)
-            except FormatError:
-                info = None
-        level = self.level
-        tensors: list[tuple[str, Tensor]] = [(v.name, v.initializer) for v in node.weights() if v.initializer is not None]
-        for v in node.input_values():
-            constant = self._folded_constant(v) if v.initializer is None else None
-            tensor = constant_tensor(constant) if constant is not None else None
-            if tensor is not None:
-                tensors.append((v.name, tensor))
-        tensors += [(f"{node.name or node.op}.{a.name}", a.value) for a in node.attributes if a.kind is AttrKind.TENSOR and isinstance(a.value, Tensor)]
-        html = properties.node_html(node, info, self._folded_constant, level.graph if level is not None else None)
-        self.panel.show_html(html, tensors=tensors, docs=properties.doc_markdown(info))
-
-    def _selected_item(self) -> int | None:
-        scene = self.scene
-        if scene is None or self.selected is None:
-            return None
-        what, ref = self.selected
-        if what == "value":
-            return scene.item_of(ref)
-        return self._item_showing(ref)
-
-    def _restore_selection(self) -> None:
-        """Highlight the selected thing in the current scene (after a relayout too)."""
-        scene = self.scene
-        if scene is None or self.selected is None:
-            self.canvas.select()
-            return
-        what, ref = self.selected
-        if what == "value":
-            edge = next((j for j, v in enumerate(scene.edge_value) if v is ref), None)
-            self.canvas.select(item=scene.item_of(ref) if edge is None else None, edge=edge)
-        else:
-            self.canvas.select(item=self._item_showing(ref))
-
-    def show_model_properties(self) -> None:
-        """The model's (and the graph on screen's) properties: clicking empty space, entering a subgraph."""
-        self.selected = None
-        self.canvas.select()
-        if self.model is not None:
-            self.panel.show_html(properties.model_html(self.model, self.level.graph if self.level is not None else None))
-
-    def copy_text(self, text: str) -> None:
-        clipboard = QGuiApplication.clipboard()
-        if clipboard is not None:
-            clipboard.setText(text)
-            self.status_label.setText(f"Copied {text}")
-
-    def copy_selected_name(self) -> None:
-        """Ctrl+C on the graph: the selected node's (group's, tensor's) name, as it is written."""
-        if self.selected is None:
-            return
-        what, ref = self.selected
-        if what == "node":
-            self.copy_text(ref.name or ref.op)
-        elif what == "group":
-            self.copy_text(ref.label)
-        else:
-            self.copy_text(ref.name)
 
     def show_context_menu(self, item: int, where: QPoint) -> None:
         context_menu.item_menu(self, item).popup(where)
 
-    # -- search and links ---------------------------------------------------------------------
-    def _hierarchy_at(self, path: tuple[tuple[str, int], ...]) -> Any:
-        level = self.navigation.known.get(path) if self.navigation is not None else None
-        return level.hierarchy if level is not None else None
-
-    def _path_of(self, node: Node) -> tuple[tuple[str, int], ...] | None:
-        """The path of the graph holding ``node`` (main graph or a subgraph), or None if not in the model."""
-        if self.model is None or not self.model.graphs:
-            return None
-        if self._node_paths is None:
-            self._node_paths = {id(n): path for g, path, _ in graphs_with_paths(self.model.main) for n in g.nodes}
-        return self._node_paths.get(id(node))
-
+    # -- search and links (netray_viewer.places) -----------------------------------------------
     def reveal_node(self, node: Node, value: Value | None = None, record: bool = True) -> None:
-        """Go to the node's graph, expand its groups, lay out, centre on it and select it (or its edge)."""
-        nav = self.navigation
-        path = self._path_of(node)
-        if nav is None or path is None:
-            return
-        if record:
-            self.record_place()
-        if path != nav.path:
-            nav.current.view = self.canvas.view_box.viewRect()
-            if nav.go_to(path) is None:
-                return
-            self.breadcrumbs.set_path([lvl.label for lvl in nav.levels])
-            self._update_title()
-        level = nav.current
-        expanded = frozenset(level.hierarchy.reveal(level.expanded, node.index))
-
-        def focus() -> None:
-            scene = self.scene
-            if scene is None:
-                return
-            if value is not None:
-                self._select_ref("value", value)
-            else:
-                self._select_ref("node", node)
-            i = self._item_showing(node)
-            if i is not None:
-                self.canvas.centre_on(float(scene.x[i] + scene.w[i] / 2), float(scene.y[i] + scene.h[i] / 2), FOCUS_ZOOM)
-
-        scene = self.scene
-        if expanded == level.expanded and scene is not None and scene.graph is level.graph and not self.busy:
-            focus()
-        else:
-            level.expanded = expanded
-            self._show_level(fit=False, after=focus)
+        """Go to the node's graph, expand its groups, centre on it and select it (or its value's edge)."""
+        self.places.reveal(node, value, record)
 
     def reveal_hit(self, hit: SearchHit) -> None:
         if hit.node is not None:
             self.reveal_node(hit.node, hit.value)
         elif hit.value is not None:
-            self._select_ref("value", hit.value)
+            self.select_ref("value", hit.value)
 
     def follow_link(self, link: str) -> None:
         """``node:<id>`` reveals a node (in whichever graph holds it); ``subgraph:<id>:<k>`` opens a subgraph."""
-        if self.model is None or self.level is None:
-            return
-        scheme, _, rest = link.partition(":")
-        target, k = rest.rpartition(":")[::2] if scheme == "subgraph" else (rest, "0")
-        node = self.model.node(unquote(target))
-        if node is None or not k.isdigit() or self._path_of(node) is None:
-            self.status_label.setText(f"cannot follow link {unquote(link)}: no such node in the model")
-        elif scheme == "node":
-            self.reveal_node(node)
-        elif scheme == "subgraph":
-            path = self._path_of(node)
-            if self.navigation is not None and path != self.navigation.path and path is not None:
-                self.record_place()
-                self.navigation.go_to(path)
-                self.enter_subgraph(node, int(k), record=False)
-            else:
-                self.enter_subgraph(node, int(k))
+        self.places.follow(link)
 
     # -- pictures ---------------------------------------------------------------------------
     def export_dialog(self, fmt: str) -> Path | None:
