@@ -33,22 +33,40 @@ class FlatError(ValueError):
 
 
 class Reader:
-    """Bounds-checked little-endian reads from one buffer."""
+    """Bounds-checked little-endian reads from one buffer; vtables parsed once each."""
 
-    __slots__ = ("data", "size")
+    __slots__ = ("data", "size", "_vtables")
 
     def __init__(self, data: Buffer) -> None:
         self.data = data
         self.size = len(data)
+        self._vtables: dict[int, tuple[int, ...]] = {}  # flatbuffers share one vtable between tables of one shape
 
     def need(self, pos: int, length: int, what: str) -> None:
         if pos < 0 or length < 0 or pos + length > self.size:
             raise FlatError(f"{what} at byte {pos} runs past the end of the file ({self.size:,} bytes)")
 
     def scalar(self, fmt: struct.Struct, pos: int, what: str) -> int:
-        self.need(pos, fmt.size, what)
-        value: int = fmt.unpack_from(self.data, pos)[0]
+        if pos < 0:
+            raise FlatError(f"{what} at byte {pos} lies before the start of the file")
+        try:
+            value: int = fmt.unpack_from(self.data, pos)[0]
+        except struct.error:
+            raise FlatError(f"{what} at byte {pos} runs past the end of the file ({self.size:,} bytes)") from None
         return value
+
+    def vtable(self, pos: int) -> tuple[int, ...]:
+        """The field offsets of the vtable at ``pos`` (0 for a field the table does not hold)."""
+        fields = self._vtables.get(pos)
+        if fields is None:
+            size = self.scalar(_U16, pos, "a table's vtable")
+            if size < 4 or size % 2:
+                raise FlatError(f"the vtable at byte {pos} has an impossible size {size}")
+            self.need(pos, size, "a table's vtable")
+            count = (size - 4) // 2
+            fields = struct.unpack_from(f"<{count}H", self.data, pos + 4) if count else ()
+            self._vtables[pos] = fields
+        return fields
 
     def root(self, identifier: bytes) -> Table:
         """The root table, after checking the file identifier at bytes 4..8."""
@@ -62,25 +80,19 @@ class Reader:
 class Table:
     """One table: its fields read by slot, absent fields giving the schema's default."""
 
-    __slots__ = ("_reader", "pos", "_vtable", "_vtable_size")
+    __slots__ = ("_reader", "pos", "_fields")
 
     def __init__(self, reader: Reader, pos: int) -> None:
         self._reader = reader
         self.pos = pos
-        vtable = pos - reader.scalar(_I32, pos, "a table")
-        size = reader.scalar(_U16, vtable, "a table's vtable")
-        if size < 4 or size % 2:
-            raise FlatError(f"the vtable at byte {vtable} has an impossible size {size}")
-        reader.need(vtable, size, "a table's vtable")
-        self._vtable = vtable
-        self._vtable_size = size
+        self._fields = reader.vtable(pos - reader.scalar(_I32, pos, "a table"))
 
     def _field(self, slot: int) -> int:
         """The field's position in the file, or 0 when the table does not hold it."""
-        entry = 4 + 2 * slot
-        if entry >= self._vtable_size:
+        fields = self._fields
+        if slot >= len(fields):
             return 0
-        offset = self._reader.scalar(_U16, self._vtable + entry, "a vtable entry")
+        offset = fields[slot]
         return self.pos + offset if offset else 0
 
     def _target(self, slot: int) -> int:

@@ -65,7 +65,8 @@ PREVIEW_OPS: Final[dict[str, Category]] = _table(
 MICROSOFT_OPS: Final[dict[str, Category]] = _table(
     layer="""FusedConv FusedGemm FusedMatMul Attention MultiHeadAttention GroupQueryAttention
         PackedAttention DecoderMaskedMultiHeadAttention MatMulNBits GatherBlockQuantized
-        RotaryEmbedding EmbedLayerNormalization""",
+        RotaryEmbedding EmbedLayerNormalization TransposeMatMul NhwcConv NhwcFusedConv FusedMatMulActivation
+        ConvTransposeWithDynamicPads""",
     activation="BiasGelu FastGelu QuickGelu Gelu BiasSoftmax",
     normalization="""SkipLayerNormalization SimplifiedLayerNormalization SkipSimplifiedLayerNormalization
         LayerNormalization""",
@@ -75,6 +76,13 @@ MICROSOFT_OPS: Final[dict[str, Category]] = _table(
     shape="Trilu",
 )
 
+# ONNX Runtime's layout-transformed kernels (written by its optimizers into ORT and optimized ONNX files).
+NCHWC_OPS: Final[dict[str, Category]] = _table(
+    layer="Conv",
+    pool="MaxPool AveragePool GlobalAveragePool GlobalMaxPool",
+    shape="ReorderInput ReorderOutput Upsample",
+)
+
 DOMAIN_TABLES: Final[dict[str, dict[str, Category]]] = {
     "": ONNX_OPS,
     "ai.onnx": ONNX_OPS,
@@ -82,6 +90,8 @@ DOMAIN_TABLES: Final[dict[str, dict[str, Category]]] = {
     "ai.onnx.preview": PREVIEW_OPS,
     "ai.onnx.preview.training": PREVIEW_OPS,
     "com.microsoft": MICROSOFT_OPS,
+    "com.microsoft.nchwc": NCHWC_OPS,
+    "com.ms.internal.nhwc": {**ONNX_OPS, **MICROSOFT_OPS},  # NHWC versions of ONNX and contrib ops, same names
 }
 
 

@@ -47,6 +47,7 @@ _FUSED: Final = 1
 _NO_VERSION: Final = (1 << 63) - 1  # ORT's model_version when the ONNX model stated none
 # Attribute types ORT stores (its AttributeType numbers are ONNX's).
 _ATTRIBUTE_TYPES: Final = frozenset(range(13))
+NodeArguments = tuple[list[str], list[str], list[str]]  # a node's inputs, outputs and implicit inputs
 _ERRORS = (FlatError, struct.error, ValueError, TypeError, OverflowError, IndexError, KeyError, UnicodeDecodeError)
 
 
@@ -147,8 +148,9 @@ class OrtConverter:
         node_tables = table.tables(2)
         self._spend(len(node_tables))
         optimized = self._runtime_optimizations(table.table(8))
-        for position in _topological(node_tables):
-            self._node(node_tables[position], graph.node.add(), depth, optimized)
+        arguments = [(node.texts(8), node.texts(9), node.texts(12)) for node in node_tables]
+        for position in _topological(arguments):
+            self._node(node_tables[position], arguments[position], graph.node.add(), depth, optimized)
         for edge in table.tables(4):
             self.facts.node_edges += table_vector_length(edge, 2, 12)
 
@@ -203,15 +205,15 @@ class OrtConverter:
                 dim.denotation = denotation
 
     # -- nodes and attributes ------------------------------------------------------------
-    def _node(self, table: Table, node: onnx.NodeProto, depth: int, optimized: dict[int, str]) -> None:
+    def _node(self, table: Table, arguments: NodeArguments, node: onnx.NodeProto, depth: int, optimized: dict[int, str]) -> None:
         node.name = table.text(0)
         doc = table.text(1)
         if doc:
             node.doc_string = doc
         node.domain = table.text(2)
         node.op_type = table.text(5)
-        node.input.extend(table.texts(8))
-        node.output.extend(table.texts(9))
+        node.input.extend(arguments[0])
+        node.output.extend(arguments[1])
         attributes = table.tables(10)
         self._spend(len(attributes))
         for attribute_table in attributes:
@@ -340,23 +342,22 @@ def _tensor_meta(tensor: onnx.TensorProto, key: str, value: str) -> None:
     entry.value = value
 
 
-def _topological(nodes: list[Table]) -> list[int]:
-    """Positions of ``nodes`` in an order where producers come first (file order among equals).
+def _topological(arguments: list[NodeArguments]) -> list[int]:
+    """Positions of the nodes (their inputs, outputs, implicit inputs) in an order where producers come first.
 
     A node depends on the producers of its inputs and of its implicit inputs (values its
-    subgraphs read from this graph). A cycle, which no valid graph has, keeps file order.
+    subgraphs read from this graph); among nodes ready at once, file order. A cycle, which
+    no valid graph has, keeps the file order of the nodes it holds.
     """
     producer: dict[str, int] = {}
-    reads: list[set[str]] = []
-    for position, node in enumerate(nodes):
-        for name in node.texts(9):
+    for position, (_, outputs, _) in enumerate(arguments):
+        for name in outputs:
             if name:
                 producer.setdefault(name, position)
-        reads.append({*node.texts(8), *node.texts(12)})
-    waiting = [0] * len(nodes)
-    users: list[list[int]] = [[] for _ in nodes]
-    for position, names in enumerate(reads):
-        for name in names:
+    waiting = [0] * len(arguments)
+    users: list[list[int]] = [[] for _ in arguments]
+    for position, (inputs, _, implicit) in enumerate(arguments):
+        for name in {*inputs, *implicit}:
             source = producer.get(name)
             if source is not None and source != position:
                 waiting[position] += 1
@@ -371,9 +372,9 @@ def _topological(nodes: list[Table]) -> list[int]:
             waiting[user] -= 1
             if waiting[user] == 0:
                 heapq.heappush(ready, user)
-    if len(order) < len(nodes):
+    if len(order) < len(arguments):
         placed = set(order)
-        order.extend(p for p in range(len(nodes)) if p not in placed)
+        order.extend(p for p in range(len(arguments)) if p not in placed)
     return order
 
 

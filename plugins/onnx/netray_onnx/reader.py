@@ -299,11 +299,16 @@ class ModelReader:
     def _port_specs(self, key: tuple[str, str]) -> OpPorts | None:
         """Formal input and output names of an op (domain, type) from its ONNX schema.
 
-        None for an op ONNX does not know (custom domains, old experimental ops). A domain
+        ONNX Runtime's own operators (FusedConv ...) from its schemas' table; None for an op
+        neither knows (custom domains, old experimental ops). A domain
         the model does not import gets the latest schema. Called once per op type.
         """
         domain, op = key
-        return schemas.port_specs(domain, op, self.opsets.get(domain or "ai.onnx"))
+        version = self.opsets.get(domain or "ai.onnx")
+        found = schemas.port_specs(domain, op, version)
+        if found is None and domain.startswith(("com.microsoft", "com.ms.")):
+            found = schemas.contrib_port_specs(domain, op, version)  # ONNX Runtime's own operators
+        return found
 
     def _node_metadata(self, node: Node, props: Any) -> None:
         meta = {p.key: p.value for p in props}

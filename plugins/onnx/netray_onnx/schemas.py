@@ -20,6 +20,7 @@ OpPorts = tuple[PortSpec, PortSpec]
 _Versions = tuple[tuple[int, OpPorts], ...]
 
 _parsed: dict[tuple[str, str], _Versions] = {}
+_contrib_parsed: dict[tuple[str, str], _Versions] = {}
 
 
 def _spec(names: str) -> PortSpec:
@@ -94,3 +95,29 @@ def port_specs(domain: str, op: str, version: int | None) -> OpPorts | None:
         if live is not None and (found is None or live[0] > found[0]):
             return live[1]
     return found[1] if found is not None else None
+
+
+def contrib_port_specs(domain: str, op: str, version: int | None) -> OpPorts | None:
+    """Formal ports of one of ONNX Runtime's own operators (``com.microsoft`` ...), which onnx does not know.
+
+    From ``generated_contrib_ports.py`` (imported on the first such op: most models have none).
+    The schema with the greatest since_version not above ``version``; the latest when the model
+    does not import the domain. None for an op the table does not hold.
+    """
+    key = (domain, op)
+    found = _contrib_parsed.get(key)
+    if found is None:
+        from netray_onnx.generated_contrib_ports import PORTS as CONTRIB
+
+        text = CONTRIB.get(domain, {}).get(op)
+        found = _contrib_parsed[key] = _parse(text) if text else ()
+    if not found:
+        return None
+    if version is None:
+        return found[-1][1]
+    best = None
+    for since, ports in found:
+        if since > version:
+            break
+        best = ports
+    return best

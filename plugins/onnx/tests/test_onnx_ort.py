@@ -285,3 +285,22 @@ def test_sniffing_tells_ort_from_onnx(converted: dict[str, Path]) -> None:
 def test_operator_info_for_ort_nodes() -> None:
     info = plugin.netray_operator_info(format=ORT_FORMAT, domain="", op="Conv")
     assert info is not None and info.category.value == "layer" and info.inputs[0][0] == "X"
+
+
+def test_onnxruntime_operators_get_their_port_names(converted: dict[str, Path]) -> None:
+    """FusedConv & co. are ONNX Runtime's (com.microsoft): named from its schemas, not by position."""
+    model = netray.load_model(converted["sample"])
+    fused = next(n for n in model.main.nodes if n.op == "FusedConv")
+    assert [p.name for p in fused.inputs] == ["X", "W", "B"] and [p.name for p in fused.outputs] == ["Y"]
+    assert {p.name for n in model.main.nodes if n.op == "FusedMatMul" for p in n.inputs} == {"A", "B"}
+
+
+def test_the_contrib_port_table_is_what_the_installed_onnxruntime_generates() -> None:
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    sys.path.insert(0, str(tools))
+    try:
+        import generate_contrib_ports
+    finally:
+        sys.path.remove(str(tools))
+    committed = generate_contrib_ports.TARGET.read_text()
+    assert committed == generate_contrib_ports.source(), "run python plugins/onnx/tools/generate_contrib_ports.py"

@@ -202,7 +202,7 @@ def test_hostile_offsets_and_lengths(tmp_path: Path) -> None:
     root = struct.unpack_from("<I", data, 0)[0]
     cases = {
         "root past the end": (struct.pack("<I", len(data) + 100) + data[4:], "runs past the end"),
-        "vtable before the start": (data[:root] + struct.pack("<i", root + 1000) + data[root + 4 :], "runs past the end"),
+        "vtable before the start": (data[:root] + struct.pack("<i", root + 1000) + data[root + 4 :], "lies before the start"),
         "odd vtable size": (data[:root] + struct.pack("<i", 0) + data[root + 4 :], ""),
         "identifier": (data[:4] + b"ORTX" + data[8:], ""),
     }
