@@ -92,7 +92,7 @@ def _input_rows(ports: Iterable[Any], constant_of: ConstantOf | None = None) -> 
                 text += " (weight)" + (f"<br><tt>{escape(values)}</tt>" if values else "")
             elif constant is not None:
                 values = tensor_values_text(constant_tensor(constant), INLINE_VALUES)
-                text += f"<br>constant {node_link(constant)}, drawn in this box" + (f"<br><tt>{escape(values)}</tt>" if values else "")
+                text += f"<br>folded constant {node_link(constant)}, drawn in this box" + (f"<br><tt>{escape(values)}</tt>" if values else "")
             elif v.producer is not None:
                 text += f"<br>from {node_link(v.producer)}"
             else:
@@ -133,7 +133,9 @@ def tensor_values_text(tensor: Tensor | None, max_elements: int = PANEL_VALUES) 
     if array.size > max_elements:
         return None
     if array.dtype.kind in "biuf":
-        return np.array2string(array, separator=", ", threshold=max_elements, max_line_width=10_000, precision=6)
+        return np.array2string(
+            array, separator=", ", threshold=max_elements, max_line_width=10_000, formatter={"float_kind": lambda v: f"{v:.6g}"}
+        )
     return repr(array.tolist())[:400]
 
 
