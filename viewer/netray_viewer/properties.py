@@ -26,6 +26,7 @@ MAX_LINKS = 8  # consumers linked per output before "and N more"
 PANEL_VALUES = 64  # a tensor attribute of at most this many elements shows its values in the panel
 INLINE_VALUES = 8  # a weight of at most this many elements shows its values beside its name
 SHORT_KEY = 16  # keys up to this long are never broken
+PANEL_TEXT = 4000  # characters of a metadata value shown (it wraps; beyond this it is cut with "…")
 
 
 def breakable(text: str) -> str:
@@ -246,7 +247,7 @@ def group_html(group: Any) -> str:
 
 def meta_rows(mapping: Metadata, sort: bool = True) -> list[tuple[str, str]]:
     """Typed metadata as (key, text) rows; arrays show their first items and length."""
-    rows = [(str(k), meta_text(v)) for k, v in mapping.items()]
+    rows = [(str(k), meta_text(v, PANEL_TEXT)) for k, v in mapping.items()]
     return sorted(rows) if sort else rows
 
 
