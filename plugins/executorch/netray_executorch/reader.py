@@ -292,6 +292,7 @@ class _PlanBuilder:
                 self.produced.update(self._writes(instruction))
         self.produced.update(plan.inputs)
         self.defined: set[int] = set(plan.inputs)  # values written so far, while the nodes are built in order
+        self.written: set[int] = set(plan.inputs)  # indices whose Value already has a producer (or is an input)
 
     def fail(self, message: str) -> FormatError:
         return self.owner.fail(f"method {self.plan.name!r}: {message}")
@@ -322,6 +323,19 @@ class _PlanBuilder:
                 value.metadata["value"] = plain
         self.made[index] = value
         return value
+
+    def output(self, index: int, what: str, writer: str) -> Value:
+        """The value an instruction writes: a new version when the index was written before (control flow
+        writes one value in each branch; ExecuTorch reuses indices), so every value has one producer."""
+        value = self.value(index, what)
+        if index not in self.written:
+            self.written.add(index)
+            return value
+        version = self.graph.value(f"%{index} (written by {writer})", TensorType(value.type.dtype, value.type.shape))
+        version.metadata.update(value.metadata)
+        version.metadata["writes"] = value.name
+        self.made[index] = version
+        return version
 
     def _tensor_value(self, index: int, info: TensorInfo) -> Value:
         dtype = SCALAR_TYPES.get(info.scalar_type, f"scalar_type_{info.scalar_type}")
@@ -392,31 +406,42 @@ class _PlanBuilder:
     def _writes(self, instruction: Instruction) -> list[int]:
         """Value indices an instruction writes (for telling computed values from constants)."""
         if instruction.kind == "KernelCall":
-            _, outputs = self._kernel_split(instruction)
+            _, outputs, _ = self._kernel_split(instruction)
             return [i for _, i in outputs]
         if instruction.kind == "MoveCall":
             return [instruction.move_to]
         return []
 
-    def _kernel_split(self, instruction: Instruction) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-        """(inputs, outputs) of a KernelCall as (argument name, value index), named by the schema when known."""
+    def _kernel_split(self, instruction: Instruction) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[tuple[str, int]]]:
+        """(inputs, outputs, in-place) of a KernelCall as (argument name, value index), named by the schema when known.
+
+        Outputs are the ``out`` arguments and the returned values; in-place arguments (``self``
+        of ``copy_``) are read and written, so they are inputs and also listed in the third part.
+        """
         plan, args = self.plan, instruction.args
         if not 0 <= instruction.index < len(plan.operators):
             raise self.fail(f"a KernelCall refers to operator {instruction.index}; the method lists {len(plan.operators)}")
-        schema = SCHEMAS.get(_op_name(plan.operators[instruction.index]))
+        name, overload = plan.operators[instruction.index]
+        schema = SCHEMAS.get(f"{name}.{overload or 'default'}")
         if schema is not None:
             words = schema[0].split()
             if len(args) == len(words) + schema[1]:
-                inputs, outputs = [], []
+                inputs, outputs, in_place = [], [], []
                 for word, index in zip(words, args):
-                    name = word.lstrip("*").rstrip("!")
-                    (outputs if word.endswith("!") else inputs).append((name, index))
-                written = {i for _, i in outputs}
+                    arg = word.lstrip("*").rstrip("!")
+                    if not word.endswith("!"):
+                        inputs.append((arg, index))
+                    elif word.startswith("*"):
+                        outputs.append((arg, index))
+                    else:
+                        inputs.append((arg, index))
+                        in_place.append((arg, index))
+                written = {i for _, i in outputs} | {i for _, i in in_place}
                 returns = args[len(words) :]
                 for k, index in enumerate(returns):
                     if index not in written:
                         outputs.append(("out" if len(returns) == 1 else f"out{k}", index))
-                return inputs, outputs
+                return inputs, outputs, in_place
         # Unknown operator: an out variant ends with its out arguments, then the same as its returns.
         n = len(args)
         repeat = max((k for k in range(1, n // 2 + 1) if args[n - k :] == args[n - 2 * k : n - k]), default=0)
@@ -424,7 +449,8 @@ class _PlanBuilder:
             ins, outs = args[: n - 2 * repeat], args[n - repeat :]
         else:
             ins, outs = args[:-1], args[-1:]
-        return [(f"arg{k}", i) for k, i in enumerate(ins)], [("out" if len(outs) == 1 else f"out{k}", i) for k, i in enumerate(outs)]
+        named_outs = [("out" if len(outs) == 1 else f"out{k}", i) for k, i in enumerate(outs)]
+        return [(f"arg{k}", i) for k, i in enumerate(ins)], named_outs, []
 
     def build(self) -> Graph:
         plan, graph = self.plan, self.graph
@@ -458,7 +484,7 @@ class _PlanBuilder:
         node = Node(kind, name, category=category(kind))
         if kind == "MoveCall":
             node.inputs.append(Port("from", [self.value(instruction.move_from, "a MoveCall")]))
-            node.outputs.append(Port("to", [self.value(instruction.move_to, "a MoveCall")]))
+            node.outputs.append(Port("to", [self.output(instruction.move_to, "a MoveCall", name)]))
             self._node_writes = [instruction.move_to]
         elif kind == "JumpFalseCall":
             node.inputs.append(Port("cond", [self.value(instruction.cond_value_index, "a JumpFalseCall")]))
@@ -471,18 +497,23 @@ class _PlanBuilder:
 
     def _kernel(self, instruction: Instruction, name: str) -> Node:
         op = _op_name(self.plan.operators[instruction.index]) if 0 <= instruction.index < len(self.plan.operators) else ""
-        inputs, outputs = self._kernel_split(instruction)
+        inputs, outputs, in_place = self._kernel_split(instruction)
         namespace = op.rpartition("::")[0]
         node = Node(op, name, domain=namespace, category=category(op))
         for arg, index in inputs:
             self._argument(node, arg, index)
+        for arg, index in in_place:  # the state after the write: a value of its own, so the graph keeps no cycle
+            before = self.value(index, f"{op} {arg}")
+            after = self.graph.value(f"{before.name} (written by {name})", TensorType(before.type.dtype, before.type.shape))
+            after.metadata["writes"] = before.name
+            node.outputs.append(Port(arg, [after]))
         self._node_writes = [index for _, index in outputs]
         for arg, index in outputs:
             ev = self.evalue(index, f"{op} output {arg}")
             if ev.kind == "tensor_list":
-                node.outputs.append(Port(arg, [self.value(i, f"{op} {arg}") for i in ev.value]))
+                node.outputs.append(Port(arg, [self.output(i, f"{op} {arg}", name) for i in ev.value]))
             elif ev.kind not in ("null", "none"):
-                node.outputs.append(Port(arg, [self.value(index, f"{op} {arg}")]))
+                node.outputs.append(Port(arg, [self.output(index, f"{op} {arg}", name)]))
         return node
 
     def _argument(self, node: Node, arg: str, index: int) -> None:
@@ -519,7 +550,6 @@ class _PlanBuilder:
         node = Node(delegate.id or "DelegateCall", f"delegate {instruction.index}", domain="delegate", category="custom")
         node.doc = "DelegateCall: a subgraph compiled ahead of time by the backend, run as one step"
         position, length, where = self._delegate_data(delegate)
-        node.attributes.append(Attribute.of("delegate_index", instruction.index))  # type: ignore[arg-type]
         node.attributes.append(Attribute.of("processed", where))  # type: ignore[arg-type]
         for key, raw in delegate.compile_specs:
             attribute = Attribute.of(key or "compile_spec", _spec_value(raw), max_text=200)
@@ -536,7 +566,7 @@ class _PlanBuilder:
             if all(0 <= k < len(args) for k in (*decoded.inputs, *decoded.outputs)):
                 inputs, outputs = decoded.inputs, decoded.outputs
             node.subgraphs.append(decoded.graph)
-            node.attributes.append(Attribute.of("xnngraph_version", decoded.version or "?"))  # type: ignore[arg-type]
+            node.metadata["xnngraph_version"] = decoded.version
             self.owner.used_named.update(decoded.named_keys)
         if inputs is None or outputs is None:
             inputs, outputs = self._split_delegate_args(args)
@@ -544,7 +574,8 @@ class _PlanBuilder:
             self._argument(node, f"input{inputs.index(k)}" if len(inputs) > 1 else "input", args[k])
         self._node_writes = [args[k] for k in outputs]
         for n, k in enumerate(outputs):
-            node.outputs.append(Port(f"output{n}" if len(outputs) > 1 else "output", [self.value(args[k], f"delegate {delegate.id}")]))
+            port = f"output{n}" if len(outputs) > 1 else "output"
+            node.outputs.append(Port(port, [self.output(args[k], f"delegate {delegate.id}", name)]))
         if length:
             blob_value = self.graph.value(f"delegate {instruction.index} processed", TensorType("uint8", (length,)))
             loader = _loader(self.owner.path, position, length, "uint8", (length,), [0])

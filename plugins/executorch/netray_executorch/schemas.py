@@ -322,6 +322,8 @@ SCHEMAS: dict[str, tuple[str, int]] = {
     'executorch_prim::add.Scalar': ('a b', 1),
     'executorch_prim::ceil.Scalar': ('a', 1),
     'executorch_prim::eq.Scalar': ('a b', 1),
+    'executorch_prim::et_copy_index.tensor': ('copy_to! copy_from index', 0),
+    'executorch_prim::et_view.default': ('self size *out!', 0),
     'executorch_prim::floordiv.Scalar': ('a b', 1),
     'executorch_prim::ge.Scalar': ('a b', 1),
     'executorch_prim::gt.Scalar': ('a b', 1),

@@ -208,6 +208,11 @@ def _decode(blob: Blob, graph_name: str, arg_names: Callable[[int], str | None])
         value.metadata["xnn_datatype"] = xnn_name
         if quant is not None:
             value.quantization = _quantization(quant, k)
+            scales = _stored_scales(blob, quant, constant_data, legacy, constant_base, k)
+            if scales is not None and value.quantization is not None:
+                value.quantization.scale, key = scales
+                if key:
+                    used_keys.add(key)
         if constant_idx:
             where = _constant_location(blob, constant_idx, constant_data, legacy, constant_base, k)
             if where[2]:
@@ -248,6 +253,35 @@ def _quantization(table: Table, k: int) -> Quantization | None:
             scale=scales, axis=params.scalar(1, "int"), scheme="block", block_size=params.scalar(2, "int") or None, details=details
         )
     return None
+
+
+MAX_SCALE_BYTES = 1 << 22
+
+
+def _stored_scales(
+    blob: Blob,
+    table: Table,
+    constant_data: list[tuple[int, int, str]],
+    legacy: list[tuple[int, int] | None],
+    constant_base: int | None,
+    k: int,
+) -> tuple[list[float], str] | None:
+    """Per-channel scales kept as constant data (``scale_buffer_idx``): read now, they are a value's parameters."""
+    kind, params = table.union(1, f"xvalues[{k}].quant_params")
+    if params is None or kind not in (1, 4):
+        return None
+    slot = 2 if kind == 1 else 4
+    index, count = params.scalar(slot, "uint"), params.scalar(slot + 1, "uint")
+    if not index or params.scalars(0, "float", "scale"):
+        return None
+    position, size, key = _constant_location(blob, index, constant_data, legacy, constant_base, k)
+    if size > MAX_SCALE_BYTES or size != count * 4 and size != count * 2:
+        return None
+    raw = bytes(blob.buf[position : position + size])
+    if size == count * 4:
+        return np.frombuffer(raw, "<f4").astype(float).tolist(), key
+    bf16 = np.frombuffer(raw, "<u2").astype(np.uint32) << 16  # bfloat16 is float32's upper half
+    return bf16.view(np.float32).astype(float).tolist(), key
 
 
 def _constant_location(
@@ -314,7 +348,7 @@ def _node(table: Table, k: int, values: dict[int, Value]) -> Node:
     for slot, spec in enumerate(fields):
         name, _, kind_text = spec.partition(":")
         if name.endswith("_id"):
-            value_id = body.scalar(slot, "uint", INVALID_ID)
+            value_id = body.scalar(slot, "uint")  # absent means 0 (flatbuffers omits defaults); none is INVALID_ID
             port = name[: -len("_id")]
             if concat_inputs is not None and port.startswith("input") and int(port[5:]) > concat_inputs:
                 continue

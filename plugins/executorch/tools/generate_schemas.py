@@ -34,6 +34,12 @@ YAMLS = ("kernels/portable/functions.yaml", "kernels/portable/custom_ops.yaml", 
          "kernels/portable/et_copy_ops.yaml", "kernels/optimized/optimized.yaml")
 MODULES = ("executorch.exir.passes.executorch_prim_ops_registry", "executorch.extension.llm.custom_ops.custom_ops",
            "executorch.backends.cortex_m.ops.operators", "executorch.kernels.quantized")
+# Operators ExecuTorch's emitter writes itself (exir/emit/_emitter.py), with no schema in torch.ops:
+# their KernelCall args as the emitter lays them out.
+EMITTED = {
+    "executorch_prim::et_view.default": ("self size *out!", 0),
+    "executorch_prim::et_copy_index.tensor": ("copy_to! copy_from index", 0),
+}
 NAMESPACES = ("executorch_prim", "dim_order_ops", "llama", "cortex_m", "quantized_decomposed", "et_copy")
 
 
@@ -115,6 +121,7 @@ def main() -> None:
             base = schema.name
             if any(k.startswith(base + ".") for k in schemas) or schema.name in ("aten::sym_size", "aten::sym_numel", "aten::sym_stride"):
                 schemas[full_name(schema)] = encode(schema)
+    schemas.update(EMITTED)
     lines = [
         '"""Argument names of ExecuTorch\'s operators: ``"name.overload": ("arg arg *kwarg out!", returns)``. Generated: do not edit.',
         "",
