@@ -106,8 +106,12 @@ class Table:
         return Table(self.buf, self.size, target, what) if target else None
 
     def string(self, slot: int, what: str, default: str = "") -> str:
-        raw = self.bytes_(slot, what)
-        return default if raw is None else raw.decode("utf-8", errors="replace")
+        span = self.vector_span(slot, 1, what)
+        if span is None:
+            return default
+        start, count = span
+        _check(self.size, start, count + 1, f"{what} (with its terminating zero)")  # as flatbuffers' verifier asks
+        return bytes(self.buf[start : start + count]).decode("utf-8", errors="replace")
 
     def bytes_(self, slot: int, what: str) -> bytes | None:
         """A string or [ubyte] field as bytes (copied), or None when absent."""

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from netray_executorch.flatbuf import Buffer, BadFlatbuffer, Table
+from netray_executorch.flatbuf import BadFlatbuffer, Buffer, Table
 
 IDENTIFIER = b"ET12"
 HEADER_MAGIC = b"eh00"

@@ -24,7 +24,19 @@ from typing import Any
 
 import numpy as np
 
-from netray import Attribute, FormatError, Graph, MetaValue, Model, Node, Port, SourceLocation, Tensor, TensorType, Value
+from netray import (
+    Attribute,
+    FormatError,
+    Graph,
+    MetaValue,
+    Model,
+    Node,
+    Port,
+    SourceLocation,
+    Tensor,
+    TensorType,
+    Value,
+)
 from netray.dtypes import numpy_dtype
 from netray_executorch import xnnpack
 from netray_executorch.formats import FORMAT
@@ -427,7 +439,7 @@ class _PlanBuilder:
             words = schema[0].split()
             if len(args) == len(words) + schema[1]:
                 inputs, outputs, in_place = [], [], []
-                for word, index in zip(words, args):
+                for word, index in zip(words, args[: len(words)], strict=True):
                     arg = word.lstrip("*").rstrip("!")
                     if not word.endswith("!"):
                         inputs.append((arg, index))

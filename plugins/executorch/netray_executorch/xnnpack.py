@@ -275,7 +275,7 @@ def _stored_scales(
     if not index or params.scalars(0, "float", "scale"):
         return None
     position, size, key = _constant_location(blob, index, constant_data, legacy, constant_base, k)
-    if size > MAX_SCALE_BYTES or size != count * 4 and size != count * 2:
+    if size > MAX_SCALE_BYTES or (size != count * 4 and size != count * 2):
         return None
     raw = bytes(blob.buf[position : position + size])
     if size == count * 4:

@@ -112,7 +112,7 @@ def test_xnnpack_delegates_hold_the_subgraph_they_run() -> None:
     assert {a.name: a.value for a in conv.attributes}["kernel_height"] == 3
     assert not model.tensors  # every named blob is a weight of a delegate's subgraph
     # The processed data is the delegate's own weight: the bytes ExecuTorch handed to the backend.
-    for node, delegate in zip(delegates, exported.program.execution_plan[0].delegates):
+    for node, delegate in zip(delegates, exported.program.execution_plan[0].delegates, strict=True):
         blob = _weight(node, "processed")
         reference = exported.program.backend_delegate_data[delegate.processed.index].data
         assert blob.tobytes() == bytes(reference)

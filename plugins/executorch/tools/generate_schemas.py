@@ -23,11 +23,10 @@ import importlib.util
 import re
 from pathlib import Path
 
+import executorch
+import executorch.exir
 import torch
 import yaml
-
-import executorch
-import executorch.exir  # noqa: F401  registers dim_order_ops and the edge dialect
 
 OUT = Path(__file__).resolve().parent.parent / "netray_executorch" / "schemas.py"
 YAMLS = ("kernels/portable/functions.yaml", "kernels/portable/custom_ops.yaml", "kernels/quantized/quantized.yaml",
