@@ -310,7 +310,7 @@ def category(op: str, domain: str = "") -> str:
     if found is not None:
         return found[0]
     namespace, base = base_name(op)
-    if "quantize" in base or namespace.startswith("quantized"):
+    if base.startswith(("quantize", "dequantize", "choose_qparams")) or namespace.startswith("quantized"):
         return Q
     if namespace == "executorch_prim":
         return S
@@ -319,7 +319,7 @@ def category(op: str, domain: str = "") -> str:
 
 def _cortex_m(base: str) -> tuple[str, str] | None:
     """Arm's Cortex-M (CMSIS-NN) kernels: int8 versions of the aten ops their names carry."""
-    if "quantize" in base:
+    if base.startswith(("quantize_", "dequantize_")):
         return Q, "quantize or dequantize for CMSIS-NN (int8)"
     for word, entry in (("conv", L), ("linear", L), ("pool", P), ("softmax", A), ("add", T), ("mul", T), ("pad", T)):
         if word in base:
