@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from netray import dtypes
+from netray.errors import FormatError
 from netray.ids import assign_ids
 from netray.ir import AttrKind, Category, Graph, Model, Node, Tensor, Value
 from netray.netrayfile.fields import write_fields
@@ -173,6 +175,19 @@ def _tensor_json(t: Tensor, member: str | None, enc: Encoder) -> dict[str, Any]:
     return out
 
 
+def _readable(t: Tensor) -> bool:
+    """Whether a tensor's values can be stored: always tried for known dtypes (a failure is the user's
+    to hear); an opaque type that refuses to be read (Python objects, which netray never unpickles)
+    is kept as structure only."""
+    if dtypes.lookup(t.dtype) is not None:
+        return True
+    try:
+        t.numpy()
+    except FormatError:
+        return False
+    return True
+
+
 def encode(model: Model, weights: bool) -> tuple[str, Encoder, list[dict[str, Any]]]:
     """netray.json's text, the encoder's tables and the tensors' entries.
 
@@ -198,7 +213,8 @@ def encode(model: Model, weights: bool) -> tuple[str, Encoder, list[dict[str, An
     while len(tensors_json) < len(enc.tensors):
         i = len(tensors_json)
         t = enc.tensors[i]
-        tensors_json.append(_tensor_json(t, f"tensors/{i}.npy" if weights and t.loader is not None else None, enc))
+        stored = weights and t.loader is not None and _readable(t)
+        tensors_json.append(_tensor_json(t, f"tensors/{i}.npy" if stored else None, enc))
     doc["tensors"] = tensors_json
     # The marker opens the file, so sniffing can check it from the first bytes.
     text = MARKER.decode() + ", " + json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)[1:]
