@@ -502,7 +502,11 @@ class Graph:
         self.outputs: list[Value] = []
         self.nodes: list[Node] = []
         self.values: dict[str, Value] = {}
-        self.kind = kind  # "main", "subgraph", "function", "signature", ...
+        # What the graph is to its model: "main" (a top-level graph), "signature" (another entry
+        # point of the file, TFLite/TensorFlow), "method" (an ExecuTorch method), "function" (a body
+        # called by nodes), "subgraph" (an If/Loop body or any graph held by a node), "delegate" (what
+        # a backend runs in place of a node). Shown by the viewer; plugins may use others.
+        self.kind = kind
         self.description = ""
         self.metadata: Metadata = {}
         self.inferred = ""
