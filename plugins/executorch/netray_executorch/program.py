@@ -5,7 +5,7 @@ the schema only ever appended fields (its README's rules), so one reader serves 
 ET12 file, old ones (constants inline in ``constant_buffer``, no extended header) and
 new ones (``constant_segment``, ``mutable_data_segments``, ``named_data``, device info).
 A breaking change would get a new file identifier, which :func:`read_program` refuses
-by name. The reader follows no offset without checking it (:mod:`netray_executorch.flatbuf`).
+by name. The reader follows no offset without checking it (:mod:`netray.flatwire`).
 
 The extended header ("eh00", exir/_serialize/_program.py) follows the identifier:
 magic, its length (uint32), the flatbuffer's size (uint64), the segments' base offset
@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from netray_executorch.flatbuf import BadFlatbuffer, Buffer, Table
+from netray.flatwire import Buffer, FlatError, Table
 
 IDENTIFIER = b"ET12"
 HEADER_MAGIC = b"eh00"
@@ -186,7 +186,7 @@ def read_program(buf: Buffer, size: int) -> Program:
         limit = header.program_size
     try:
         return _program(Table.root(buf, limit, "the Program"), header)
-    except BadFlatbuffer as exc:
+    except FlatError as exc:
         raise BadProgram(f"the Program flatbuffer is corrupt: {exc}") from None
     except (struct.error, ValueError, IndexError) as exc:  # belt and braces: a check this reader forgot
         raise BadProgram(f"the Program flatbuffer is corrupt: {exc}") from None

@@ -237,7 +237,7 @@ class _Builder:
             props["delegates"] = [f"{name} ×{delegates.count(name)}" for name in dict.fromkeys(delegates)]
         operators = sorted({_op_name(o) for p in plans for o in p.operators})
         if operators:
-            props["operators"] = operators[:MAX_METADATA_ITEMS]
+            props["operators"] = [*operators[:MAX_METADATA_ITEMS]]
         if program.named_data:
             props["named data"] = [f"{key}: {self.named[key][1]:,} bytes" for key, _ in program.named_data[:MAX_METADATA_ITEMS]]
         return props

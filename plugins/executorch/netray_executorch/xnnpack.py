@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from netray import Attribute, Graph, Node, Port, Quantization, Tensor, TensorType, Value, file_slice_loader
-from netray_executorch.flatbuf import BadFlatbuffer, Buffer, Table
+from netray import Attribute, Graph, MetaValue, Node, Port, Quantization, Tensor, TensorType, Value, file_slice_loader
+from netray.flatwire import Buffer, FlatError, Table
 from netray_executorch.formats import FORMAT
 from netray_executorch.operators import category
 
@@ -153,7 +153,7 @@ def decode(blob: Blob, graph_name: str, arg_names: Callable[[int], str | None]) 
     """The XNNPACK subgraph in ``blob``; ``arg_names(k)`` names the delegate call's k-th argument."""
     try:
         return _decode(blob, graph_name, arg_names)
-    except BadFlatbuffer as exc:
+    except FlatError as exc:
         raise BadBlob(f"its XNNGraph flatbuffer is corrupt: {exc}") from None
     except (struct.error, ValueError, IndexError) as exc:
         raise BadBlob(f"its XNNGraph flatbuffer is corrupt: {exc}") from None
@@ -246,7 +246,7 @@ def _quantization(table: Table, k: int) -> Quantization | None:
         return Quantization(details={"dynamic": "per token", "num_nonbatch_dims": params.scalar(0, "int")})
     if kind == 4:  # PerChannelGroupQuant
         scales = params.scalars(0, "float", "scale")
-        details: dict[str, int | str] = {}
+        details: dict[str, MetaValue] = {}
         if not scales and params.scalar(4, "uint"):
             details["scales"] = f"bf16 in constant data {params.scalar(4, 'uint')}"
         return Quantization(
@@ -333,7 +333,7 @@ def _weight(blob: Blob, name: str, dtype: str, shape: tuple[int, ...], where: tu
         loader = file_slice_loader(blob.path, position, size, "<" + np.dtype(dtype).str[1:], shape, FORMAT)
         return Tensor(name, dtype, shape, loader, size, location=location, quantization=q)
     # Packed 4-bit weights, or sizes that do not match the dims: the stored bytes as they are.
-    raw = Tensor(name, "uint8", (size,), file_slice_loader(blob.path, position, size, np.uint8, (size,), FORMAT), size, location, quantization=q)
+    raw = Tensor(name, "uint8", (size,), file_slice_loader(blob.path, position, size, "uint8", (size,), FORMAT), size, location, quantization=q)
     raw.metadata["stored"] = f"{dtype}[{'x'.join(str(d) for d in shape)}] packed by XNNPACK"
     return raw
 

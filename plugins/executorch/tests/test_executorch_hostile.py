@@ -103,7 +103,7 @@ def test_random_corruption(tmp_path: Path) -> None:
 
 def test_constant_offset_outside_its_segment(tmp_path: Path) -> None:
     """A constant segment offset past its segment is refused when the program is read."""
-    from netray_executorch.flatbuf import Table
+    from netray.flatwire import Table
 
     data = bytearray(exports.convnet().path.read_bytes())
     segment = Table.root(data, len(data), "Program").table(5, "constant_segment")

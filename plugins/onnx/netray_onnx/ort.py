@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from netray import FormatError, MetaValue, Model
+from netray.flatwire import Buffer, FlatError, Table
 from netray_onnx import proto as onnx_proto
-from netray_onnx.flatbuf import FlatError, Reader, Table
 from netray_onnx.loader import read_proto
 from netray_onnx.proto import AttributeType as _AT
 from netray_onnx.wire import RAW_MARKER
@@ -44,6 +44,7 @@ MAX_LISTED: Final = 200
 EXTERNAL_KEY: Final = "external_data_offset"
 _STRING: Final = 8
 _FUSED: Final = 1
+_EDGE_END_BYTES: Final = 12  # the EdgeEnd struct: node index, source and target argument indices
 _NO_VERSION: Final = (1 << 63) - 1  # ORT's model_version when the ONNX model stated none
 # Attribute types ORT stores (its AttributeType numbers are ONNX's).
 _ATTRIBUTE_TYPES: Final = frozenset(range(13))
@@ -67,12 +68,12 @@ class OrtFacts:
 class OrtConverter:
     """One pass over an InferenceSession flatbuffer, filling a ModelProto."""
 
-    def __init__(self, reader: Reader) -> None:
-        self.reader = reader
+    def __init__(self, data: Buffer) -> None:
+        self.data = data
         self.facts = OrtFacts()
         # Every table converted costs one; a real file holds at most one table per 4 bytes, so a file whose
         # tables are shared to blow up the work (a graph attribute pointing at one subgraph a million times) stops.
-        self._budget = reader.size // 4 + 1024
+        self._budget = len(data) // 4 + 1024
 
     def _spend(self, count: int = 1) -> None:
         self._budget -= count
@@ -81,62 +82,63 @@ class OrtConverter:
 
     # -- session and model ---------------------------------------------------------------
     def session(self) -> onnx.ModelProto:
-        session = self.reader.root(IDENTIFIER)
-        self.facts.ort_version = session.text(0)
-        model_table = session.table(1)
+        session = Table.root(self.data, what="the InferenceSession", identifier=IDENTIFIER)
+        self.facts.ort_version = session.string(0, "InferenceSession.ort_version")
+        model_table = session.table(1, "InferenceSession.model")
         if model_table is None:
             raise FlatError("the InferenceSession holds no model")
-        self.facts.deprecated_session_state = session.table(2) is not None
-        resolver = session.table(3)
+        self.facts.deprecated_session_state = session.table(2, "InferenceSession.session_state") is not None
+        resolver = session.table(3, "InferenceSession.kernel_type_str_resolver")
         if resolver is not None:
-            self.facts.resolver_ops = [entry.text(0) for entry in resolver.tables(0)]
+            entries = resolver.tables(0, "KernelTypeStrResolver.op_kernel_type_str_args")
+            self.facts.resolver_ops = [entry.string(0, "OpIdKernelTypeStrArgsEntry.op_id") for entry in entries]
         model: onnx.ModelProto = onnx_proto.ModelProto()
         self._model(model_table, model)
         return model
 
     def _model(self, table: Table, model: onnx.ModelProto) -> None:
-        model.ir_version = table.integer(0, "i64")
-        for opset_table in table.tables(1):
+        model.ir_version = table.scalar(0, "long")
+        for opset_table in table.tables(1, "Model.opset_import"):
             opset = model.opset_import.add()
-            opset.domain = opset_table.text(0)
-            opset.version = opset_table.integer(1, "i64")
-        model.producer_name = table.text(2)
-        model.producer_version = table.text(3)
-        model.domain = table.text(4)
-        version = table.integer(5, "i64")
+            opset.domain = opset_table.string(0, "OperatorSetId.domain")
+            opset.version = opset_table.scalar(1, "long")
+        model.producer_name = table.string(2, "Model.producer_name")
+        model.producer_version = table.string(3, "Model.producer_version")
+        model.domain = table.string(4, "Model.domain")
+        version = table.scalar(5, "long")
         if version != _NO_VERSION:
             model.model_version = version
-        model.doc_string = table.text(6)
-        graph_table = table.table(7)
+        model.doc_string = table.string(6, "Model.doc_string")
+        graph_table = table.table(7, "Model.graph")
         if graph_table is None:
             raise FlatError("the model holds no graph")
         self._graph(graph_table, model.graph, 0)
-        model.graph.doc_string = table.text(8)
-        for entry in table.tables(9):
+        model.graph.doc_string = table.string(8, "Model.graph_doc_string")
+        for entry in table.tables(9, "Model.metadata_props"):
             prop = model.metadata_props.add()
-            prop.key = entry.text(0)
-            prop.value = entry.text(1)
+            prop.key = entry.string(0, "StringStringEntry.key")
+            prop.value = entry.string(1, "StringStringEntry.value")
 
     # -- graphs --------------------------------------------------------------------------
     def _graph(self, table: Table, graph: onnx.GraphProto, depth: int) -> None:
         if depth > MAX_GRAPH_DEPTH:
             raise FlatError(f"subgraphs nest more than {MAX_GRAPH_DEPTH} deep")
         self._spend()
-        initializers = table.tables(0)
+        initializers = table.tables(0, "Graph.initializers")
         self._spend(len(initializers))
         names: set[str] = set()
         for tensor_table in initializers:
             tensor = graph.initializer.add()
             self._tensor(tensor_table, tensor)
             names.add(tensor.name)
-        for sparse_table in table.tables(7):
+        for sparse_table in table.tables(7, "Graph.sparse_initializers"):
             self._spend()
             self._sparse(sparse_table, graph.sparse_initializer.add())
         value_types: dict[str, Table] = {}
-        for info in table.tables(1):
-            value_types[info.text(0)] = info
+        for info in table.tables(1, "Graph.node_args"):
+            value_types[info.string(0, "ValueInfo.name")] = info
         self._spend(len(value_types))
-        inputs, outputs = table.texts(5), table.texts(6)
+        inputs, outputs = table.strings(5, "Graph.inputs"), table.strings(6, "Graph.outputs")
         for name in inputs:
             self._value_info(name, value_types.get(name), graph.input.add())
         for name in outputs:
@@ -145,165 +147,167 @@ class OrtConverter:
         for name, info in value_types.items():
             if name not in listed:
                 self._value_info(name, info, graph.value_info.add())
-        node_tables = table.tables(2)
+        node_tables = table.tables(2, "Graph.nodes")
         self._spend(len(node_tables))
-        optimized = self._runtime_optimizations(table.table(8))
-        arguments = [(node.texts(8), node.texts(9), node.texts(12)) for node in node_tables]
+        optimized = self._runtime_optimizations(table.table(8, "Graph.runtime_optimizations"))
+        arguments = [
+            (node.strings(8, "Node.inputs"), node.strings(9, "Node.outputs"), node.strings(12, "Node.implicit_inputs"))
+            for node in node_tables
+        ]
         for position in _topological(arguments):
             self._node(node_tables[position], arguments[position], graph.node.add(), depth, optimized)
-        for edge in table.tables(4):
-            self.facts.node_edges += table_vector_length(edge, 2, 12)
+        for edge in table.tables(4, "Graph.node_edges"):
+            self.facts.node_edges += _vector_length(edge, 2, _EDGE_END_BYTES, "NodeEdge.output_edges")
 
     def _value_info(self, name: str, info: Table | None, proto: onnx.ValueInfoProto) -> None:
         proto.name = name
         if info is None:
             return
-        proto.doc_string = info.text(1)
-        type_table = info.table(2)
+        proto.doc_string = info.string(1, "ValueInfo.doc_string")
+        type_table = info.table(2, "ValueInfo.type")
         if type_table is not None:
             self._type(type_table, proto.type, 0)
 
     def _type(self, table: Table, tp: onnx.TypeProto, depth: int) -> None:
         if depth > MAX_TYPE_DEPTH:
             raise FlatError(f"value types nest more than {MAX_TYPE_DEPTH} deep")
-        denotation = table.text(0)
+        denotation = table.string(0, "TypeInfo.denotation")
         if denotation:
             tp.denotation = denotation
-        kind = table.integer(1, "u8")
-        value = table.table(2)
+        kind, value = table.union(1, "TypeInfo.value")
         if value is None:
             return
         if kind == 1:  # TensorTypeAndShape
-            tp.tensor_type.elem_type = value.integer(0, "i32")
-            shape = value.table(1)
+            tp.tensor_type.elem_type = value.scalar(0, "int")
+            shape = value.table(1, "TensorTypeAndShape.shape")
             if shape is not None:
                 self._shape(shape, tp.tensor_type.shape)
         elif kind == 2:  # SequenceType
-            element = value.table(0)
+            element = value.table(0, "SequenceType.elem_type")
             tp.sequence_type.SetInParent()
             if element is not None:
                 self._type(element, tp.sequence_type.elem_type, depth + 1)
         elif kind == 3:  # MapType
-            tp.map_type.key_type = value.integer(0, "i32")
-            element = value.table(1)
+            tp.map_type.key_type = value.scalar(0, "int")
+            element = value.table(1, "MapType.value_type")
             if element is not None:
                 self._type(element, tp.map_type.value_type, depth + 1)
 
     def _shape(self, table: Table, shape: onnx.TensorShapeProto) -> None:
         shape.SetInParent()
-        for dim_table in table.tables(0):
+        for dim_table in table.tables(0, "Shape.dim"):
             dim = shape.dim.add()
-            value = dim_table.table(0)
+            value = dim_table.table(0, "Dimension.value")
             if value is not None:
-                kind = value.integer(0, "i8")
+                kind = value.scalar(0, "byte")
                 if kind == 1:
-                    dim.dim_value = value.integer(1, "i64")
+                    dim.dim_value = value.scalar(1, "long")
                 elif kind == 2:
-                    dim.dim_param = value.text(2)
-            denotation = dim_table.text(1)
+                    dim.dim_param = value.string(2, "DimensionValue.dim_param")
+            denotation = dim_table.string(1, "Dimension.denotation")
             if denotation:
                 dim.denotation = denotation
 
     # -- nodes and attributes ------------------------------------------------------------
     def _node(self, table: Table, arguments: NodeArguments, node: onnx.NodeProto, depth: int, optimized: dict[int, str]) -> None:
-        node.name = table.text(0)
-        doc = table.text(1)
+        node.name = table.string(0, "Node.name")
+        doc = table.string(1, "Node.doc_string")
         if doc:
             node.doc_string = doc
-        node.domain = table.text(2)
-        node.op_type = table.text(5)
+        node.domain = table.string(2, "Node.domain")
+        node.op_type = table.string(5, "Node.op_type")
         node.input.extend(arguments[0])
         node.output.extend(arguments[1])
-        attributes = table.tables(10)
+        attributes = table.tables(10, "Node.attributes")
         self._spend(len(attributes))
         for attribute_table in attributes:
             self._attribute(attribute_table, node.attribute.add(), depth)
-        provider = table.text(7)
+        provider = table.string(7, "Node.execution_provider_type")
         if provider:
             self.facts.providers.add(provider)
             _meta(node, "execution provider", provider)
-        if table.integer(6, "i32") == _FUSED:
+        if table.scalar(6, "int") == _FUSED:
             self.facts.fused_nodes += 1
             _meta(node, "node type", "fused")
-        action = optimized.get(table.integer(4, "u32"))
+        action = optimized.get(table.scalar(4, "uint"))
         if action is not None:
             _meta(node, "runtime optimization", action)
 
     def _attribute(self, table: Table, attribute: onnx.AttributeProto, depth: int) -> None:
-        attribute.name = table.text(0)
-        doc = table.text(1)
+        attribute.name = table.string(0, "Attribute.name")
+        doc = table.string(1, "Attribute.doc_string")
         if doc:
             attribute.doc_string = doc
-        kind = table.integer(2, "i32")
+        kind = table.scalar(2, "int")
         if kind not in _ATTRIBUTE_TYPES:
             raise FlatError(f"attribute {attribute.name!r} has unknown type {kind}")
         attribute.type = kind  # type: ignore[assignment]  # an AttributeType number, checked above
         if kind == _AT.FLOAT:
-            attribute.f = table.number(3, "f32")
+            attribute.f = table.scalar(3, "float")
         elif kind == _AT.INT:
-            attribute.i = table.integer(4, "i64")
+            attribute.i = table.scalar(4, "long")
         elif kind == _AT.STRING:
-            attribute.s = table.raw_string(5)
+            attribute.s = table.raw_string(5, "Attribute.s") or b""
         elif kind == _AT.TENSOR:
-            tensor = table.table(6)
+            tensor = table.table(6, "Attribute.t")
             if tensor is not None:
                 self._tensor(tensor, attribute.t)
         elif kind == _AT.GRAPH:
-            graph = table.table(7)
+            graph = table.table(7, "Attribute.g")
             if graph is not None:
                 self._graph(graph, attribute.g, depth + 1)
         elif kind == _AT.FLOATS:
-            attribute.floats.extend(table.numbers(8, "f32"))
+            attribute.floats.extend(table.scalars(8, "float", "Attribute.floats"))
         elif kind == _AT.INTS:
-            attribute.ints.extend(int(v) for v in table.numbers(9, "i64"))
+            attribute.ints.extend(table.scalars(9, "long", "Attribute.ints"))
         elif kind == _AT.STRINGS:
-            attribute.strings.extend(table.raw_strings(10))
+            attribute.strings.extend(table.raw_strings(10, "Attribute.strings"))
         elif kind == _AT.TENSORS:
-            tensors = table.tables(11)
+            tensors = table.tables(11, "Attribute.tensors")
             self._spend(len(tensors))
             for tensor in tensors:
                 self._tensor(tensor, attribute.tensors.add())
         elif kind == _AT.GRAPHS:
-            for graph in table.tables(12):
+            for graph in table.tables(12, "Attribute.graphs"):
                 self._graph(graph, attribute.graphs.add(), depth + 1)
 
     # -- tensors -------------------------------------------------------------------------
     def _tensor(self, table: Table, tensor: onnx.TensorProto) -> None:
-        tensor.name = table.text(0)
-        doc = table.text(1)
+        tensor.name = table.string(0, "Tensor.name")
+        doc = table.string(1, "Tensor.doc_string")
         if doc:
             tensor.doc_string = doc
-        dims = table.numbers(2, "i64")
+        dims = table.scalars(2, "long", "Tensor.dims")
         if any(d < 0 for d in dims):
-            raise FlatError(f"tensor {tensor.name!r} has a negative dimension {dims}")
-        tensor.dims.extend(int(d) for d in dims)
-        tensor.data_type = table.integer(3, "i32")
-        external = table.integer(6, "i64", -1)
+            raise FlatError(f"tensor {tensor.name!r} has a negative dimension {tuple(dims)}")
+        tensor.dims.extend(dims)
+        tensor.data_type = table.scalar(3, "int")
+        external = table.scalar(6, "long", -1)
         if external >= 0:
             _tensor_meta(tensor, EXTERNAL_KEY, str(external))
             return
         if tensor.data_type == _STRING:
-            tensor.string_data.extend(table.raw_strings(5))
+            tensor.string_data.extend(table.raw_strings(5, "Tensor.string_data"))
             return
-        span = table.bytes_span(4)
+        span = table.vector_span(4, 1, "Tensor.raw_data")
         if span is None:
             return
         offset, length = span
         if length <= INLINE_RAW_BYTES:
-            tensor.raw_data = bytes(self.reader.data[offset : offset + length])
+            tensor.raw_data = bytes(self.data[offset : offset + length])
         else:
             _tensor_meta(tensor, RAW_MARKER, f"{offset},{length}")
 
     def _sparse(self, table: Table, sparse: onnx.SparseTensorProto) -> None:
-        values, indices = table.table(0), table.table(1)
+        values, indices = table.table(0, "SparseTensor.values"), table.table(1, "SparseTensor.indices")
         if values is None or indices is None:
             raise FlatError("a sparse initializer lacks its values or indices")
         self._tensor(values, sparse.values)
         self._tensor(indices, sparse.indices)
-        dims = table.numbers(2, "i64")
+        dims = table.scalars(2, "long", "SparseTensor.dims")
         if any(d < 0 for d in dims):
-            raise FlatError(f"sparse tensor {sparse.values.name!r} has a negative dimension {dims}")
-        sparse.dims.extend(int(d) for d in dims)
+            raise FlatError(f"sparse tensor {sparse.values.name!r} has a negative dimension {tuple(dims)}")
+        sparse.dims.extend(dims)
 
     # -- runtime optimizations -----------------------------------------------------------
     def _runtime_optimizations(self, table: Table | None) -> dict[int, str]:
@@ -311,23 +315,25 @@ class OrtConverter:
         by_node: dict[int, str] = {}
         if table is None:
             return by_node
-        for entry in table.tables(0):
-            optimizer = entry.text(0)
-            records = entry.tables(1)
+        for entry in table.tables(0, "RuntimeOptimizations.records"):
+            optimizer = entry.string(0, "RuntimeOptimizationRecordContainerEntry.optimizer_name")
+            records = entry.tables(1, "RuntimeOptimizationRecordContainerEntry.runtime_optimization_records")
             self._spend(len(records))
             for record in records:
-                produced = ", ".join(record.texts(3))
-                action = f"{optimizer}: {record.text(0)}" + (f" -> {produced}" if produced else "")
+                produced = ", ".join(record.strings(3, "RuntimeOptimizationRecord.produced_op_ids"))
+                action = f"{optimizer}: {record.string(0, 'RuntimeOptimizationRecord.action_id')}"
+                action += f" -> {produced}" if produced else ""
                 self.facts.optimizations[action] = self.facts.optimizations.get(action, 0) + 1
-                indices = record.table(1)
+                indices = record.table(1, "RuntimeOptimizationRecord.nodes_to_optimize_indices")
                 if indices is not None:
-                    for index in indices.numbers(0, "u32"):
-                        by_node.setdefault(int(index), action)
+                    for index in indices.scalars(0, "uint", "NodesToOptimizeIndices.node_indices"):
+                        by_node.setdefault(index, action)
         return by_node
 
 
-def table_vector_length(table: Table, slot: int, item_size: int) -> int:
-    return table.vector(slot, item_size)[1]
+def _vector_length(table: Table, slot: int, item_size: int, what: str) -> int:
+    span = table.vector_span(slot, item_size, what)
+    return 0 if span is None else span[1]
 
 
 def _meta(node: onnx.NodeProto, key: str, value: str) -> None:
@@ -419,7 +425,7 @@ def load_ort(path: Path) -> Model:
     except OSError as exc:
         raise FormatError(path, ORT_FORMAT, f"cannot read the file: {exc.strerror or exc}") from None
     try:
-        converter = OrtConverter(Reader(mm))
+        converter = OrtConverter(mm)
         proto = converter.session()
     except RecursionError:
         raise FormatError(path, ORT_FORMAT, "tables nested too deeply (a corrupt file)") from None
