@@ -145,6 +145,7 @@ class SearchPanel(QDockWidget):
         self.setWidget(body)
         self.model: Model | None = None
         self.hierarchy_of: HierarchyOf | None = None
+        self._size = 0
         self.hits: list[SearchHit] = []
         # On a large model a query scans every node and tensor: wait for a pause in typing.
         self._debounce = QTimer(self)
@@ -157,13 +158,8 @@ class SearchPanel(QDockWidget):
         self.edit.installEventFilter(self)
         self.results.installEventFilter(self)
 
-    def _size(self) -> int:
-        if self.model is None or not self.model.graphs:
-            return 0
-        return sum(len(g.nodes) for g, _, _ in graphs_with_paths(self.model.main))
-
     def _text_changed(self, text: str) -> None:
-        if self._size() > IMMEDIATE_NODES:
+        if self._size > IMMEDIATE_NODES:
             self._debounce.start()
         else:
             self.run_query(text)
@@ -171,6 +167,8 @@ class SearchPanel(QDockWidget):
     def set_model(self, model: Model | None, hierarchy_of: HierarchyOf | None = None) -> None:
         self.model = model
         self.hierarchy_of = hierarchy_of
+        graphs = graphs_with_paths(model.main) if model is not None and model.graphs else iter(())
+        self._size = sum(len(g.nodes) for g, _, _ in graphs)  # nodes in all graphs: decides the debounce
         self.run_query(self.edit.text())
 
     def focus(self) -> None:

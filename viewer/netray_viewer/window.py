@@ -88,7 +88,6 @@ class MainWindow(QMainWindow):
         # Structure a plugin inferred rather than read (GGUF) says so above the graph.
         self.inferred_banner = QLabel()
         self.inferred_banner.setWordWrap(True)
-        self.inferred_banner.setStyleSheet("QLabel { background: #fff3c4; color: #5a4500; padding: 4px 8px; }")
         self.inferred_banner.setVisible(False)
         graph_page = QWidget()
         column = QVBoxLayout(graph_page)
@@ -585,6 +584,8 @@ class MainWindow(QMainWindow):
         self._theme_widgets()
 
     def _theme_widgets(self) -> None:
+        colours = ("#4a3f12", "#f3e2a0") if self.theme.name == "dark" else ("#fff3c4", "#5a4500")
+        self.inferred_banner.setStyleSheet(f"QLabel {{ background: {colours[0]}; color: {colours[1]}; padding: 4px 8px; }}")
         self.canvas.set_theme(self.theme)
         self.panel.apply_theme(self.theme)
         self.minimap.set_painter(self.canvas.scene_painter)
