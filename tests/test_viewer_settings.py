@@ -126,20 +126,20 @@ def test_left_to_right_layout_from_the_menu_keeps_labels_clear(make_window: Any,
 
 
 def test_theme_is_a_checked_choice_and_can_follow_the_system(make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netray_viewer import window as window_module
+    from netray_viewer import appearance
 
     window = make_window("all")
     open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
     trigger(window, "View", "Theme", "Dark")
     assert menu_action(window, "View", "Theme", "Dark").isChecked() and not menu_action(window, "View", "Theme", "Light").isChecked()
     assert window.canvas.grab().toImage().pixelColor(3, 3).lightness() < 60
-    monkeypatch.setattr(window_module, "system_theme_name", lambda: "light")
+    monkeypatch.setattr(appearance, "system_theme_name", lambda: "light")
     trigger(window, "View", "Theme", "Follow the System")
     assert menu_action(window, "View", "Theme", "Follow the System").isChecked()
     assert window.theme.name == "light" and window.canvas.grab().toImage().pixelColor(3, 3).lightness() > 200
     # The desktop switches to dark: the window follows.
-    monkeypatch.setattr(window_module, "system_theme_name", lambda: "dark")
-    window._system_theme_changed()
+    monkeypatch.setattr(appearance, "system_theme_name", lambda: "dark")
+    window.appearance.system_changed()
     assert window.theme.name == "dark" and window.canvas.grab().toImage().pixelColor(3, 3).lightness() < 60
     assert window.settings.value("view/theme") == "system"
 

@@ -35,6 +35,7 @@ from netray.hierarchy import Group
 from netray.ir import Model, Node, Tensor, Value
 from netray.scene import ItemKind, Scene
 from netray_viewer import context_menu, properties, window_export
+from netray_viewer.appearance import Appearance, theme_for
 from netray_viewer.breadcrumbs import Breadcrumbs
 from netray_viewer.canvas import GraphCanvas
 from netray_viewer.geometry import SceneGeometry
@@ -49,7 +50,7 @@ from netray_viewer.recent import RecentFiles
 from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
 from netray_viewer.tensors import TensorTree
-from netray_viewer.theme import Theme, apply_application_palette, system_theme_name, theme_named
+from netray_viewer.theme import Theme, apply_application_palette
 from netray_viewer.view_settings import ViewSettings
 
 
@@ -68,7 +69,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings("netray", "netray")
         self.raise_errors = raise_errors  # snapshot mode: errors go to the caller, not a dialog
         self.view_settings = ViewSettings.load(self.settings, theme)
-        self.theme: Theme = theme_named(self._theme_name(self.view_settings.theme))
+        self.theme: Theme = theme_for(self.view_settings.theme)
         # Before any widget exists: restyling the finished window costs ~20 ms at start-up.
         apply_application_palette(self.theme)
         self.model: Model | None = None
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.selected: tuple[str, Any] | None = None  # ("node"|"value"|"group", ref)
         self.layout_error: str | None = None
         self.places = Places(self)
+        self.appearance = Appearance(self)
         self.inspector = Inspector(self)
         self._after_layout: Callable[[], None] | None = None
         self._fit_after = False
@@ -125,7 +127,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.setAcceptDrops(True)
         self.resize(1400, 900)
-        self._theme_widgets()
+        self.appearance.style_widgets()
         self._update_title()
         app = QApplication.instance()
         if app is not None:
@@ -141,7 +143,7 @@ class MainWindow(QMainWindow):
         c.empty_clicked.connect(self.show_model_properties)
         c.context_requested.connect(self.show_context_menu)
         c.view_changed.connect(self._sync_minimap)
-        c.resized.connect(self._place_minimap)
+        c.resized.connect(self.place_minimap)
         self.minimap.centre_requested.connect(lambda x, y: self.canvas.centre_on(x, y))
         self.breadcrumbs.level_chosen.connect(self.go_to_level)
         self.search.chosen.connect(self.reveal_hit)
@@ -152,7 +154,7 @@ class MainWindow(QMainWindow):
         self.tensors.module_chosen.connect(lambda node: self.panel.show_html(properties.module_html(node)))
         hints = QGuiApplication.styleHints()
         if hints is not None and hasattr(hints, "colorSchemeChanged"):
-            hints.colorSchemeChanged.connect(lambda _scheme: self._system_theme_changed())
+            hints.colorSchemeChanged.connect(lambda _scheme: self.appearance.system_changed())
         j = self.jobs
         j.opened.connect(self._on_opened)
         j.open_failed.connect(self._on_open_failed)
@@ -295,7 +297,7 @@ class MainWindow(QMainWindow):
         self._show_idle(f"{len(scene.graph.nodes):,} operations, {scene.size:,} boxes shown")
         self.canvas.set_scene(scene, fit=self._fit_after, geometry=geometry, edge_labels=self.view_settings.show_edge_shapes)
         self.minimap.set_painter(self.canvas.scene_painter)
-        self._place_minimap()
+        self.place_minimap()
         self.inspector.highlight()
         self.commands.refresh()
         after, self._after_layout = self._after_layout, None
@@ -547,55 +549,20 @@ class MainWindow(QMainWindow):
         if self.scene is not None:
             window_export.copy_image(self, self.scene)
 
-    # -- View settings and theme --------------------------------------------------------------
+    # -- View settings and theme (netray_viewer.appearance) -------------------------------------
     def change_view(self, **changes: Any) -> None:
         """Change View settings (remembered); a change of what boxes show or of the direction lays out again."""
-        old = self.view_settings
-        new = old.with_(**changes)
-        if new == old:
-            self.commands.refresh()
-            return
-        self.view_settings = new
-        new.save(self.settings)
-        if new.theme != old.theme:
-            self._apply_theme(theme_named(self._theme_name(new.theme)))
-        if new.show_edge_shapes != old.show_edge_shapes and self.canvas.scene_painter is not None:
-            self.canvas.scene_painter.show_edge_labels = new.show_edge_shapes
-            self.canvas.item.update()
-        if new.layout != old.layout and self.level is not None:
-            self.set_expanded(self.level.expanded, keep_view=True)
-        self.commands.refresh()
+        self.appearance.change(**changes)
 
     def apply_theme(self, name: str) -> None:
         """Light, dark or the system's ("system"), remembered."""
         self.change_view(theme=name)
 
-    @staticmethod
-    def _theme_name(setting: str) -> str:
-        return system_theme_name() if setting == "system" else setting
-
-    def _system_theme_changed(self) -> None:
-        if self.view_settings.theme == "system":
-            self._apply_theme(theme_named(system_theme_name()))
-
-    def _apply_theme(self, theme: Theme) -> None:
-        self.theme = theme
-        apply_application_palette(theme)
-        self._theme_widgets()
-
-    def _theme_widgets(self) -> None:
-        colours = ("#4a3f12", "#f3e2a0") if self.theme.name == "dark" else ("#fff3c4", "#5a4500")
-        self.inferred_banner.setStyleSheet(f"QLabel {{ background: {colours[0]}; color: {colours[1]}; padding: 4px 8px; }}")
-        self.canvas.set_theme(self.theme)
-        self.panel.apply_theme(self.theme)
-        self.minimap.set_painter(self.canvas.scene_painter)
-        self._place_minimap()
-
     # -- minimap, window events ------------------------------------------------------------
     def _sync_minimap(self) -> None:
         self.minimap.set_view_rect(self.canvas.view_box.viewRect())
 
-    def _place_minimap(self) -> None:
+    def place_minimap(self) -> None:
         m = self.minimap
         m.move(max(self.canvas.width() - m.width() - 12, 0), max(self.canvas.height() - m.height() - 12, 0))
         m.raise_()
@@ -603,11 +570,11 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, a0: QResizeEvent | None) -> None:
         super().resizeEvent(a0)
-        self._place_minimap()
+        self.place_minimap()
 
     def showEvent(self, a0: Any) -> None:
         super().showEvent(a0)
-        self._place_minimap()
+        self.place_minimap()
 
     def eventFilter(self, a0: QObject | None, a1: QEvent | None) -> bool:
         """Mouse buttons 4 and 5 (back and forward on most mice) anywhere in this window."""
