@@ -126,9 +126,11 @@ class Table:
 
         With ``identifier``, the 4-byte file identifier at bytes 4..8 of the flatbuffer must be it.
         Positions stay ``data``'s own; no read leaves ``data[start:size]``."""
+        if start < 0:
+            raise FlatError(f"{what}: a flatbuffer cannot start at byte {start}")
         reader = Reader(data, size, start)
         available = reader.size - start
-        if start < 0 or available < 8:
+        if available < 8:
             at = f" from byte {start:,}" if start else ""
             raise FlatError(f"{what}: {max(available, 0):,} bytes{at} are too few for a flatbuffer")
         if identifier is not None:
