@@ -12,6 +12,7 @@ pytest.importorskip("PyQt6")
 pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import QRectF
+from PyQt6.QtGui import QGuiApplication
 from test_viewer_models import conv_net, if_model
 from test_viewer_support import (
     capture_warnings,
@@ -130,9 +131,12 @@ def test_theme_is_a_checked_choice_and_can_follow_the_system(make_window: Any, t
 
     window = make_window("all")
     open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    window.select_ref("node", node_named(window, "/backbone/block0/relu/Relu"))  # a panel with links
     trigger(window, "View", "Theme", "Dark")
     assert menu_action(window, "View", "Theme", "Dark").isChecked() and not menu_action(window, "View", "Theme", "Light").isChecked()
     assert window.canvas.grab().toImage().pixelColor(3, 3).lightness() < 60
+    link = QGuiApplication.palette().link().color().name()
+    assert link == "#6ea8ff" and f"color:{link}" in window.panel.html()  # links readable on the dark panel
     monkeypatch.setattr(appearance, "system_theme_name", lambda: "light")
     trigger(window, "View", "Theme", "Follow the System")
     assert menu_action(window, "View", "Theme", "Follow the System").isChecked()

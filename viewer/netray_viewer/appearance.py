@@ -56,9 +56,15 @@ class Appearance:
             self.apply(theme_for("system"))
 
     def apply(self, theme: Theme) -> None:
-        self.window.theme = theme
+        w = self.window
+        w.theme = theme
         apply_application_palette(theme)
         self.style_widgets()
+        # Qt gives links their colour when the panel's text is set: set it again in the new palette.
+        if w.selected is not None:
+            w.select_ref(*w.selected)
+        elif w.model is not None and w.navigation is not None and w.navigation.has_graph:
+            w.show_model_properties()
 
     def style_widgets(self) -> None:
         """Every themed part of the window in the current theme."""
