@@ -43,20 +43,24 @@ def export(
     theme: str = "light",
     graph: int | str = 0,
     weights: bool = True,
+    **picture: Any,
 ) -> Path:
     """Write a model to ``path``: ``.svg``, ``.png``, ``.pdf``, ``.json`` or ``.netray``, by extension.
 
     ``source`` is a Model, a model file's path or an in-memory model. Pictures are
     drawn like the viewer draws them (``expand``: auto, none, all or a depth;
     ``direction``: TB or LR; ``theme``: light or dark; ``graph``: an index or a
-    graph's name) and need no display. ``weights`` applies to ``.netray``. Written
+    graph's name; and the viewer's View options: ``expand_groups`` and ``collapse_groups``
+    (group ids, labels or patterns), ``fold_constants``, ``text`` (a
+    :class:`netray.labels.BoxText`), ``edge_labels``) and need no display. ``weights``
+    applies to ``.netray``. Written
     beside ``path`` and renamed into place. Raises ``netray.exporter.ExportError``
     (a ValueError) for an unknown extension or option, FormatError for an unreadable
     model; see docs/api.md.
     """
     from netray.exporter import export_model
 
-    return export_model(source, path, expand=expand, direction=direction, theme=theme, graph=graph, weights=weights)
+    return export_model(source, path, expand=expand, direction=direction, theme=theme, graph=graph, weights=weights, **picture)
 
 
 def show(source: Model | str | Path | Any, **options: Any) -> Any:
