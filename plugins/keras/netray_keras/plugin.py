@@ -21,23 +21,31 @@ def netray_formats() -> list[FormatInfo]:
     return list(FORMATS)
 
 
+# Where a Keras 2 file's root attribute names sit: the root group's object header, which h5py
+# writes right after the superblock (the names are at byte ~1000 in the files Keras writes).
+ATTRIBUTE_WINDOW = 64 << 10
+
+
 @netray.hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
-    """A zip with config.json, or an HDF5 file with a model_config attribute, proves it."""
-    if head.startswith(ZIP_MAGIC):
-        return Claim(FORMAT, 1.0) if looks_like_keras_archive(path) else None
-    if head.startswith(HDF5_MAGIC):
-        try:
-            import h5py  # here, not at start-up: only HDF5 files need it
+    """A zip with config.json, or an HDF5 file naming a model_config attribute, proves it.
 
-            with h5py.File(path, "r") as f:
-                if "model_config" in f.attrs:
-                    return Claim(FORMAT, 1.0)
-                if "model_weights" in f or "layer_names" in f.attrs or "layers" in f:
-                    return Claim(FORMAT, 0.5)  # Keras weights without a config: load explains
-        except (OSError, ValueError):
-            pass
-        return Claim(FORMAT, 0.2) if path.suffix.lower() in EXTENSIONS else None
+    HDF5 files are recognised by their bytes, without h5py: h5py can loop or crash on a
+    damaged file (see :mod:`netray_keras.h5probe`), and sniffing must stay cheap and safe.
+    """
+    try:
+        if head.startswith(ZIP_MAGIC):
+            return Claim(FORMAT, 1.0) if looks_like_keras_archive(path) else None
+        if head.startswith(HDF5_MAGIC):
+            with open(path, "rb") as f:
+                window = f.read(ATTRIBUTE_WINDOW)
+            if b"model_config\x00" in window:
+                return Claim(FORMAT, 1.0)
+            if b"model_weights\x00" in window or b"layer_names\x00" in window:
+                return Claim(FORMAT, 0.5)  # Keras weights without a config: load explains
+            return Claim(FORMAT, 0.2) if path.suffix.lower() in EXTENSIONS else None
+    except (OSError, ValueError):
+        return None
     return None
 
 

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import h5py
+from typing import Any, BinaryIO
 
 from netray import FormatError, Graph, Model
-from netray.fileslice import FileSlice
 from netray_keras.archive import (
     FORMAT,
     HDF5_MAGIC,
@@ -28,7 +23,8 @@ from netray_keras.archive import (
     stored_member_offset,
 )
 from netray_keras.builder import ConfigError, GraphBuilder
-from netray_keras.weights import WeightStore, index_keras2, index_keras3
+from netray_keras.h5probe import H5Source, read_index
+from netray_keras.weights import WeightStore
 
 
 def read_keras(path: str | Path) -> Model:
@@ -37,18 +33,38 @@ def read_keras(path: str | Path) -> Model:
     try:
         with open(path, "rb") as f:
             head = f.read(8)
+            hdf5 = head == HDF5_MAGIC or hdf5_after_user_block(f)
     except OSError as exc:
         raise FormatError(path, FORMAT, f"cannot read the file: {exc.strerror or exc}") from exc
     try:
         if head.startswith(ZIP_MAGIC):
             return read_archive(path)
-        if head == HDF5_MAGIC or h5py.is_hdf5(str(path)):
+        if hdf5:
             return read_hdf5(path)
     except ConfigError as exc:
-        raise FormatError(path, FORMAT, f"unexpected model config: {exc}") from exc
+        raise FormatError(path, FORMAT, f"unexpected model config: {one_line(exc)}") from exc
     except RecursionError as exc:
         raise FormatError(path, FORMAT, "the model config nests too deeply") from exc
     raise FormatError(path, FORMAT, "neither a .keras zip archive nor an HDF5 file")
+
+
+def hdf5_after_user_block(f: BinaryIO) -> bool:
+    """The HDF5 signature at 512, 1024, 2048 ... (after a user block), as the HDF5 library looks for it."""
+    offset = 512
+    while offset < 1 << 20:
+        f.seek(offset)
+        found = f.read(8)
+        if len(found) < 8:
+            return False
+        if found == HDF5_MAGIC:
+            return True
+        offset *= 2
+    return False
+
+
+def one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 # -- Keras 3 .keras ------------------------------------------------------------------------
@@ -56,7 +72,7 @@ def read_archive(path: Path) -> Model:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise FormatError(path, FORMAT, f"not a readable zip archive: {exc}") from exc
+        raise FormatError(path, FORMAT, f"not a readable zip archive: {one_line(exc)}") from exc
     with archive:
         config = read_json_member(archive, "config.json", path)
         names = set(archive.namelist())
@@ -84,60 +100,41 @@ def read_archive(path: Path) -> Model:
 
 def archive_weights(path: Path, info: zipfile.ZipInfo) -> WeightStore:
     """Index model.weights.h5 inside the archive, in place when it is stored uncompressed."""
-    offset = stored_member_offset(path, info)
-    if offset is not None:
-        size = info.file_size
-
-        @contextmanager
-        def open_window() -> Iterator[h5py.File]:
-            window = FileSlice(path, offset, size)
-            try:
-                with h5py.File(window, "r") as f:
-                    yield f
-            finally:
-                window.close()
-
-        store = WeightStore(path, open_window, base_offset=offset)
-    else:
-
-        @contextmanager
-        def open_member() -> Iterator[h5py.File]:
-            # Compressed member: h5py reads through the decompressing stream on demand.
-            with zipfile.ZipFile(path) as archive, archive.open(info) as member, h5py.File(member, "r") as f:
-                yield f
-
-        store = WeightStore(path, open_member, base_offset=None)
     try:
-        with store.open_h5() as f:
-            index_keras3(store, f)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise FormatError(path, FORMAT, f"cannot read {WEIGHTS_MEMBER}: {exc}") from exc
+        offset = stored_member_offset(path, info)
+    except OSError as exc:
+        raise FormatError(path, FORMAT, f"cannot read {WEIGHTS_MEMBER}: {one_line(exc)}") from exc
+    if offset is not None:
+        if offset + info.file_size > path.stat().st_size:
+            raise FormatError(path, FORMAT, f"{WEIGHTS_MEMBER} runs past the end of the archive (truncated)")
+        source = H5Source(path, window=(offset, info.file_size))
+    else:
+        source = H5Source(path, member=info.filename)  # compressed: h5py reads through the decompressing stream
+    store = WeightStore(path, source, base_offset=offset)
+    store.fill(read_index(source, "keras3"))
     return store
 
 
 # -- Keras 2 HDF5 --------------------------------------------------------------------------
 def read_hdf5(path: Path) -> Model:
-    try:
-        with h5py.File(path, "r") as f:
-            attrs = {k: f.attrs[k] for k in ("model_config", "keras_version", "backend", "training_config") if k in f.attrs}
-            if "model_config" not in attrs:
-                what = "weights only (save_weights)" if "layer_names" in f.attrs or "model_weights" in f else "no Keras model"
-                raise FormatError(path, FORMAT, f"the HDF5 file has no model_config attribute: {what}")
-            store = WeightStore(path, lambda: h5py.File(path, "r"), base_offset=0)
-            index_keras2(store, f)
-    except FormatError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FormatError(path, FORMAT, f"cannot read the HDF5 file: {exc}") from exc
+    source = H5Source(path)
+    index = read_index(source, "keras2")
+    attrs = index.attributes
+    if "model_config" not in attrs:
+        weights_only = "layer_names" in index.root_attribute_names or "model_weights" in index.root_members
+        what = "weights only (save_weights)" if weights_only else "no Keras model"
+        raise FormatError(path, FORMAT, f"the HDF5 file has no model_config attribute: {what}")
+    store = WeightStore(path, source, base_offset=0)
+    store.fill(index)
     config = parse_json_attribute(path, attrs["model_config"], "model_config")
     if not isinstance(config, dict):
         raise FormatError(path, FORMAT, "model_config does not hold a model object")
     model = build(path, config, store)
-    version = text(attrs.get("keras_version"))
+    version = attrs.get("keras_version", "")
     model.format_version = version
     model.producer, model.producer_version = "Keras", version
-    if attrs.get("backend") is not None:
-        model.properties["backend"] = text(attrs["backend"])
+    if "backend" in attrs:
+        model.properties["backend"] = attrs["backend"]
     model.properties["container"] = "HDF5 (Keras 2 model.save)"
     if "training_config" in attrs:
         training = parse_json_attribute(path, attrs["training_config"], "training_config", required=False)
@@ -146,16 +143,12 @@ def read_hdf5(path: Path) -> Model:
     return model
 
 
-def text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else "" if value is None else str(value)
-
-
-def parse_json_attribute(path: Path, value: Any, name: str, required: bool = True) -> Any:
+def parse_json_attribute(path: Path, value: str, name: str, required: bool = True) -> Any:
     try:
-        return json.loads(text(value))
+        return json.loads(value)
     except (ValueError, RecursionError) as exc:
         if required:
-            raise FormatError(path, FORMAT, f"{name} is not valid JSON: {exc}") from exc
+            raise FormatError(path, FORMAT, f"{name} is not valid JSON: {one_line(exc)}") from exc
         return None
 
 
@@ -171,7 +164,7 @@ def build(path: Path, config: dict[str, Any], store: WeightStore | None) -> Mode
     try:
         graph.outputs = GraphBuilder(graph, store).build_model(config, (), None)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise FormatError(path, FORMAT, f"unexpected model config structure ({type(exc).__name__}: {exc})") from exc
+        raise FormatError(path, FORMAT, f"unexpected model config structure ({type(exc).__name__}: {one_line(exc)})") from exc
     graph.link()
     model = Model(FORMAT, [graph])
     model.source = path

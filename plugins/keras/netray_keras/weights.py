@@ -6,28 +6,31 @@ Two layouts:
 - Keras 3 ``model.weights.h5``: ``layers/<layer>/vars/<i>`` (and deeper, e.g.
   ``layers/lstm/cell/vars/0``); a nested model's layers sit under ``layers/<model>/layers/``.
 
-The HDF5 file is opened once to list datasets (names, shapes, dtypes, byte
-offsets) and closed. A contiguous, uncompressed dataset becomes a memory-mapped
-file slice; any other is read through h5py when asked.
+The HDF5 file is opened once, in a child process (:mod:`netray_keras.h5probe`: h5py
+can loop or crash on damaged files), to list datasets (names, shapes, dtypes, byte
+offsets). A contiguous, uncompressed dataset becomes a memory-mapped file slice; any
+other is read through h5py, in a child process again, when asked.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import h5py
 import numpy as np
 
-from netray import FormatError, Tensor, file_slice_loader
+from netray import Tensor, file_slice_loader
 from netray_keras.archive import FORMAT
 from netray_keras.layers import weight_names
 
-H5Opener = Callable[[], AbstractContextManager[h5py.File]]
+if TYPE_CHECKING:
+    import h5py
+
+    from netray_keras.h5probe import H5Index, H5Source
+
 TensorFactory = Callable[[str], Tensor]  # value name -> lazy Tensor
 
 
@@ -58,7 +61,7 @@ class WeightStore:
     """The weights of a model, by layer, with what is needed to read them later."""
 
     source: Path  # the user's file (.h5 or .keras)
-    open_h5: H5Opener
+    h5: H5Source  # where the HDF5 bytes are, for the child process that reads them
     base_offset: int | None  # where the HDF5 bytes start in ``source``; None when not addressable
     by_group: dict[str, list[WeightInfo]] = field(default_factory=dict)
     by_owner: dict[str, list[WeightInfo]] = field(default_factory=dict)
@@ -78,19 +81,25 @@ class WeightStore:
         return Tensor(name, dtype, info.shape, loader=loader, byte_size=info.nbytes, location=location)
 
     def _h5_loader(self, info: WeightInfo) -> Callable[[], np.ndarray]:
-        open_h5, source = self.open_h5, self.source
+        h5 = self.h5
 
         def load() -> np.ndarray:
-            try:
-                with open_h5() as f:
-                    dataset = f[info.h5_path]
-                    if not isinstance(dataset, h5py.Dataset):
-                        raise FormatError(source, FORMAT, f"{info.h5_path} is not a dataset")
-                    return np.asarray(dataset[()])
-            except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-                raise FormatError(source, FORMAT, f"cannot read weight {info.h5_path}: {exc}") from exc
+            from netray_keras.h5probe import read_dataset
+
+            return read_dataset(h5, info.h5_path)
 
         return load
+
+    def fill(self, index: H5Index) -> None:
+        """Take the datasets a child process listed (:func:`netray_keras.h5probe.read_index`)."""
+
+        def infos(rows: list[list[Any]]) -> list[WeightInfo]:
+            return [WeightInfo(str(n), str(p), tuple(int(d) for d in s), str(t), o, int(b)) for n, p, s, t, o, b in rows]
+
+        self.by_group = {k: infos(v) for k, v in index.by_group.items()}
+        self.by_owner = {k: infos(v) for k, v in index.by_owner.items()}
+        self.everything = infos(index.everything)
+        self.keras3 = index.keras3
 
     def layer_tensors(
         self, scope: tuple[str, ...], layer: str, saved: tuple[str, ...], class_name: str, config: dict[str, Any]
@@ -149,6 +158,8 @@ def _info(name: str, h5_path: str, dataset: h5py.Dataset) -> WeightInfo:
 
 def _datasets(group: h5py.Group, prefix: str) -> Iterator[tuple[str, h5py.Dataset]]:
     """Datasets under ``group`` (relative path, dataset), skipping nested models' ``layers``."""
+    import h5py
+
     found: list[tuple[str, h5py.Dataset]] = []
 
     def visit(name: str, obj: object) -> None:
@@ -162,6 +173,8 @@ def _datasets(group: h5py.Group, prefix: str) -> Iterator[tuple[str, h5py.Datase
 
 def index_keras2(store: WeightStore, f: h5py.File) -> None:
     """Fill ``store`` from a Keras 2 model file's ``model_weights`` group (or a weights-only file)."""
+    import h5py
+
     root = f["model_weights"] if "model_weights" in f else f
     if not isinstance(root, h5py.Group):
         return
@@ -184,6 +197,8 @@ def index_keras2(store: WeightStore, f: h5py.File) -> None:
 
 def index_keras3(store: WeightStore, f: h5py.File) -> None:
     """Fill ``store`` from a Keras 3 ``model.weights.h5``: one entry per ``layers/...`` group."""
+    import h5py
+
     store.keras3 = True
 
     def visit_layers(group: h5py.Group, key: str) -> None:
