@@ -47,6 +47,11 @@ def _section(title: str, rows: Iterable[tuple[str, str]], raw: bool = False) -> 
             body.append(f"<tr><td colspan=2><i>… and {len(rows) - MAX_LIST} more</i></td></tr>")
             break
         shown = value if raw else breakable(value)
+        if len(key) > SHORT_KEY:
+            # A long key (GGUF's llama.attention.head_count_kv) reads better on a line of its own,
+            # above its value, than broken mid-word in a narrow column.
+            body.append(f"<tr><td colspan=2><b>{breakable(key)}</b><br>&nbsp;&nbsp;{shown}</td></tr>")
+            continue
         # Short keys stay whole (the column fits them); long ones wrap instead of widening the panel.
         nowrap = " white-space:nowrap;" if len(key) <= SHORT_KEY else ""
         body.append(f"<tr><td width='25%' style='padding-right:8px;{nowrap}'><b>{escape(key)}</b></td><td>{shown}</td></tr>")
