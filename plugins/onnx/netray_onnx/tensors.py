@@ -20,7 +20,7 @@ import numpy as np
 
 from netray import FormatError, Tensor, file_slice_loader
 from netray.ir import TensorLoader
-from netray_onnx.dtypes import DTYPES, byte_size, dtype_name, unpack_bits
+from netray_onnx.dtypes import DTYPES, byte_size, dtype_name, element_dtype, unpack_bits
 from netray_onnx.proto import TENSOR_EXTERNAL as EXTERNAL
 from netray_onnx.wire import RAW_MARKER
 
@@ -65,11 +65,20 @@ def raw_location(proto: onnx.TensorProto) -> tuple[int, int] | None:
 
 def _raw_file_loader(path: Path, offset: int, length: int, data_type: int, shape: tuple[int, ...]) -> TensorLoader:
     """Memory-map ``length`` bytes at ``offset`` of ``path`` as this element type."""
-    _, np_dtype, bits = DTYPES.get(data_type, ("", None, 0))
-    if np_dtype is None and bits == 0:
+    _, bits, code = DTYPES.get(data_type, ("", 0, None))
+    if bits == 0:
         raise ValueError(f"element type {dtype_name(data_type)} cannot be stored as raw bytes")
-    if bits >= 8 and np_dtype is not None:
-        return file_slice_loader(path, offset, length, np_dtype, shape)
+    if bits >= 8 and code is not None:
+        return file_slice_loader(path, offset, length, code, shape)
+    if bits >= 8:  # an ml_dtypes type: resolved (and ml_dtypes imported) when the values are read
+
+        def load_ml() -> np.ndarray:
+            np_dtype = element_dtype(data_type)
+            if np_dtype is None:
+                raise FormatError(path, FORMAT, f"reading {dtype_name(data_type)} values needs ml_dtypes: pip install ml_dtypes")
+            return file_slice_loader(path, offset, length, np_dtype, shape, FORMAT)()
+
+        return load_ml
     packed = file_slice_loader(path, offset, length, np.dtype(np.uint8), (length,))
 
     def load() -> np.ndarray:
@@ -92,7 +101,8 @@ def inline_array(proto: onnx.TensorProto) -> np.ndarray:
     shape = tuple(proto.dims)
     if data_type == _STRING:
         return np.array([s.decode("utf-8") for s in proto.string_data], dtype=object).reshape(shape)
-    _, np_dtype, bits = DTYPES.get(data_type, ("", None, 0))
+    bits = DTYPES.get(data_type, ("", 0, None))[1]
+    np_dtype = element_dtype(data_type)
     if np_dtype is None:
         raise TypeError(f"element type {dtype_name(data_type) or 'UNDEFINED'} has no numpy type")
     if proto.HasField("raw_data"):
