@@ -20,7 +20,10 @@ def netray_formats() -> list[FormatInfo]:
 
 @netray.hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
-    confidence = sniff(path, head)
+    try:
+        confidence = sniff(path, head)
+    except Exception:  # sniffing never raises: a file zipfile chokes on is simply not claimed
+        return None
     return Claim(FORMAT, confidence) if confidence else None
 
 

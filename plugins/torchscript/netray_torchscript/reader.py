@@ -14,6 +14,9 @@ from typing import Any
 from netray import FormatError, Model, Tensor
 from netray_torchscript.convert import FOLDED_KINDS, GraphConverter
 from netray_torchscript.sniff import FORMAT
+from netray_torchscript.torch_messages import one_line, warnings_collected
+
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError)
 
 
 def _archive_facts(path: Path) -> dict[str, str]:
@@ -29,21 +32,23 @@ def _archive_facts(path: Path) -> dict[str, str]:
                     facts["version"] = archive.read(member).decode("ascii", "replace").strip()
                     break
             facts["mobile bytecode"] = "yes" if f"{top}/bytecode.pkl" in names else "no"
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise FormatError(path, FORMAT, f"not a readable zip archive ({exc})") from exc
+    except ZIP_ERRORS as exc:
+        raise FormatError(path, FORMAT, f"not a readable zip archive ({one_line(exc)})") from exc
     return facts
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path) -> tuple[Any, Any, list[str]]:
+    """torch, the loaded module, and the warnings torch gave while loading it."""
     try:
         import torch
     except ImportError as exc:
         raise FormatError(path, FORMAT, "reading TorchScript needs PyTorch: pip install torch") from exc
     try:
-        return torch, torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # torch's own reader rejects the archive: report its first line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FormatError(path, FORMAT, f"torch.jit.load failed: {first[:300]}") from exc
+        with warnings_collected() as said:
+            module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # torch's own reader rejects the archive: its first meaningful line
+        raise FormatError(path, FORMAT, f"torch.jit.load failed: {one_line(exc)}") from exc
+    return torch, module, said
 
 
 def module_state(module: Any) -> dict[str, Any]:
@@ -67,7 +72,7 @@ def model_from_module(torch: Any, module: Any, where: Path | str) -> Model:
             graph = module._c._get_method(name).graph.copy()
             torch._C._jit_pass_inline(graph)
         except Exception as exc:
-            raise FormatError(where, FORMAT, f"cannot read method {name!r}: {exc}") from exc
+            raise FormatError(where, FORMAT, f"cannot read method {name!r}: {one_line(exc)}") from exc
         converted = GraphConverter(state, weights).convert(graph, name)
         converted.kind = "main" if name == methods[0] else "method"
         graphs.append(converted)
@@ -88,11 +93,13 @@ def read_torchscript(path: Path) -> Model:
     try:
         with zipfile.ZipFile(path):
             pass
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise FormatError(path, FORMAT, f"the zip archive is truncated or damaged ({exc})") from exc
+    except ZIP_ERRORS as exc:
+        raise FormatError(path, FORMAT, f"the zip archive is truncated or damaged ({one_line(exc)})") from exc
     facts = _archive_facts(path)
-    torch, module = _load(path)
+    torch, module, said = _load(path)
     model = model_from_module(torch, module, path)
     model.format_version = facts.pop("version", "")
     model.properties.update(facts)
+    if said:
+        model.properties["torch warnings"] = "; ".join(dict.fromkeys(said))
     return model

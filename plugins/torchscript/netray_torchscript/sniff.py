@@ -12,7 +12,7 @@ def is_torchscript_zip(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return False
     has_code: set[str] = set()
     has_data: set[str] = set()
@@ -44,5 +44,5 @@ def _opens(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path):
             return True
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return False

@@ -9,7 +9,7 @@ import pytest
 import netray.testing
 
 pytest.importorskip("torch")
-import netray_torchscript.plugin as plugin  # noqa: E402
+import netray_torchscript.plugin as plugin
 
 
 def test_contract_on_every_real_archive(shared_models: Path, tmp_path: Path) -> None:
