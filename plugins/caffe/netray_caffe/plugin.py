@@ -18,6 +18,13 @@ def netray_formats() -> list[FormatInfo]:
 
 @hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     confidence = sniff(path, head)
     return Claim(FORMAT, confidence) if confidence else None
 

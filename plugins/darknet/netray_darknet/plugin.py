@@ -29,6 +29,13 @@ def weights_beside(path: Path, suffix: str) -> bool:
 
 @hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     """A cfg whose first section is [net] proves itself; a .weights is Darknet's when a cfg sits beside it."""
     if not head:
         return None

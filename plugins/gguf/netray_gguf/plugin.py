@@ -22,6 +22,13 @@ def netray_formats() -> list[FormatInfo]:
 
 @netray.hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     """The magic ``GGUF`` with a version this plugin reads proves it; with another version it
     is plausible (the load then says which version); the extension alone hints."""
     found = head_version(head)

@@ -36,7 +36,7 @@ def read_json_member(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
         with archive.open(info) as f:
             data = f.read(MAX_JSON_BYTES + 1)
         return json.loads(data)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RecursionError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RecursionError, NotImplementedError) as exc:
         raise FormatError(path, FORMAT, f"cannot read {name}: {exc}") from exc
 
 
@@ -62,6 +62,6 @@ def looks_like_keras_archive(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
         return False
     return "config.json" in names and ("metadata.json" in names or WEIGHTS_MEMBER in names)

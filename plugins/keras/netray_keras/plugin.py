@@ -44,7 +44,7 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
             if b"model_weights\x00" in window or b"layer_names\x00" in window:
                 return Claim(FORMAT, 0.5)  # Keras weights without a config: load explains
             return Claim(FORMAT, 0.2) if path.suffix.lower() in EXTENSIONS else None
-    except (OSError, ValueError):
+    except Exception:  # sniffing never raises
         return None
     return None
 

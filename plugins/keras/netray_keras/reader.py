@@ -71,7 +71,7 @@ def one_line(exc: BaseException) -> str:
 def read_archive(path: Path) -> Model:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise FormatError(path, FORMAT, f"not a readable zip archive: {one_line(exc)}") from exc
     with archive:
         config = read_json_member(archive, "config.json", path)

@@ -27,6 +27,13 @@ def looks_like_symbol(head: bytes) -> bool:
 
 @hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     if len(head) >= 8 and struct.unpack_from("<Q", head)[0] == LIST_MAGIC:
         return Claim(FORMAT, 1.0)
     if looks_like_symbol(head):

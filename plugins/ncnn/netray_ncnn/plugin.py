@@ -35,6 +35,13 @@ def param_beside(path: Path) -> Path | None:
 
 @hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     """The magic proves a param (text or binary); a .bin is ncnn's weights when a param sits beside it."""
     if head.startswith(MAGIC_BYTES) and len(head) >= 12:
         return Claim(FORMAT_BINARY, 1.0)

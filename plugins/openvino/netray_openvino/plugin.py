@@ -29,7 +29,7 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
             return Claim(FORMAT, confidence)
         if xml_beside(path) is not None:  # the weights of an IR: open its topology
             return Claim(FORMAT, 0.9)
-    except (OSError, ValueError):
+    except Exception:  # sniffing never raises
         return None
     return None
 

@@ -325,7 +325,7 @@ def read_pt2(path: Path) -> Model:
             raise FormatError(path, FORMAT, f"{member} claims an implausible size")
         try:
             program = json.loads(archive.read(member))
-        except (ValueError, RecursionError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (ValueError, RecursionError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
             raise FormatError(path, FORMAT, f"cannot read {member}: {type(exc).__name__}: {exc}") from exc
         if not isinstance(program, dict):
             raise FormatError(path, FORMAT, f"{member} is not a JSON object")

@@ -31,7 +31,7 @@ def nested_state_dict(path: Path, outer: zipfile.ZipFile, member: str, format: s
             return {}
         try:
             inner = zipfile.ZipFile(window)  # type: ignore[arg-type]
-        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError) as exc:
             raise FormatError(path, format, f"{member} is not a readable archive ({exc})") from exc
         with inner:
             pickles = [n for n in inner.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]

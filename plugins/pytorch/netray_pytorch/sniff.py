@@ -23,7 +23,7 @@ def zip_kind(path: Path) -> str | None:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return None
     if any(re.fullmatch(r"[^/]+/models/[^/]+\.json|([^/]+/)?serialized_exported_program\.json", n) for n in names):
         return EXPORTED_PROGRAM

@@ -35,7 +35,7 @@ def read_torch_zip(path: Path) -> Model:
             raise FormatError(path, STATE_DICT, "data.pkl claims an implausible size")
         try:
             data = archive.read(info)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
             raise FormatError(path, STATE_DICT, f"cannot read data.pkl: {exc}") from exc
         obj, _ = restricted_load(data, path, STATE_DICT)
 

@@ -48,7 +48,7 @@ def open_zip(path: Path, format: str) -> zipfile.ZipFile:
         raise FormatError(path, format, "the zip archive is truncated or damaged (its end record is missing)")
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise FormatError(path, format, f"not a readable zip archive ({exc})") from exc
 
 

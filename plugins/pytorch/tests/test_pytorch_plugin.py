@@ -23,8 +23,8 @@ import pytest
 
 import netray
 from netray.plugins import PluginManager
-from netray.tensortree import tensor_tree
 from netray.summary import model_summary
+from netray.tensortree import tensor_tree
 
 torch = pytest.importorskip("torch")
 plugin = pytest.importorskip("netray_pytorch.plugin")

@@ -30,6 +30,13 @@ def netray_formats() -> list[FormatInfo]:
 
 @netray.hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     """A header length that fits the file followed by a JSON object proves a .safetensors file;
     a JSON object whose weight_map names .safetensors files proves an index."""
     if not head:  # a folder, or an empty file (the core reports those itself)

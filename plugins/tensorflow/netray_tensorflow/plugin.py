@@ -43,6 +43,13 @@ def netray_formats() -> list[FormatInfo]:
 
 @hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     if path.is_dir():
         return Claim(SAVEDMODEL, 1.0) if _folder_holds_saved_model(path) else None
     companion = _companion_claim(path, head)

@@ -31,7 +31,7 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
         if found is None:
             shard = model_json_for_shard(path)  # a weight shard opens the model that lists it
             found = (shard[1], 0.9) if shard is not None else None
-    except (OSError, ValueError):
+    except Exception:  # sniffing never raises
         return None
     return Claim(*found) if found is not None else None
 

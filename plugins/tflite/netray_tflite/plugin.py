@@ -21,6 +21,13 @@ def netray_formats() -> list[FormatInfo]:
 
 @netray.hookimpl
 def netray_sniff(path: Path, head: bytes) -> Claim | None:
+    try:
+        return sniff_claim(path, head)
+    except Exception:  # sniffing never raises: a file that cannot be looked at is not claimed
+        return None
+
+
+def sniff_claim(path: Path, head: bytes) -> Claim | None:
     """The flatbuffer file identifier "TFL3" at bytes 4..8 proves it; the extension alone hints."""
     if head[4:8] == b"TFL3":
         return Claim(FORMAT, 1.0)
