@@ -113,6 +113,11 @@ def _model(net: Any, layers: list[Layer], weights: Weights, path: Path, inputs: 
 
 
 def load_prototxt(path: Path) -> Model:
+    return _load_prototxt(path)[0]
+
+
+def _load_prototxt(path: Path) -> tuple[Model, Path | None]:
+    """The net of a .prototxt, and the .caffemodel whose weights it shows (None when none fits)."""
     net = read_prototxt(path)
     layers = layers_of(net, path)
     if not layers and not len(net.input):
@@ -120,6 +125,7 @@ def load_prototxt(path: Path) -> Model:
     weights = Weights()
     unused: list[str] = []
     weights_file, why = companion(path)
+    used: Path | None = None
     note = why
     if weights_file is not None:
         try:
@@ -136,10 +142,64 @@ def load_prototxt(path: Path) -> Model:
                 weights = Weights(by_layer, True, weights_file.name)
                 note = f"{weights_file.name} ({why})"
                 unused = sorted(set(by_layer) - wanted)
+                used = weights_file
     model = _model(net, layers, weights, path, net_inputs(net))
     model.properties["weights"] = note or "no .caffemodel beside the file: weights not stored"
     if weights.available and unused:
         model.properties["weights file layers not in the net"] = len(unused)
+    return model, used
+
+
+def is_net_definition(path: Path) -> bool:
+    """A text file whose head reads as a net (not a solver)."""
+    from netray_caffe.sniff import text_net
+
+    try:
+        with open(path, "rb") as f:
+            return text_net(f.read(4096)) > 0
+    except OSError:
+        return False
+
+
+def prototxt_for(caffemodel: Path) -> tuple[list[Path], str]:
+    """The net definitions beside a .caffemodel that pair with it, as a .prototxt finds its weights:
+    the one of the same name, else those for which it is the folder's only .caffemodel."""
+    folder = caffemodel.resolve().parent
+    same = caffemodel.with_suffix(".prototxt")
+    if same.is_file() and same.resolve().parent == folder and is_net_definition(same):
+        return [same], "same name"
+    try:
+        candidates = sorted(p for p in caffemodel.parent.glob("*.prototxt") if p.is_file())[:64]
+    except OSError:
+        return [], ""
+    pairs = [
+        p for p in candidates
+        if p.resolve().parent == folder and is_net_definition(p) and companion(p)[0] == caffemodel
+    ]
+    return pairs, "the only net definition beside it" if len(pairs) == 1 else ""
+
+
+def load_weights_file(path: Path) -> Model:
+    """A .caffemodel: the net definition beside it with these weights when one pairs with it, else the
+    binary net on its own (a .caffemodel holds the layers too), saying why."""
+    pairs, why = prototxt_for(path)
+    note = ""
+    if len(pairs) == 1:
+        try:
+            model, used = _load_prototxt(pairs[0])
+        except netray.FormatError as exc:
+            note = f"{pairs[0].name} beside it not read ({exc.reason}): opened on its own"
+        else:
+            if used is not None and used.resolve() == path.resolve():
+                model.properties["opened from"] = f"{path.name}, the weights of {pairs[0].name} ({why})"
+                return model
+            note = f"{pairs[0].name} beside it does not use these weights: opened on its own"
+    elif pairs:
+        names = ", ".join(p.name for p in pairs[:4]) + (", ..." if len(pairs) > 4 else "")
+        note = f"{len(pairs)} net definitions pair with it ({names}): opened on its own; open one of them for its view"
+    model = load_caffemodel(path)
+    if note:
+        model.properties["net definition"] = note
     return model
 
 
@@ -160,4 +220,4 @@ def load(path: Path) -> Model:
         binary = is_binary(path)
     except OSError as exc:
         raise netray.FormatError(path, FORMAT, f"cannot read the file: {exc.strerror or exc}") from None
-    return load_caffemodel(path) if binary else load_prototxt(path)
+    return load_weights_file(path) if binary else load_prototxt(path)

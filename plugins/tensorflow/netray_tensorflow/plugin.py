@@ -72,6 +72,8 @@ def sniff_claim(path: Path, head: bytes) -> Claim | None:
 def _companion_claim(path: Path, head: bytes) -> Claim | None:
     """Checkpoint indexes and shards, and fingerprint.pb: names that say what content alone cannot."""
     name = path.name.lower()
+    if saved_model_of_variables(path) is not None:
+        return Claim(SAVEDMODEL, 1.0)  # variables/variables.index or a data shard: opens the SavedModel
     if name.endswith(".index") and has_table_footer(path):
         return Claim(CHECKPOINT, 1.0)
     index = data_shard_index(path)
@@ -93,6 +95,17 @@ def _folder_holds_saved_model(folder: Path) -> bool:
             if is_saved_model(head) or text_kind(head) == "SavedModel":
                 return True
     return False
+
+
+def saved_model_of_variables(path: Path) -> Path | None:
+    """For ``<model>/variables/variables.index`` or one of its data shards, the SavedModel folder ``<model>``."""
+    if path.parent.name != "variables":
+        return None
+    index = path if path.name == "variables.index" else data_shard_index(path)
+    if index is None or index.name != "variables.index":
+        return None
+    root = path.parent.parent
+    return root if _folder_holds_saved_model(root) else None
 
 
 @hookimpl

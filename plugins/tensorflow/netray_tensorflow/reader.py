@@ -204,9 +204,12 @@ def load_meta_graph(path: Path) -> Model:
 
 
 def saved_model_file(path: Path) -> Path:
-    """The saved_model.pb (or .pbtxt) of a SavedModel folder (or of a fingerprint.pb's), or the file itself."""
+    """The saved_model.pb (or .pbtxt) of a SavedModel folder (or of the fingerprint.pb or the
+    variables/variables.* files in it), or the file itself."""
     if path.is_file() and path.name.lower() == FINGERPRINT_FILE:
         path = path.parent
+    elif path.is_file() and path.parent.name == "variables" and path.name.startswith("variables."):
+        path = path.parent.parent
     if path.is_dir():
         for name in SAVED_MODEL_FILES:
             if (path / name).is_file():
@@ -240,6 +243,9 @@ def load_saved_model(path: Path) -> Model:
     model.properties["metagraphs"] = str(len(metas))
     attach_variables(model, folder / "variables" / "variables.index", metas[first])
     attach_fingerprint(model, folder / FINGERPRINT_FILE)
+    if path.is_file() and path != file:
+        within = path.relative_to(folder).as_posix() if folder in path.parents else path.name
+        model.properties["opened from"] = f"{within}, a file of the SavedModel {folder.name}/"
     return _finish(model, ctxs)
 
 

@@ -11,6 +11,7 @@ against the real shared index: its data block decodes to exactly the bytes Tenso
 
 from __future__ import annotations
 
+import shutil
 import struct
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 from tensorboard.compat.proto import tensor_shape_pb2, trackable_object_graph_pb2, types_pb2, versions_pb2
 
+import netray
 import netray.testing
 from netray import FormatError
 from netray.plugins import PluginManager
@@ -334,17 +336,40 @@ def _first_data_block(table: bytes, path: Path) -> bytes:
 
 
 def test_every_real_checkpoint_file_opens_as_a_checkpoint(shared_models: Path, tmp_path: Path) -> None:
-    files = real_variables(shared_models)
+    """The variables of the real SavedModels, copied out of them: checkpoints of their own."""
+    files = []
+    for original in real_variables(shared_models):
+        copy = tmp_path / "alone" / original.parent.parent.name / original.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(original, copy)
+        files.append(copy)
     assert len(files) == 10  # five SavedModels: an index and a data shard each
-    models = netray.testing.check_plugin(plugin, files, tmp_path)
+    models = netray.testing.check_plugin(plugin, files, tmp_path / "check")
     for path, model in zip(files, models, strict=True):
         assert model.format == CHECKPOINT and not model.graphs and model.tensors, path
         assert model.source == path.with_name("variables.index")
         assert model.properties["data shards"] == 1 and model.properties["byte order"] == "little"
         assert model.properties["bundle version"] == "producer 1, min consumer 0"
-        assert "open that folder for its graph" in model.properties["graph"]
         if ".data-" in path.name:
             assert model.properties["opened from"].startswith("variables.data-00000-of-00001")
+
+
+def test_the_variables_of_a_real_saved_model_open_the_saved_model(shared_models: Path) -> None:
+    """variables/variables.index or its data shard, opened: the SavedModel they belong to, with its graph."""
+    for path in real_variables(shared_models):
+        root = path.parent.parent
+        found = manager().detect(path)
+        assert found is not None and found[1] == netray.Claim("TensorFlow SavedModel", 1.0), path
+        model = manager().load(path)
+        whole = manager().load(root)
+        assert model.format == whole.format == "TensorFlow SavedModel"
+        assert [len(g.nodes) for g in model.graphs] == [len(g.nodes) for g in whole.graphs]
+        assert sorted(model.tensors) == sorted(whole.tensors)
+        assert model.properties["opened from"] == f"variables/{path.name}, a file of the SavedModel {root.name}/"
+    # Read as a checkpoint on purpose, they still say where their graph is.
+    index = real_variables(shared_models)[0].with_name("variables.index")
+    alone = plugin.netray_load(index, CHECKPOINT)
+    assert "open that folder for its graph" in alone.properties["graph"]
 
 
 def test_real_checkpoint_values_are_the_known_ones(shared_models: Path) -> None:
@@ -357,20 +382,20 @@ def test_real_checkpoint_values_are_the_known_ones(shared_models: Path) -> None:
         "saved_model_counter": {"counter": 0.0},
     }
     for name, values in expected.items():
-        model = manager().load(root / name / "variables" / "variables.index")
+        model = plugin.netray_load(root / name / "variables" / "variables.index", CHECKPOINT)
         got = {k: float(t.numpy()) for k, t in model.tensors.items() if t.dtype == "float32"}
         assert got == values, name
-    tf2 = manager().load(root / "saved_model_half_plus_two_tf2_cpu" / "variables" / "variables.data-00000-of-00001")
+    tf2 = plugin.netray_load(root / "saved_model_half_plus_two_tf2_cpu" / "variables" / "variables.data-00000-of-00001", CHECKPOINT)
     assert tf2.properties["object graph"] == "24 trackable objects, 3 variable values"
     graph = trackable_object_graph_pb2.TrackableObjectGraph()
     graph.ParseFromString(bytes(tf2.tensors["_CHECKPOINTABLE_OBJECT_GRAPH"].numpy().item()))
     assert [c.local_name for c in graph.nodes[0].children][:3] == ["a", "b", "c"]
-    mkl = manager().load(root / "saved_model_half_plus_two_mkl" / "variables" / "variables.index")
+    mkl = plugin.netray_load(root / "saved_model_half_plus_two_mkl" / "variables" / "variables.index", CHECKPOINT)
     kernel = mkl.tensors["conv2d_1/kernel"]
     assert kernel.shape == (1, 1, 1, 1) and kernel.byte_size == 4
     raw = (root / "saved_model_half_plus_two_mkl" / "variables" / "variables.data-00000-of-00001").read_bytes()
     assert kernel.numpy().item() == struct.unpack_from("<f", raw, 24)[0]  # the index says offset 24
-    regression = manager().load(shared_models / "tensorflow/savedmodel/tf2onnx/regression/variables/variables.index")
+    regression = plugin.netray_load(shared_models / "tensorflow/savedmodel/tf2onnx/regression/variables/variables.index", CHECKPOINT)
     w, b = np.fromfile(
         shared_models / "tensorflow/savedmodel/tf2onnx/regression/variables/variables.data-00000-of-00001", "<f4"
     )
