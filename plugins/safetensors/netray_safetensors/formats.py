@@ -16,6 +16,8 @@ FORMATS = [
         # The header's length is a little-endian u64 below the format's 100 MB limit (its last
         # four bytes are zero), then the JSON object opens: `{"name": ...` or `{}` when empty.
         patterns=(rb"\A[\s\S]{4}\x00\x00\x00\x00\{\s*[\"}]",),
+        # A shard that an index beside it lists opens the index's whole model.
+        companions=("*.safetensors.index.json",),
     ),
     FormatInfo(
         INDEX_FORMAT,

@@ -98,15 +98,26 @@ def shard_path(index_path: Path, name: str, format: str = INDEX_FORMAT) -> Path:
     return path
 
 
-def find_index_of(shard: Path, max_files: int = 16) -> tuple[ShardIndex, list[str]] | None:
-    """The index beside ``shard`` that lists it, with the index's shard names; None when there is none.
+def indexes_listing(shard: Path, max_files: int = 16) -> list[tuple[ShardIndex, list[str]]]:
+    """The indexes beside ``shard`` that list it, each with its shard names (usually one).
 
-    Only for properties: an unreadable or foreign index beside the file is passed over.
+    An unreadable or foreign index beside the file is passed over.
     """
     try:
         candidates = sorted(p for p in shard.parent.glob("*.index.json") if p.is_file())[:max_files]
     except OSError:
-        return None
+        return []
+    found = []
+    for candidate in candidates:
+        try:
+            shard_path(candidate, candidate.name)  # the index itself must not be a link out of the folder
+            index = read_index(candidate, max_bytes=MAX_INDEX // 4)
+        except FormatError:
+            continue
+        shards = index.shards()
+        if shard.name in shards:
+            found.append((index, shards))
+    return found
     for candidate in candidates:
         try:
             shard_path(candidate, candidate.name)  # the index itself must not be a link out of the folder

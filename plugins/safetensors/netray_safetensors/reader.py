@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from netray import MetaValue, Model, Tensor
+from netray import FormatError, MetaValue, Model, Tensor
 from netray_safetensors.formats import FORMAT
 from netray_safetensors.header import Entry, Header, quoted, read_header
-from netray_safetensors.index import SHARD_NAME, ShardIndex, find_index_of, read_index, shard_path
+from netray_safetensors.index import SHARD_NAME, ShardIndex, indexes_listing, read_index, shard_path
 from netray_safetensors.loaders import SliceLoader
 
 
@@ -54,7 +54,32 @@ def _describe(model: Model) -> None:
 
 
 def read_file(path: Path) -> Model:
-    """One .safetensors file; when an index beside it lists it, the properties say it is one shard of N."""
+    """One .safetensors file; a shard that an index beside it lists opens the whole model of that index."""
+    listing = indexes_listing(path)
+    if len(listing) == 1:
+        index, shards = listing[0]
+        where = f"shard {shards.index(path.name) + 1} of {len(shards)} listed by {index.path.name}"
+        try:
+            model = read_sharded(index.path)
+        except FormatError as exc:
+            model = read_alone(path)
+            model.properties["shard"] = f"{where}, which was not read ({exc.reason}): opened on its own"
+            return model
+        model.properties["opened from"] = f"{path.name}, {where}"
+        return model
+    model = read_alone(path)
+    if listing:
+        names = ", ".join(index.path.name for index, _ in listing)
+        model.properties["shard"] = f"listed by {len(listing)} indexes ({names}): opened on its own; open one of them for the whole model"
+        return model
+    match = SHARD_NAME.search(path.name)
+    if match:
+        model.properties["shard"] = f"{int(match.group(1))} of {int(match.group(2))} by the file's name (no index file beside it)"
+    return model
+
+
+def read_alone(path: Path) -> Model:
+    """The tensors of one .safetensors file, and nothing else."""
     header = read_header(path)
     model = Model(FORMAT)
     for entry in header.entries:
@@ -63,19 +88,7 @@ def read_file(path: Path) -> Model:
     _describe(model)
     model.properties["header bytes"] = header.header_length
     model.properties.update(header.notes)
-    _shard_note(path, model)
     return model
-
-
-def _shard_note(path: Path, model: Model) -> None:
-    found = find_index_of(path)
-    if found is not None:
-        index, shards = found
-        model.properties["shard"] = f"{shards.index(path.name) + 1} of {len(shards)} listed by {index.path.name}; open it for the whole model"
-        return
-    match = SHARD_NAME.search(path.name)
-    if match:
-        model.properties["shard"] = f"{int(match.group(1))} of {int(match.group(2))} by the file's name (no index file beside it)"
 
 
 def read_sharded(index_path: Path) -> Model:

@@ -102,18 +102,44 @@ def test_netray_load_model_finds_the_index_by_its_content(tmp_path: Path) -> Non
     assert model.properties["shards"] == 2
 
 
-def test_one_shard_alone_says_it_is_one_of_n(tmp_path: Path) -> None:
+def test_a_shard_opens_the_whole_model_of_its_index(tmp_path: Path) -> None:
     tensors = tiny_llama()
     index = write_sharded(tmp_path / "llama", tensors)
     shard = index.parent / "model-00002-of-00003.safetensors"
     model = manager().load(shard)
+    whole = manager().load(index)
+    assert sorted(model.tensors) == sorted(whole.tensors) == sorted(tensors)
+    assert model.properties["opened from"] == f"{shard.name}, shard 2 of 3 listed by {INDEX}"
+    assert model.properties["shards"] == 3
+    for name, tensor in tensors.items():
+        assert np.array_equal(model.tensors[name].numpy().astype(np.float32), tensor.float().numpy()), name
+
+
+def test_a_shard_of_two_indexes_or_of_none_opens_on_its_own(tmp_path: Path) -> None:
+    tensors = tiny_llama()
+    index = write_sharded(tmp_path / "llama", tensors)
+    shard = index.parent / "model-00002-of-00003.safetensors"
     listed = [n for n, s in json.loads(index.read_text())["weight_map"].items() if s == shard.name]
+    shutil.copy(index, index.with_name("copy.safetensors.index.json"))
+    model = manager().load(shard)
     assert sorted(model.tensors) == sorted(listed)
-    assert model.properties["shard"] == f"2 of 3 listed by {INDEX}; open it for the whole model"
+    assert model.properties["shard"] == (
+        f"listed by 2 indexes (copy.safetensors.index.json, {INDEX}): opened on its own; open one of them for the whole model"
+    )
     assert model.metadata == {"format": "pt"}
     index.unlink()
+    index.with_name("copy.safetensors.index.json").unlink()
     alone = manager().load(shard)
     assert alone.properties["shard"] == "2 of 3 by the file's name (no index file beside it)"
+
+
+def test_a_shard_whose_index_is_broken_opens_on_its_own(tmp_path: Path) -> None:
+    index = write_sharded(tmp_path / "llama", tiny_llama())
+    shard = index.parent / "model-00002-of-00003.safetensors"
+    (index.parent / "model-00003-of-00003.safetensors").write_bytes(b"\xff" * 16)  # another shard, damaged
+    model = manager().load(shard)
+    assert model.properties["shard"].startswith(f"shard 2 of 3 listed by {INDEX}, which was not read (")
+    assert model.properties["shard"].endswith("): opened on its own")
 
 
 def test_a_missing_shard_leaves_its_tensors_listed_but_not_stored(tmp_path: Path) -> None:
