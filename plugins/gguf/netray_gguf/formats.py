@@ -14,5 +14,7 @@ FORMATS = [
         (".gguf",),
         "llama.cpp / ggml model file: typed key/values and (quantized) tensors",
         magic=(b"GGUF",),
+        # A shard of a split model (<prefix>-00002-of-00005.gguf) opens every shard of the split.
+        companions=("*-?????-of-?????.gguf",),
     )
 ]

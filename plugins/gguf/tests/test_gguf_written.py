@@ -296,11 +296,15 @@ def test_split_shard_says_so(tmp_path: Path) -> None:
         ("split.no", 0, GGUFValueType.UINT16, None),
         ("split.tensors.count", 30, GGUFValueType.INT32, None),
     ]
-    model = load(write_gguf(tmp_path / "m-00001-of-00003.gguf", spec))
+    model = load(write_gguf(tmp_path / "m.gguf", spec))  # not named as gguf-split names shards: read alone
     assert (
         model.properties["split"]
         == "shard 1 of 3: this file holds 1 of the model's 30 tensors; the other shards are separate files"
     )
+    model = load(write_gguf(tmp_path / "m-00001-of-00003.gguf", spec))  # named as a shard: the others are looked for
+    assert model.properties["split"] == "3 shards (m-00001-of-00003.gguf ... m-00003-of-00003.gguf): 1 read, holding 1 tensor"
+    assert model.properties["shard problems"] == ["m-00002-of-00003.gguf: missing", "m-00003-of-00003.gguf: missing"]
+    assert model.properties["split tensors"] == "the split states 30 tensors; the shards read hold 1"
 
 
 # -- inferred graphs --------------------------------------------------------------------------
