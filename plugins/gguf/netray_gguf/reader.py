@@ -33,9 +33,9 @@ def read_gguf(path: Path) -> Model:
     if inferred.graph is not None:
         model.graphs = [inferred.graph]
     model.properties["structure"] = inferred.note
-    split = _split_note(header.fields, len(tensors))
-    if split:
-        model.properties["split"] = split
+    note = _split_note(header.fields, len(tensors))
+    if note:
+        model.properties["split"] = note
     return model
 
 
@@ -79,8 +79,8 @@ def read_split_model(path: Path, split: Split) -> Model:
     if truncated:
         model.properties["truncated"] = f"the data of {len(truncated)} tensors lies past the end of their shard: reading them fails"
     names = f"{split.paths[0].name} ... {split.paths[-1].name}"
-    held = f"{len(tensors):,} tensor{'' if len(tensors) == 1 else 's'}"
-    model.properties["split"] = f"{split.count} shards ({names}): {len(split.headers)} read, holding {held}"
+    holding = f"{len(tensors):,} tensor{'' if len(tensors) == 1 else 's'}"
+    model.properties["split"] = f"{split.count} shards ({names}): {len(split.headers)} read, holding {holding}"
     if split.opened != 1:
         model.properties["opened from"] = f"{path.name}, shard {split.opened} of {split.count}"
     if split.problems:
