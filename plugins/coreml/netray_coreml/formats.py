@@ -23,6 +23,7 @@ FORMATS = [
         "Apple Core ML package folder (Manifest.json, Data/com.apple.CoreML/model.mlmodel, weights/weight.bin)",
         directory=True,
         contains=("Manifest.json", "Data/com.apple.CoreML/"),
-        companions=("Data/com.apple.CoreML/weights/*.bin",),
+        # Any of these files opened on its own opens the package around it.
+        companions=("Manifest.json", "Data/com.apple.CoreML/*.mlmodel", "Data/com.apple.CoreML/weights/*.bin"),
     ),
 ]

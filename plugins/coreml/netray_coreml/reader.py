@@ -31,6 +31,7 @@ from netray_coreml.mlprogram import Context, read_program
 from netray_coreml.neuralnetwork import NETWORK, NetworkBuilder, classifier, preprocessing
 from netray_coreml.operators import MODEL_DOMAIN, category
 from netray_coreml.package import resolve_package
+from netray_coreml.sniff import package_of
 from netray_coreml.weights import WeightSource
 from netray_coreml.wire import WireError, diagnose, fields
 
@@ -283,9 +284,15 @@ def load(path: Path, format: str) -> Model:
     """Read the ``.mlmodel`` file or ``.mlpackage`` folder at ``path``."""
     properties: Metadata = {}
     if format == PACKAGE_FORMAT or path.is_dir():
-        package = resolve_package(path)
+        folder = path if path.is_dir() else package_of(path)
+        if folder is None:
+            raise FormatError(path, format, "not inside a .mlpackage folder")
+        package = resolve_package(folder)
         model_file = package.model
         properties.update(package.properties)
+        if folder != path:
+            properties["opened from"] = f"{path.relative_to(folder).as_posix()}, a file of the package {folder.name}"
+            path = folder
     else:
         model_file = path
     parsed = read_spec(model_file, format)

@@ -31,8 +31,25 @@ def claim_folder(path: Path) -> tuple[str, float] | None:
     return None
 
 
+PACKAGE_DEPTH = 4  # Data/com.apple.CoreML/weights/weight.bin is the deepest file Core ML writes
+
+
+def package_of(path: Path) -> Path | None:
+    """The ``.mlpackage`` folder holding the file ``path`` (Manifest.json, the model, a weights file), if any."""
+    for depth, folder in enumerate(path.parents):
+        if depth >= PACKAGE_DEPTH:
+            break
+        found = claim_folder(folder)
+        if found is not None and found[1] >= 0.9:
+            return folder
+    return None
+
+
 def claim_file(path: Path, head: bytes) -> tuple[str, float] | None:
-    """A ``.mlmodel`` protobuf: its first bytes fit Model's layout; the extension settles it."""
+    """A file inside a package opens the package; a ``.mlmodel`` protobuf: its first bytes fit Model's
+    layout, the extension settles it."""
+    if package_of(path) is not None:
+        return PACKAGE_FORMAT, 1.0
     named = path.name.lower().endswith(".mlmodel")
     if _PATTERN.match(head):
         return FORMAT, 1.0 if named else 0.6

@@ -53,9 +53,9 @@ def _by_port(node: netray.Node) -> dict[str, netray.Tensor]:
 
 
 def test_contract(packages: dict[str, Path], tmp_path: Path) -> None:
-    files = [*packages.values(), packages["fp16"] / INNER]
+    files = [*packages.values(), packages["fp16"] / INNER, packages["fp16"] / "Manifest.json"]
     models = netray.testing.check_plugin(plugin, files, tmp_path)
-    assert [m.format for m in models] == ["Core ML package"] * 5 + ["Core ML"]
+    assert [m.format for m in models] == ["Core ML package"] * 7  # a file inside a package opens the package
 
 
 def test_functions_operations_and_consts(packages: dict[str, Path], module: Any) -> None:
@@ -127,14 +127,42 @@ def test_compressed_weights(packages: dict[str, Path]) -> None:
     assert indices.numpy().max() <= 7
 
 
-def test_inner_model_file_opens_alone(packages: dict[str, Path]) -> None:
-    inner = netray.load_model(packages["fp16"] / INNER)
+def test_every_file_of_a_package_opens_the_package(packages: dict[str, Path]) -> None:
+    """Manifest.json, the inner model.mlmodel, weights/weight.bin: each opens the package it is in."""
+    package = packages["fp16"]
+    whole = netray.load_model(package)
+    files = [Path("Manifest.json"), INNER, INNER.parent / "weights" / "weight.bin"]
+    for relative in files:
+        opened = netray.load_model(package / relative)
+        assert opened.format == whole.format == "Core ML package", relative
+        assert opened.properties["opened from"] == f"{relative.as_posix()}, a file of the package {package.name}"
+        assert [n.op for n in opened.main.nodes] == [n.op for n in whole.main.nodes]
+        assert opened.properties["package items"] == whole.properties["package items"]
+        np.testing.assert_array_equal(
+            _by_port(opened.main.nodes[0])["weight"].numpy(), _by_port(whole.main.nodes[0])["weight"].numpy()
+        )
+
+
+def test_the_inner_model_out_of_its_package_opens_alone(packages: dict[str, Path], tmp_path: Path) -> None:
+    """model.mlmodel with its weights/ folder, but no package around them: a Core ML model of its own."""
+    alone = tmp_path / "alone"
+    shutil.copytree(packages["fp16"] / INNER.parent, alone)
+    inner = netray.load_model(alone / "model.mlmodel")
     whole = netray.load_model(packages["fp16"])
-    assert inner.format == "Core ML" and whole.format == "Core ML package"
+    assert inner.format == "Core ML" and "opened from" not in inner.properties
     assert [n.op for n in inner.main.nodes] == [n.op for n in whole.main.nodes]
     np.testing.assert_array_equal(
         _by_port(inner.main.nodes[0])["weight"].numpy(), _by_port(whole.main.nodes[0])["weight"].numpy()
     )
+
+
+def test_a_file_of_a_package_with_a_broken_manifest_is_one_line(packages: dict[str, Path], tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(packages["fp16"], tmp_path / "broken.mlpackage"))
+    manifest = copy / "Manifest.json"
+    manifest.write_text(manifest.read_text()[:-20])  # cut: still names rootModelIdentifier, no longer JSON
+    with pytest.raises(netray.FormatError) as caught:
+        netray.load_model(copy / INNER.parent / "weights" / "weight.bin")
+    assert "\n" not in str(caught.value) and "Manifest.json is not valid JSON" in str(caught.value)
 
 
 def test_missing_weight_file_opens_with_weights_not_stored(packages: dict[str, Path], tmp_path: Path) -> None:
