@@ -28,5 +28,7 @@ FORMATS = [
         PARAMS,
         (".pdiparams", "__params__"),  # per-variable files are found by content
         "PaddlePaddle parameters: serialized tensors (version, LoD, TensorDesc, data) in the order of the program's sorted persistable variables",
+        # Opened, a parameters file opens the program beside it that reads it.
+        companions=("{stem}.pdmodel", "{stem}.json", "__model__"),
     ),
 ]

@@ -70,9 +70,13 @@ def port(node: netray.Node, name: str) -> list[netray.Value]:
 
 
 def test_contract_on_the_real_files(tmp_path: Path) -> None:
-    files = [LEGACY, PIR, DATA / "tiny_legacy.pdiparams", DATA / "tiny_pir.pdiparams"]
-    models = netray.testing.check_plugin(plugin, files, tmp_path)
-    assert [m.format for m in models] == ["Paddle", "Paddle PIR", "Paddle parameters", "Paddle parameters"]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(DATA / "tiny_pir.pdiparams", alone)  # no program beside it
+    files = [LEGACY, PIR, DATA / "tiny_legacy.pdiparams", DATA / "tiny_pir.pdiparams", alone / "tiny_pir.pdiparams"]
+    models = netray.testing.check_plugin(plugin, files, tmp_path / "check")
+    # A parameters file opens the program beside it that reads it.
+    assert [m.format for m in models] == ["Paddle", "Paddle PIR", "Paddle", "Paddle PIR", "Paddle parameters"]
 
 
 def test_legacy_program(tmp_path: Path) -> None:
@@ -158,13 +162,37 @@ def test_pir_regions_are_subgraphs() -> None:
     assert true.inputs and true.inputs[0].name == port(nodes(main, "mean")[0], "x")[0].name
 
 
-def test_parameters_alone() -> None:
-    model = netray.load_model(DATA / "tiny_pir.pdiparams")
-    assert model.graphs == [] and model.properties["names"].startswith("from tiny_pir.json")
+def test_parameters_open_their_program() -> None:
+    for stem, program in (("tiny_pir", "tiny_pir.json"), ("tiny_legacy", "tiny_legacy.pdmodel")):
+        model = netray.load_model(DATA / f"{stem}.pdiparams")
+        assert model.properties["opened from"] == f"{stem}.pdiparams, the parameters of {program}"
+        direct = netray.load_model(DATA / program)
+        assert [n.op for n in model.main.nodes] == [n.op for n in direct.main.nodes]
+        for name, array in expected(stem).items():
+            assert np.array_equal(model.main.values[name].initializer.numpy(), array), name
+
+
+def test_parameters_alone(tmp_path: Path) -> None:
     values = expected("tiny_pir")
-    assert list(model.tensors) == sorted(values)
-    for name, array in values.items():
-        assert np.array_equal(model.tensors[name].numpy(), array)
+    alone = Path(shutil.copy(DATA / "tiny_pir.pdiparams", tmp_path))
+    model = netray.load_model(alone)
+    assert model.graphs == [] and model.properties["tensors"] == len(values) and "program" not in model.properties
+    for k, name in enumerate(sorted(values)):  # no names without a program: stored in sorted-name order
+        assert np.array_equal(model.tensors[f"tensor {k}"].numpy(), values[name])
+    # Two programs of its name beside it: which one is meant cannot be told; named by the first that reads.
+    shutil.copy(PIR, tmp_path / "tiny_pir.json")
+    shutil.copy(LEGACY, tmp_path / "tiny_pir.pdmodel")
+    model = netray.load_model(alone)
+    assert model.graphs == [] and model.properties["program"] == (
+        "2 programs beside it (tiny_pir.pdmodel, tiny_pir.json): opened on its own; open one of them"
+    )
+    assert model.properties["names"].startswith("from tiny_pir.pdmodel")
+    assert len(model.tensors) == len(values)
+    # A program beside it that is broken: the parameters alone, and why.
+    (tmp_path / "tiny_pir.pdmodel").unlink()
+    (tmp_path / "tiny_pir.json").write_text('{"base_code": {"magic": "pir"}, "program": {}}')
+    model = netray.load_model(alone)
+    assert model.graphs == [] and model.properties["program"].startswith("tiny_pir.json beside it not read (")
 
 
 def test_old_inference_folders(tmp_path: Path) -> None:
@@ -176,7 +204,7 @@ def test_old_inference_folders(tmp_path: Path) -> None:
     model = netray.load_model(combined / "__model__")
     assert model.properties["weights"] == "__params__ (8 tensors)"
     assert all(np.array_equal(model.main.values[k].initializer.numpy(), v) for k, v in values.items())
-    assert list(netray.load_model(combined / "__params__").tensors) == sorted(values)
+    assert netray.load_model(combined / "__params__").properties["opened from"] == "__params__, the parameters of __model__"
     separate = tmp_path / "separate"
     separate.mkdir()
     shutil.copy(LEGACY, separate / "__model__")
@@ -188,6 +216,10 @@ def test_old_inference_folders(tmp_path: Path) -> None:
     model = netray.load_model(separate / "__model__")
     assert model.properties["weights"] == "8 of 8 variables from per-variable files"
     assert all(np.array_equal(model.main.values[k].initializer.numpy(), v) for k, v in values.items())
+    single = netray.load_model(separate / "conv2d_0.w_0")  # one variable's file opens the program that reads it
+    assert single.properties["opened from"] == "conv2d_0.w_0, the parameters of __model__"
+    assert np.array_equal(single.main.values["conv2d_0.w_0"].initializer.numpy(), values["conv2d_0.w_0"])
+    (separate / "__model__").unlink()
     single = netray.load_model(separate / "conv2d_0.w_0")
     assert np.array_equal(next(iter(single.tensors.values())).numpy(), values["conv2d_0.w_0"])
 
