@@ -59,12 +59,13 @@ def find_params(symbol_path: Path) -> Path | None:
         return None
     for p in candidates:
         m = EPOCH_PARAMS.match(p.name)
-        if m and m.group("prefix") == prefix and p.is_file():
+        if m and m.group("prefix") == prefix and p.is_file() and in_folder(p, symbol_path.parent):
             epoch = int(m.group("epoch"))
             if best is None or epoch > best[0]:
                 best = (epoch, p)
-    if best is None and (symbol_path.parent / f"{prefix}.params").is_file():
-        return symbol_path.parent / f"{prefix}.params"
+    plain = symbol_path.parent / f"{prefix}.params"
+    if best is None and plain.is_file() and in_folder(plain, symbol_path.parent):
+        return plain
     return best[1] if best else None
 
 
@@ -77,7 +78,15 @@ def find_symbol(params_path: Path) -> Path | None:
     m = EPOCH_PARAMS.match(params_path.name)
     prefix = m.group("prefix") if m else params_path.name.removesuffix(".params")
     candidate = params_path.parent / f"{prefix}-symbol.json"
-    return candidate if candidate.is_file() else None
+    return candidate if candidate.is_file() and in_folder(candidate, params_path.parent) else None
+
+
+def in_folder(path: Path, folder: Path) -> bool:
+    """``path`` resolves (symlinks followed) to a file in ``folder`` itself."""
+    try:
+        return path.resolve().parent == folder.resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def typed_attribute(name: str, text: Any) -> Attribute:
@@ -307,13 +316,20 @@ def load_symbol(path: Path, params_path: Path | None = None) -> Model:
 def load_params_only(path: Path) -> Model:
     """A params file opened on its own: its symbol when it sits beside it, else the weights alone."""
     symbol = find_symbol(path)
+    note = "no -symbol.json beside the params file: weights only"
     if symbol is not None:
-        return load_symbol(symbol, path)
+        try:
+            model = load_symbol(symbol, path)
+        except FormatError as exc:
+            note = f"{symbol.name} beside it not read ({exc.reason}): weights only"
+        else:
+            model.properties["opened from"] = f"{path.name}, the weights of {symbol.name}"
+            return model
     params = read_params(path)
     model = Model(FORMAT)  # weights only: the tensors, by their names
     for name, entry in params.items():
         model.tensors[name] = entry_tensor(path, name, entry)
     model.producer = "MXNet"
     model.properties["params file"] = path.name
-    model.properties["symbol"] = "no -symbol.json beside the params file: weights only"
+    model.properties["symbol"] = note
     return model
