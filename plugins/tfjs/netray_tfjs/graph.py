@@ -96,7 +96,8 @@ def _typed_from_signature(graph: Graph, signature: Any) -> None:
     for key in ("inputs", "outputs"):
         items = signature.get(key)
         for name, info in items.items() if isinstance(items, dict) else ():
-            value = graph.values.get(info.get("name", name) if isinstance(info, dict) else name)
+            value_name = info.get("name", name) if isinstance(info, dict) else name
+            value = graph.values.get(str(value_name))
             if value is not None and value.type.shape is None:
                 typed = signature_type(info)
                 value.type = TensorType(value.type.dtype or typed.dtype, typed.shape)

@@ -43,23 +43,36 @@ def sniff_kind(path: Path, head: bytes) -> tuple[str, float] | None:
     return LAYERS, 0.6
 
 
-def model_json_for_shard(path: Path) -> tuple[Path, str] | None:
-    """(model.json, format) when ``path`` is a weight shard that the model.json beside it lists."""
-    if path.name == MODEL_JSON or path.suffix.lower() == ".json":
-        return None
-    beside = path.with_name(MODEL_JSON)
+MAX_MODEL_JSONS = 16  # JSON files looked into beside a shard
+
+
+def model_jsons_for_shard(path: Path) -> list[tuple[Path, str]]:
+    """(model JSON, format) for each TensorFlow.js model JSON in ``path``'s folder whose weightsManifest
+    lists it (``model.json`` first; usually one). The JSONs must be files of the folder itself."""
+    if path.suffix.lower() == ".json":
+        return []
     try:
-        if not beside.is_file():
-            return None
-        with open(beside, "rb") as f:
-            text = f.read(MANIFEST_BYTES)
-    except OSError:
-        return None
+        folder = path.resolve().parent
+        candidates = sorted(path.parent.glob("*.json"), key=lambda p: (p.name != MODEL_JSON, p.name))
+    except (OSError, RuntimeError):
+        return []
     quoted = json.dumps(path.name).encode()
-    listed = re.search(rb'"paths"\s*:\s*\[[^\]]*' + re.escape(quoted), text)
-    if listed is None or not _KEYS.search(text[:4096]):
-        return None
-    return beside, kind_of_text(text) or LAYERS
+    listed = re.compile(rb'"paths"\s*:\s*\[[^\]]*' + re.escape(quoted))
+    found = []
+    for candidate in candidates[:MAX_MODEL_JSONS]:
+        try:
+            if not candidate.is_file() or candidate.resolve().parent != folder:
+                continue
+            with open(candidate, "rb") as f:
+                text = f.read(4096)
+                if not _KEYS.search(text):
+                    continue
+                text += f.read(MANIFEST_BYTES - len(text))
+        except (OSError, RuntimeError):
+            continue
+        if listed.search(text):
+            found.append((candidate, kind_of_text(text) or LAYERS))
+    return found
 
 
 def read_document(path: Path, format: str) -> dict[str, Any]:

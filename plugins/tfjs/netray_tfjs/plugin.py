@@ -25,12 +25,12 @@ def netray_sniff(path: Path, head: bytes) -> Claim | None:
     try:
         if path.is_dir():
             return None
-        from netray_tfjs.modeljson import model_json_for_shard, sniff_kind
+        from netray_tfjs.modeljson import model_jsons_for_shard, sniff_kind
 
         found = sniff_kind(path, head)
         if found is None:
-            shard = model_json_for_shard(path)  # a weight shard opens the model that lists it
-            found = (shard[1], 0.9) if shard is not None else None
+            models = model_jsons_for_shard(path)  # a weight shard opens the model that lists it
+            found = (models[0][1], 0.9) if models else None  # (of several, loading says which)
     except Exception:  # sniffing never raises
         return None
     return Claim(*found) if found is not None else None

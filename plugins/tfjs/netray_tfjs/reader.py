@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netray import Model
+from netray import FormatError, Model
 from netray_tfjs.formats import GRAPH
 from netray_tfjs.manifest import read_manifest
-from netray_tfjs.modeljson import kind_of, metadata_of, model_json_for_shard, read_document
+from netray_tfjs.modeljson import kind_of, metadata_of, model_jsons_for_shard, read_document
 
 
 def read_model(path: Path, claimed: str) -> Model:
     """The model of a model.json, or of the model.json beside a weight shard it lists."""
     opened = path
-    shard = model_json_for_shard(path)
-    if shard is not None:
-        path = shard[0]
+    models = model_jsons_for_shard(path)
+    if len(models) > 1:
+        names = ", ".join(p.name for p, _ in models)
+        raise FormatError(path, claimed, f"a weight shard of {len(models)} models ({names}): open one of them")
+    if models:
+        path = models[0][0]
     doc = read_document(path, claimed)
     kind = kind_of(doc)  # the content decides: the sniff may have seen too little of the file
     weights = read_manifest(doc.get("weightsManifest"), path, kind)
