@@ -39,7 +39,7 @@ def ir_xml_for(path: Path) -> Path:
 
 def load(path: Path) -> Model:
     """Read the IR at ``path`` (the .xml, or its .bin): structure now, weights on request."""
-    path = ir_xml_for(path)
+    opened, path = path, ir_xml_for(path)
     root = read_xml(path)
     if root.tag != "net":
         raise FormatError(path, FORMAT, f"the root element is <{root.tag}>, not an IR's <net>")
@@ -55,6 +55,8 @@ def load(path: Path) -> Model:
     model.imports = imports(ctx.opsets)
     model.tensors.update(ctx.unused)
     model.properties = properties(root, version, ctx, model.metadata, graph)
+    if opened != path:
+        model.properties["opened from"] = f"{opened.name}, the weights of {path.name}"
     return model
 
 
