@@ -24,9 +24,11 @@ Dim = int | str | None
 
 Shape = tuple[Dim, ...]
 
-MetaValue: TypeAlias = bool | int | float | str | list["MetaValue"]
+MetaValue: TypeAlias = bool | int | float | str | list[bool] | list[int] | list[float] | list[str] | list["MetaValue"]
 """A typed metadata value: a scalar or an array of them (GGUF's typed key/values, ONNX's
-``metadata_props`` strings, safetensors' ``__metadata__``). Kept as the file types it."""
+``metadata_props`` strings, safetensors' ``__metadata__``). Kept as the file types it.
+(Lists of one scalar type are named too: ``list`` is invariant, and ``list[str]`` is what
+readers build.)"""
 
 Metadata: TypeAlias = dict[str, MetaValue]
 

@@ -160,7 +160,7 @@ def build_graph(name: str, inputs: list[NetInput], layers: list[Layer], weights:
                 graph.inputs.append(value)
                 values = [value]
             in_ports.append(Port(port_name, values))
-            in_shapes.append(next((v.type.shape for v in values if v.type.shape is not None), None))
+            in_shapes.append(next((_int_shape(v.type.shape) for v in values if v.type.shape is not None), None))
         in_ports += _weight_values(graph, layer, in_shapes, weights)
         out_ports = []
         for port_name, top, shape in zip(
@@ -205,3 +205,10 @@ def net_inputs(net: Any) -> list[NetInput]:
             shape = None
         out.append(NetInput(name, shape))
     return out
+
+
+def _int_shape(shape: tuple[int | str | None, ...] | None) -> MaybeShape:
+    """A blob's shape for Caffe's shape rules: named dimensions (none in Caffe files) are unknown."""
+    if shape is None:
+        return None
+    return tuple(d if isinstance(d, int) else None for d in shape)

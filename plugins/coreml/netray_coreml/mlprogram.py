@@ -99,6 +99,11 @@ def value_type(value_type_message: Any) -> TensorType:
     return TensorType()
 
 
+def _fixed(shape: tuple[int | str | None, ...] | None) -> tuple[int, ...]:
+    """A shape known to be all sizes (its count is known), as ints; named or unknown dims count as 1."""
+    return tuple(d if isinstance(d, int) else 1 for d in shape or ())
+
+
 def _count(shape: tuple[Any, ...] | None) -> int | None:
     if shape is None or not all(isinstance(d, int) for d in shape):
         return None
@@ -242,14 +247,14 @@ def constant(ctx: Context, value: Any, name: str, declared: TensorType | None = 
     is_float = dtype is not None and dtype.startswith(("float", "bfloat"))
     if count is not None and (dtype in ("string", "bool") or not is_float or shape == ()) and count <= SMALL_SETTING:
         if found is not None and found[0] == "bytes":  # fp16 / int8 scalars are stored as raw bytes
-            array = _immediate_array(immediate.tensor, dtype, tuple(int(d) for d in shape or ()))
+            array = _immediate_array(immediate.tensor, dtype, _fixed(shape))
             setting: Any = array.tolist()
         else:
             setting = _python_value(immediate.tensor, dtype, shape)
         return Constant(tensor_type, setting=setting, is_setting=True, source=immediate.tensor)
     if count is None or (found is not None and found[0] != "bytes" and stored != count):
         shape, count = (stored,), stored
-    fixed: tuple[int, ...] = tuple(int(d) for d in shape or ())
+    fixed: tuple[int, ...] = _fixed(shape)
     tensor_value = immediate.tensor
     size = dtypes.byte_size(dtype, count) if dtype != "string" else None
     tensor = Tensor(
@@ -281,7 +286,7 @@ def _blob_tensor(ctx: Context, blob_value: Any, name: str, tensor_type: TensorTy
             ctx.format,
             f"const {name!r} is {tensor_type}, {count:,} values; its blob at offset {offset} holds {blob.count:,} {blob.dtype} values",
         )
-    fixed = tuple(int(d) for d in shape or ())
+    fixed = _fixed(shape)
     location = f"{shown} @ {blob.data_offset}, {blob.size:,} bytes"
     return Tensor(name, blob.dtype, fixed, blob_file.loader(blob, fixed), dtypes.byte_size(blob.dtype, count), location)
 
@@ -300,7 +305,7 @@ def _setting_tensor(name: str, const: Constant, location: str) -> Tensor:
     count = _count(shape)
     if source is None or count is None:
         return Tensor(name, dtype, shape, None, None, f"{location} (immediate {const.setting})")
-    fixed = tuple(int(d) for d in shape or ())
+    fixed = _fixed(shape)
     size = dtypes.byte_size(dtype, count) if dtype != "string" else None
     return Tensor(
         name, dtype, fixed, lambda: _immediate_array(source, dtype, fixed), size, f"{location} (immediate value)"

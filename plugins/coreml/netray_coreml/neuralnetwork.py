@@ -242,14 +242,7 @@ def preprocessing(graph: Graph, network: Any, image_inputs: Sequence[str], locat
             shape = (
                 source.type.shape if source.type.shape and _known(source.type.shape, len(values)) else (len(values),)
             )
-            tensor = Tensor(
-                f"{feature}/meanImage",
-                "float32",
-                shape,
-                lambda v=values, s=shape: np.array(v, dtype=np.float32).reshape(s),
-                4 * len(values),
-                location,
-            )
+            tensor = Tensor(f"{feature}/meanImage", "float32", shape, _float_loader(list(values), shape), 4 * len(values), location)
             weight = graph.value(tensor.name, TensorType("float32", shape))
             weight.initializer = tensor
             inputs.append(Port("meanImage", [weight]))
@@ -307,3 +300,8 @@ def classifier(graph: Graph, network: Any, description: Any) -> None:
             category=category(NN_DOMAIN, "classifier"),
         )
     )
+
+
+def _float_loader(values: list[float], shape: tuple[Any, ...]) -> Callable[[], np.ndarray]:
+    """Values the protobuf holds inline, as float32 in ``shape``."""
+    return lambda: np.array(values, dtype=np.float32).reshape(shape)

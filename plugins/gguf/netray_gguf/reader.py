@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from netray import Model, Tensor
@@ -39,7 +40,7 @@ def read_gguf(path: Path) -> Model:
     return model
 
 
-def _split_note(meta: dict[str, object], held: int) -> str:
+def _split_note(meta: Mapping[str, object], held: int) -> str:
     """A shard of a split model (gguf-split) says which one it is and what the others hold."""
     count, number, total = meta.get("split.count"), meta.get("split.no"), meta.get("split.tensors.count")
     if not isinstance(count, int) or isinstance(count, bool) or count <= 1:

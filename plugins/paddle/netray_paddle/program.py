@@ -254,7 +254,7 @@ def load_program(path: Path) -> Model:
     program = read_program(path)
     names = persistable_names(program)
     builder_vars = {text(v.name): v for b in program.blocks for v in b.vars}
-    shapes = {n: var_type(builder_vars[n]).shape for n in names}
+    shapes = {n: _int_shape(var_type(builder_vars[n]).shape) for n in names}
     weights = bind(path, sorted(names), names, shapes, PROGRAM)
     builder = _Builder(program, weights, path)
     main = builder.graph(0, (0,))
@@ -277,3 +277,10 @@ def load_program(path: Path) -> Model:
             f"{text(p.op_name)}={p.op_version.version}" for p in program.op_version_map.pair
         ]
     return model
+
+
+def _int_shape(shape: tuple[int | str | None, ...] | None) -> tuple[int | None, ...] | None:
+    """A variable's shape for matching parameter headers: named dimensions count as unknown."""
+    if shape is None:
+        return None
+    return tuple(d if isinstance(d, int) else None for d in shape)

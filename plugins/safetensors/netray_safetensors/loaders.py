@@ -60,7 +60,7 @@ class SliceLoader:
     def _nibbles(self, name: str) -> np.ndarray:
         """Two 4-bit values a byte, the first in the low nibble (torch's float4_e2m1fn_x2, as ONNX and
         NVIDIA's FP4 pack them); ml_dtypes' 4-bit types take one byte an element, value in the low bits."""
-        packed = file_slice_loader(self.path, self.begin, self.length, np.uint8, (self.length,), FORMAT)()
+        packed = file_slice_loader(self.path, self.begin, self.length, "uint8", (self.length,), FORMAT)()
         out = np.empty(2 * self.length, dtype=np.uint8)
         out[0::2] = packed & 0x0F
         out[1::2] = packed >> 4
