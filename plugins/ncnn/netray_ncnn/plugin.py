@@ -19,18 +19,25 @@ def netray_formats() -> list[FormatInfo]:
     return list(FORMATS)
 
 
-def param_beside(path: Path) -> Path | None:
-    """The param a ``net.bin`` belongs to: ``net.param`` or ``net.param.bin`` in the same folder."""
+def params_beside(path: Path) -> list[Path]:
+    """The params a ``net.bin`` belongs to: ``net.param`` and ``net.param.bin``, files of its own folder."""
     if path.name.lower().endswith(".param.bin"):
-        return None
+        return []
+    found = []
     for suffix in (".param", ".param.bin"):
         candidate = path.with_suffix(suffix)
         try:
-            if candidate.is_file():
-                return candidate
-        except OSError:
-            return None
-    return None
+            if candidate.is_file() and candidate.resolve().parent == path.resolve().parent:
+                found.append(candidate)
+        except (OSError, RuntimeError):
+            return []
+    return found
+
+
+def param_beside(path: Path) -> Path | None:
+    """The param a ``net.bin`` belongs to; the text one when both encodings of the network are there."""
+    found = params_beside(path)
+    return found[0] if found else None
 
 
 @hookimpl
@@ -62,8 +69,13 @@ def netray_load(path: Path, format: str) -> Model | None:
         return None
     from netray_ncnn.reader import load
 
-    beside = param_beside(path) if path.suffix.lower() == ".bin" else None
-    return load(beside if beside is not None else path)
+    beside = params_beside(path) if path.suffix.lower() == ".bin" else []
+    if not beside:
+        return load(path)
+    model = load(beside[0])
+    also = f" ({beside[1].name}, the same network in binary, is beside it too)" if len(beside) > 1 else ""
+    model.properties["opened from"] = f"{path.name}, the weights of {beside[0].name}{also}"
+    return model
 
 
 @hookimpl
