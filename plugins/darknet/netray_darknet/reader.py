@@ -192,8 +192,15 @@ def load_cfg(path: Path, weights_path: Path | None = None) -> Model:
 def load_weights(path: Path) -> Model:
     """A .weights opened on its own: the cfg beside it when there is one, else the header and one flat array."""
     cfg = companion(path, ".cfg")
+    note = f"no {path.with_suffix('.cfg').name} beside the weights: the arrays cannot be told apart, shown as one"
     if cfg is not None:
-        return load_cfg(cfg, path)
+        try:
+            model = load_cfg(cfg, path)
+        except FormatError as exc:
+            note = f"{cfg.name} beside it not read ({exc.reason}): the arrays cannot be told apart, shown as one"
+        else:
+            model.properties["opened from"] = f"{path.name}, the weights of {cfg.name}"
+            return model
     header, size = read_header(path, PJREDDIE)
     model = Model(FORMAT)
     model.format_version = header.version
@@ -209,9 +216,7 @@ def load_weights(path: Path) -> Model:
     model.tensors = {"weights": data}
     model.properties["weights version"] = header.version
     model.properties["images seen"] = header.seen
-    model.properties["cfg"] = (
-        f"no {path.with_suffix('.cfg').name} beside the weights: the arrays cannot be told apart, shown as one"
-    )
+    model.properties["cfg"] = note
     if (size - header.size) % 4:
         model.properties["trailing bytes"] = (size - header.size) % 4
     return model

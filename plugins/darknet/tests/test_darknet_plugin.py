@@ -282,6 +282,10 @@ def test_weights_file_opened_alone(tmp_path: Path) -> None:
     write_weights(tmp_path / "one.weights", [np.array([1, 2]), np.array([3, 4])])
     model = load(tmp_path / "one.weights")  # the cfg beside it gives the graph
     assert len(model.main.nodes) == 1 and model.main.nodes[0].inputs[2].values[0].initializer.numpy().tolist() == [1, 2]
+    assert model.properties["opened from"] == "one.weights, the weights of one.cfg"
+    cfg.write_text("[net]\nwidth=4\n[convolutional]\nfilters=-3\nsize=1\n")  # broken: the weights alone, and why
+    broken = load(tmp_path / "one.weights")
+    assert broken.weights_only and broken.properties["cfg"].startswith("one.cfg beside it not read (")
     cfg.unlink()
     alone = load(tmp_path / "one.weights")
     assert alone.weights_only and alone.tensors["weights"].numpy().tolist() == [1, 2, 3, 4]
