@@ -9,6 +9,7 @@ its data shard when asked for. A missing data shard leaves its tensors without v
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from netray import FormatError, Model
@@ -25,6 +26,41 @@ def index_for(path: Path) -> Path:
     if not index.is_file():
         raise FormatError(path, CHECKPOINT, f"a data shard without its index: {index.name} is not beside it")
     return index
+
+
+def meta_graph_beside(path: Path) -> Path | None:
+    """The TF1 ``<prefix>.meta`` beside a checkpoint's ``<prefix>.index`` (or a data shard of it), a file of its folder."""
+    index = data_shard_index(path) or path
+    if not index.name.endswith(".index"):
+        return None
+    meta = index.with_name(index.name.removesuffix(".index") + ".meta")
+    try:
+        return meta if meta.is_file() and meta.resolve().parent == path.resolve().parent else None
+    except (OSError, RuntimeError):
+        return None
+
+
+def load_checkpoint_or_graph(path: Path) -> Model:
+    """A checkpoint file: the MetaGraph beside it whose variables it holds, else the checkpoint on its own."""
+    meta = meta_graph_beside(path)
+    note = ""
+    if meta is not None:
+        from netray_tensorflow.reader import load_meta_graph
+
+        try:
+            model = load_meta_graph(meta)
+        except FormatError as exc:
+            note = f"{meta.name} beside it not read ({exc.reason})"
+        else:
+            given = re.search(r", (\d+) given to variable nodes$", str(model.properties.get("variables", "")))
+            if given and int(given.group(1)) > 0:
+                model.properties["opened from"] = f"{path.name}, the variables of {meta.name}"
+                return model
+            note = f"{meta.name} beside it gives none of these variables to its graph"
+    model = load_checkpoint(path)
+    if note:
+        model.properties["graph"] = note
+    return model
 
 
 def load_checkpoint(path: Path) -> Model:

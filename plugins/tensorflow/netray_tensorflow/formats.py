@@ -25,7 +25,11 @@ FORMATS = [
         companions=("variables/variables.index", "variables/variables.data-*-of-*", "fingerprint.pb"),
     ),
     FormatInfo(
-        METAGRAPH, (".meta",), "TensorFlow MetaGraphDef (checkpoint .meta)", patterns=(rb"\A\s*meta_info_def\s*\{",)
+        METAGRAPH,
+        (".meta",),
+        "TensorFlow MetaGraphDef (checkpoint .meta)",
+        patterns=(rb"\A\s*meta_info_def\s*\{",),
+        companions=("{stem}.index", "{stem}.data-*-of-*"),
     ),
     # The index's table footer (magic 0xdb4775248b80fb57) ends the file, out of reach of declarations:
     # the sniff hook checks it, and claims the .data-NNNNN-of-NNNNN shards by name beside their index.

@@ -121,9 +121,9 @@ def netray_load(path: Path, format: str) -> Model | None:
     if format == METAGRAPH:
         return load_meta_graph(path)
     if format == CHECKPOINT:
-        from netray_tensorflow.checkpoint_model import load_checkpoint
+        from netray_tensorflow.checkpoint_model import load_checkpoint_or_graph
 
-        return load_checkpoint(path)
+        return load_checkpoint_or_graph(path)
     if format == FINGERPRINT:
         from netray_tensorflow.fingerprint import load_fingerprint
 

@@ -531,8 +531,9 @@ def test_a_tf1_checkpoint_beside_its_meta_says_where_the_graph_is(tmp_path: Path
     index = write_checkpoint(tmp_path, {"w": np.ones(3, np.float32)}, prefix="model.ckpt-100")
     meta = shared_models / "tensorflow" / "metagraph" / "tf2onnx" / "regression_model.meta"
     (tmp_path / "model.ckpt-100.meta").write_bytes(meta.read_bytes())
-    model = manager().load(index)
-    assert model.properties["graph"] == "model.ckpt-100.meta beside it holds the graph that uses these variables"
+    model = manager().load(index)  # the graph's variables are W and b, not w: the checkpoint opens on its own
+    assert model.properties["graph"] == "model.ckpt-100.meta beside it gives none of these variables to its graph"
+    assert plugin.netray_load(index, CHECKPOINT).properties["graph"] == "model.ckpt-100.meta beside it gives none of these variables to its graph"
 
 
 def test_big_endian_checkpoints_read_as_native_values(tmp_path: Path) -> None:
@@ -672,3 +673,42 @@ def test_snappy_copies_that_overlap_and_hostile_lengths(tmp_path: Path) -> None:
         snappy_decompress(varint(1 << 40), tmp_path)
     with pytest.raises(FormatError, match="runs past"):
         snappy_decompress(b"\x02\x0cabcd", tmp_path)  # a 4-byte literal in a block of 2
+
+
+def tf1_checkpoint(shared_models: Path, folder: Path) -> Path:
+    """A TF1 checkpoint as tf.train.Saver leaves one: model.ckpt.meta beside model.ckpt.index and its data shard
+    (tf2onnx's regression graph, whose variables W and b its SavedModel holds)."""
+    folder.mkdir()
+    shutil.copy(shared_models / "tensorflow/metagraph/tf2onnx/regression_model.meta", folder / "model.ckpt.meta")
+    variables = shared_models / "tensorflow/savedmodel/tf2onnx/regression/variables"
+    shutil.copy(variables / "variables.index", folder / "model.ckpt.index")
+    shutil.copy(variables / "variables.data-00000-of-00001", folder / "model.ckpt.data-00000-of-00001")
+    return folder / "model.ckpt.index"
+
+
+def test_a_checkpoint_beside_its_meta_graph_opens_the_graph(shared_models: Path, tmp_path: Path) -> None:
+    index = tf1_checkpoint(shared_models, tmp_path / "ckpt")
+    graph = manager().load(index.with_name("model.ckpt.meta"))
+    for opened in (index, index.with_name("model.ckpt.data-00000-of-00001")):
+        model = manager().load(opened)
+        assert model.format == "TensorFlow MetaGraph"
+        assert model.properties["opened from"] == f"{opened.name}, the variables of model.ckpt.meta"
+        assert model.properties["variables"] == "2 tensors in model.ckpt.index, 2 given to variable nodes"
+        assert [n.op for n in model.main.nodes] == [n.op for n in graph.main.nodes]
+        stored = [
+            v for n in model.main.nodes for p in n.outputs for v in p.values
+            if v.initializer is not None and "model.ckpt.data-00000-of-00001" in (v.initializer.location or "")
+        ]
+        assert len(stored) == 2 and all(v.initializer.numpy().size == 1 for v in stored)  # W and b
+
+
+def test_a_checkpoint_beside_a_broken_or_foreign_meta_opens_on_its_own(shared_models: Path, tmp_path: Path) -> None:
+    index = tf1_checkpoint(shared_models, tmp_path / "broken")
+    index.with_name("model.ckpt.meta").write_bytes(b"\x0a\xff\xff\xff\xff\x0f")
+    model = manager().load(index)
+    assert model.format == CHECKPOINT and model.properties["graph"].startswith("model.ckpt.meta beside it not read (")
+    foreign = tf1_checkpoint(shared_models, tmp_path / "foreign")
+    shutil.copy(shared_models / "tensorflow/metagraph/tf_serving/bad_half_plus_two_export.meta", foreign.with_name("model.ckpt.meta"))
+    model = manager().load(foreign)
+    assert model.format == CHECKPOINT
+    assert model.properties["graph"] == "model.ckpt.meta beside it gives none of these variables to its graph"
