@@ -157,3 +157,10 @@ def test_package_names_resolve_on_first_use() -> None:
         assert getattr(netray, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
         netray.not_a_name  # noqa: B018
+
+
+def test_a_multi_line_message_is_shown_as_its_first_line() -> None:
+    from netray.cli import one_line
+
+    assert one_line("\n  bad header\nTraceback (most recent call last):\n  File x\n") == "bad header"
+    assert one_line("single") == "single"

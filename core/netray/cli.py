@@ -46,10 +46,15 @@ def process_start_time() -> float:
 _IMPORTED_AT = time.monotonic()
 
 
+def one_line(message: str) -> str:
+    """The first non-empty line of a message: a library's error can span many (its traceback, advice)."""
+    return next((line.strip() for line in message.splitlines() if line.strip()), message.strip())
+
+
 def fail(message: str, debug: bool) -> None:
     if debug:
         traceback.print_exc()
-    click.echo(f"netray: error: {message}", err=True)
+    click.echo(f"netray: error: {one_line(message)}", err=True)
     sys.exit(EXIT_USER_ERROR)
 
 
@@ -87,7 +92,7 @@ def print_plugin_warnings() -> None:
     from netray.plugins import get_manager
 
     for warning in dict.fromkeys(get_manager().warnings):
-        click.echo(f"netray: warning: {warning}", err=True)
+        click.echo(f"netray: warning: {one_line(warning)}", err=True)
 
 
 def validate_expand(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
