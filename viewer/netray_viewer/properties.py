@@ -84,48 +84,52 @@ def node_link(node: Node) -> str:
 ConstantOf = Callable[[Value], "Node | None"]
 
 
-def _input_rows(ports: Iterable[Any], constant_of: ConstantOf | None = None) -> list[tuple[str, str]]:
-    """One row per input value: its name and type, then where it comes from (a link to its producer)."""
+def _port_rows(ports: Iterable[Any], describe: Callable[[Value], str]) -> list[tuple[str, str]]:
+    """One row per value of each port: its name and type, then what ``describe`` says of it."""
     rows = []
     for port in ports:
         if not port.values:
             rows.append((port.name, "<i>omitted</i>"))
         for v in port.values:
-            text = f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>"
-            constant = constant_of(v) if constant_of is not None and v.initializer is None else None
-            if v.initializer is not None:
-                values = tensor_values_text(v.initializer, INLINE_VALUES)
-                text += " (weight)" + (f"<br><tt>{escape(values)}</tt>" if values else "")
-            elif constant is not None:
-                values = tensor_values_text(constant_tensor(constant), INLINE_VALUES)
-                text += f"<br>folded constant {node_link(constant)}, drawn in this box" + (f"<br><tt>{escape(values)}</tt>" if values else "")
-            elif v.producer is not None:
-                text += f"<br>from {node_link(v.producer)}"
-            else:
-                text += "<br>from the graph's inputs"
-            if v.quantization is not None and str(v.quantization):
-                text += f"<br><small>{escape(str(v.quantization))}</small>"
-            rows.append((port.name, text))
+            rows.append((port.name, f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>" + describe(v)))
     return rows
+
+
+def _input_rows(ports: Iterable[Any], constant_of: ConstantOf | None = None) -> list[tuple[str, str]]:
+    """Where each input value comes from: a weight, a folded constant, or a link to its producer."""
+
+    def source(v: Value) -> str:
+        constant = constant_of(v) if constant_of is not None and v.initializer is None else None
+        if v.initializer is not None:
+            values = tensor_values_text(v.initializer, INLINE_VALUES)
+            text = " (weight)" + (f"<br><tt>{escape(values)}</tt>" if values else "")
+        elif constant is not None:
+            values = tensor_values_text(constant_tensor(constant), INLINE_VALUES)
+            text = f"<br>folded constant {node_link(constant)}, drawn in this box" + (f"<br><tt>{escape(values)}</tt>" if values else "")
+        elif v.producer is not None:
+            text = f"<br>from {node_link(v.producer)}"
+        else:
+            text = "<br>from the graph's inputs"
+        if v.quantization is not None and str(v.quantization):
+            text += f"<br><small>{escape(str(v.quantization))}</small>"
+        return text
+
+    return _port_rows(ports, source)
 
 
 def _output_rows(ports: Iterable[Any], graph_outputs: set[int] | None = None) -> list[tuple[str, str]]:
-    """One row per output value: its name and type, then who reads it (links to its consumers)."""
-    rows = []
-    for port in ports:
-        if not port.values:
-            rows.append((port.name, "<i>omitted</i>"))
-        for v in port.values:
-            text = f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>"
-            readers = [node_link(c) for c in v.consumers[:MAX_LINKS]]
-            if len(v.consumers) > MAX_LINKS:
-                readers.append(f"and {len(v.consumers) - MAX_LINKS} more")
-            if readers:
-                text += "<br>to " + ", ".join(readers)
-            if graph_outputs is not None and id(v) in graph_outputs:
-                text += "<br>a graph output"
-            rows.append((port.name, text))
-    return rows
+    """Who reads each output value (links to its consumers), and whether it is a graph output."""
+
+    def readers(v: Value) -> str:
+        links = [node_link(c) for c in v.consumers[:MAX_LINKS]]
+        if len(v.consumers) > MAX_LINKS:
+            links.append(f"and {len(v.consumers) - MAX_LINKS} more")
+        text = "<br>to " + ", ".join(links) if links else ""
+        if graph_outputs is not None and id(v) in graph_outputs:
+            text += "<br>a graph output"
+        return text
+
+    return _port_rows(ports, readers)
 
 
 def tensor_values_text(tensor: Tensor | None, max_elements: int = PANEL_VALUES) -> str | None:
