@@ -89,6 +89,9 @@ class TensorType:
     dtype: str | None = None
     shape: Shape | None = None
     denotation: str = ""
+    # Empty when the file states the shape; otherwise who inferred it ("onnx shape inference",
+    # "Keras layer configs", "netray propagation"), shown in the panel beside the shape.
+    inferred: str = ""
 
     def __str__(self) -> str:
         dtype = self.dtype or "?"
