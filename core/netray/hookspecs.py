@@ -10,19 +10,24 @@ The contract is versioned: :data:`CONTRACT_VERSION` is the version this core spe
 A plugin states the version it was written for as a module attribute
 ``NETRAY_CONTRACT = "1.0"``. A plugin written for a newer major version is refused
 (named in ``netray formats``); one for a newer minor version is loaded with a warning.
+
+1.1 added ``netray_op_cost`` (costs of a plugin's own operators); 1.0 plugins work unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from netray.ir import Category, Model
 
-CONTRACT_VERSION = "1.0"
+if TYPE_CHECKING:
+    from netray.costs import Formula
+
+CONTRACT_VERSION = "1.1"
 
 hookspec = pluggy.HookspecMarker("netray")
 hookimpl = pluggy.HookimplMarker("netray")
@@ -131,3 +136,14 @@ def netray_load_object(obj: Any, options: dict[str, Any]) -> Model | None:  # ty
 @hookspec
 def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:  # type: ignore[empty-body]
     """Documentation and category of an operator of ``format``; None when unknown."""
+
+
+@hookspec
+def netray_op_cost(format: str, domain: str, op: str) -> Formula | str | None:  # type: ignore[empty-body]
+    """How to count the cost of an operator of ``format`` (contract 1.1).
+
+    Return a kind of :data:`netray.costs.FORMULAS` (``"conv"``, ``"matmul"``, ``"unary"``,
+    ``"data_movement"``...) when the op computes like one, a :class:`netray.costs.Formula`
+    of your own, or None to leave it to the core's table (:mod:`netray.opkinds`). Asked
+    once per op type of a model.
+    """

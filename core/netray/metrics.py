@@ -129,7 +129,7 @@ def _tables(document: Any, stem: str) -> list[tuple[str, dict[str, Any], dict[st
         return [(str(document.get("name") or stem), document["values"], options)]
     results = document.get("results")
     if isinstance(results, dict):
-        tables = []
+        tables: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         for graph_id, graph_results in results.items():
             entries = graph_results.get("results") if isinstance(graph_results, dict) else None
             if isinstance(entries, dict):

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -28,6 +28,9 @@ from netray.declared import EXTENSION, PATTERN, Probe, best_match, score
 from netray.entry_points import entry_points
 from netray.errors import FormatError, NoReaderError, PluginError
 from netray.hookspecs import CONTRACT_VERSION, Claim, FormatInfo, OpInfo
+
+if TYPE_CHECKING:
+    from netray.costs import Formula
 from netray.ids import assign_ids
 from netray.ir import Model
 
@@ -287,6 +290,20 @@ class PluginManager:
             if isinstance(info, OpInfo):
                 return info
         return None
+
+    def cost_formula(self, format: str, domain: str, op: str) -> Formula | None:
+        """The formula for an op: a plugin's answer to ``netray_op_cost`` first, then the core's table."""
+        from netray.costs import FORMULAS, Formula
+        from netray.opkinds import op_kind
+
+        for name, answer in self._call_each("netray_op_cost", {"format": format, "domain": domain, "op": op}, None):
+            if isinstance(answer, Formula):
+                return answer
+            if isinstance(answer, str) and answer in FORMULAS:
+                return FORMULAS[answer]
+            if answer is not None:
+                self.warnings.append(f"plugin {name!r} answered netray_op_cost for {op!r} with {answer!r}, not a kind or a Formula")
+        return FORMULAS.get(op_kind(op))
 
     def _no_reader(self, path: Path) -> NoReaderError:
         """The message for a file nobody claimed: which installed or installable plugin should have.

@@ -10,6 +10,7 @@ from google.protobuf.message import DecodeError
 
 from netray import FormatError, Model
 from netray_onnx import proto as onnx_proto
+from netray_onnx.inference import fill_shapes
 from netray_onnx.reader import ModelReader
 from netray_onnx.wire import WireError, structure_bytes
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 FORMAT = "ONNX"
 MAX_TEXT_BYTES = 256 * 1024 * 1024
+MAX_INFERRED_IN_MEMORY = 256 * 1024 * 1024  # an in-memory ModelProto is serialized for inference up to this size
 # What a malformed proto can make the reader raise; each becomes a FormatError.
 _READ_ERRORS = (ValueError, KeyError, IndexError, TypeError, OverflowError, RecursionError, UnicodeDecodeError)
 
@@ -52,19 +54,33 @@ def parse_model(path: Path, data: bytes) -> onnx.ModelProto:
     return proto
 
 
-def read_proto(proto: onnx.ModelProto, path: Path | None, base_dir: Path | None, origin: str | Path) -> Model:
-    """Convert a parsed ModelProto, turning any failure on malformed content into a FormatError."""
+def read_proto(
+    proto: onnx.ModelProto, path: Path | None, base_dir: Path | None, origin: str | Path, structure: bytes | None = None
+) -> Model:
+    """Convert a parsed ModelProto, turning any failure on malformed content into a FormatError.
+
+    ``structure`` is the proto's serialized form (large weights may be left out): with it, the
+    shapes the file leaves open are inferred (netray_onnx.inference).
+    """
     try:
-        return ModelReader(path, base_dir).read(proto)
+        model = ModelReader(path, base_dir).read(proto)
     except FormatError:
         raise
     except _READ_ERRORS as exc:
         raise FormatError(origin, FORMAT, f"malformed model: {type(exc).__name__}: {exc}") from None
+    if structure is None and proto.ByteSize() <= MAX_INFERRED_IN_MEMORY:
+        structure = proto.SerializeToString()
+    if model.graphs:
+        failure = fill_shapes(model.main, structure) if structure is not None else "the model in memory is too large"
+        if failure:
+            model.properties["shape inference"] = f"not done: {failure}"
+    return model
 
 
 def load_binary(path: Path) -> Model:
-    proto = parse_model(path, _structure(path))
-    model = read_proto(proto, path, path.parent, path)
+    structure = _structure(path)
+    proto = parse_model(path, structure)
+    model = read_proto(proto, path, path.parent, path, structure)
     model.source = path
     return model
 
