@@ -16,11 +16,18 @@ from typing import Any
 
 from netray import Attribute, AttrKind, Category, FormatError, Graph, Node, Port, Shape, TensorType, Value
 from netray_tensorflow.operators import INPUT_NAMES, lookup
+from netray_tensorflow.shapes import BOOL_OPS, DTYPE_ATTR
 from netray_tensorflow.tensors import dtype_name, shape_of, tensor_from_proto
 
 INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
 # Ops whose absence of consumers does not make them a graph output.
 NOT_OUTPUTS = frozenset({"NoOp", "Const", "Assert", "SaveV2", "Save", "RestoreV2", "MergeV2Checkpoints", *INPUT_OPS})
+# Ops TensorFlow defines with no outputs (a MetaGraph's own OpDefs say so for the ops it uses).
+NO_OUTPUT_OPS = frozenset(
+    "NoOp Assert SaveV2 Save SaveSlices MergeV2Checkpoints AssignVariableOp AssignAddVariableOp AssignSubVariableOp "
+    "DisableCopyOnRead DestroyResourceOp InitializeTableV2 InitializeTableFromTextFileV2 LookupTableImportV2 "
+    "ResourceScatterUpdate ResourceScatterAdd ResourceApplyGradientDescent ResourceApplyAdam ControlTrigger".split()
+)
 DTYPE_ATTRS = ("T", "dtype", "out_type", "DstT", "Tout")
 
 
@@ -206,16 +213,20 @@ class GraphBuilder:
     def _outputs(self, nd: Any) -> None:
         keys = self.output_keys[nd.name]
         shapes = self._output_shapes(nd)
-        for i in range(len(shapes)):
-            if str(i) not in keys:
-                keys.append(str(i))
-        if not keys and nd.op != "NoOp":
+        in_function = self.graph.kind == "function"
+        if not in_function:  # a function body names outputs by argument: numbered keys would be extra values
+            for i in range(len(shapes)):
+                if str(i) not in keys:
+                    keys.append(str(i))
+        if not keys and not self._has_no_outputs(nd.op):
             keys.append("0")
         keys.sort(key=key_order)
         node = self.nodes[nd.name]
         dtype = self._single_dtype(nd)
+        numbering = self._flat_numbers(nd, keys) if in_function else {}
         for key in keys:
-            shape = shapes[int(key)] if key.isdigit() and int(key) < len(shapes) else None
+            number = int(key) if key.isdigit() else numbering.get(key)
+            shape = shapes[number] if number is not None and number < len(shapes) else None
             value = self.graph.value(f"{nd.name}:{key}")
             value.type = TensorType(dtype if len(keys) == 1 else None, shape)
             node.outputs.append(Port("output" if len(keys) == 1 else key, [value]))
@@ -231,6 +242,25 @@ class GraphBuilder:
             declared = shape_of(nd.attr["shape"].shape)
             value.type = TensorType(dtype, declared if declared is not None else value.type.shape)
 
+    def _has_no_outputs(self, op: str) -> bool:
+        op_def = self.ctx.op_defs.get(op)
+        return not op_def.output_arg if op_def is not None else op in NO_OUTPUT_OPS
+
+    def _flat_numbers(self, nd: Any, keys: list[str]) -> dict[str, int]:
+        """Function-body output keys (``arg:i``) -> TensorFlow's flat output number, where it is certain:
+        one output argument, or an OpDef whose output arguments are single tensors."""
+        args = {k.rpartition(":")[0] for k in keys}
+        indices = {k: k.rpartition(":")[2] for k in keys}
+        if not all(i.isdigit() for i in indices.values()):
+            return {}
+        if len(args) == 1:
+            return {k: int(i) for k, i in indices.items()}
+        op_def = self.ctx.op_defs.get(nd.op)
+        if op_def is None or any(a.number_attr or a.type_list_attr for a in op_def.output_arg):
+            return {}
+        flat = {a.name: n for n, a in enumerate(op_def.output_arg)}
+        return {k: flat[k.rpartition(":")[0]] for k in keys if k.rpartition(":")[0] in flat and indices[k] == "0"}
+
     @staticmethod
     def _output_shapes(nd: Any) -> list[Shape | None]:
         attr = nd.attr.get("_output_shapes")
@@ -238,7 +268,9 @@ class GraphBuilder:
 
     @staticmethod
     def _single_dtype(nd: Any) -> str | None:
-        for key in DTYPE_ATTRS:
+        if nd.op in BOOL_OPS:
+            return "bool"
+        for key in (DTYPE_ATTR.get(nd.op, "T"), *DTYPE_ATTRS):
             attr = nd.attr.get(key)
             if attr is not None and attr.WhichOneof("value") == "type":
                 return dtype_name(attr.type)

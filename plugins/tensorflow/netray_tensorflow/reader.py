@@ -17,8 +17,9 @@ from google.protobuf import message, text_format
 
 from netray import FormatError, Graph, Model, TensorType
 from netray_tensorflow import protos
-from netray_tensorflow.checkpoint import variable_tensors
+from netray_tensorflow.checkpoint import VALUE_SUFFIX, variable_tensors
 from netray_tensorflow.graphdef import Context, GraphBuilder
+from netray_tensorflow.shapes import propagate_model
 from netray_tensorflow.sniff import FINGERPRINT_FILE, GRAPHDEF, METAGRAPH, SAVEDMODEL, is_text
 from netray_tensorflow.tensors import dtype_name, shape_of
 
@@ -59,10 +60,20 @@ def build_graphs(graph_def: Any, ctx: Context, name: str, output_refs: list[str]
         if shell.nodes or shell.inputs:
             continue  # a duplicate definition: the first one wins
         sig = fdef.signature
-        args = [(a.name, TensorType(dtype_name(a.type) if a.type else None)) for a in sig.input_arg]
+        args = [(a.name, argument_type(fdef, i, a)) for i, a in enumerate(sig.input_arg)]
         refs = [fdef.ret[a.name] for a in sig.output_arg if a.name in fdef.ret]
         GraphBuilder(ctx, shell).build(fdef.node_def, arguments=args, output_refs=refs)
     return main
+
+
+def argument_type(fdef: Any, index: int, arg: Any) -> TensorType:
+    """A function argument's dtype, and its shape from the ``_output_shapes`` TensorFlow records in arg_attr."""
+    dtype = dtype_name(arg.type) if arg.type else None
+    shape = None
+    if index in fdef.arg_attr and "_output_shapes" in fdef.arg_attr[index].attr:
+        shapes = fdef.arg_attr[index].attr["_output_shapes"].list.shape
+        shape = shape_of(shapes[0]) if len(shapes) == 1 else None
+    return TensorType(dtype, shape)
 
 
 def attach_calls(ctx: Context, tops: list[Graph]) -> str:
@@ -175,6 +186,7 @@ def _finish(model: Model, ctxs: list[Context]) -> Model:
     if notes:
         model.properties["function calls"] = "; ".join(notes)
     model.properties["protobuf messages from"] = protos.SOURCE
+    propagate_model(list(model.all_graphs()))
     return model
 
 
@@ -298,3 +310,23 @@ def attach_variables(model: Model, index_path: Path, meta_graph: Any) -> None:
                 matched += 1
                 break
     model.properties["variables"] = f"{len(tensors)} tensors in {index_path.name}, {matched} given to variable nodes"
+    restored_types(model.main, tensors)
+
+
+def restored_types(graph: Graph, tensors: dict[str, Any]) -> None:
+    """RestoreV2 outputs take the dtype and shape of the checkpoint tensors their ``tensor_names`` name."""
+    for node in graph.nodes:
+        inputs = [v for p in node.inputs for v in p.values]
+        if node.op != "RestoreV2" or len(inputs) < 2 or inputs[1].initializer is None:
+            continue
+        try:
+            names = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in inputs[1].initializer.numpy().reshape(-1)]
+        except FormatError:
+            continue
+        for value in node.output_values():
+            index = value.name.rpartition(":")[2]
+            if not index.isdigit() or int(index) >= len(names):
+                continue
+            tensor = tensors.get(names[int(index)]) or tensors.get(names[int(index)].removesuffix(VALUE_SUFFIX))
+            if tensor is not None and value.type.shape is None:
+                value.type = TensorType(tensor.dtype, tensor.shape)

@@ -23,6 +23,7 @@ from netray import FormatError, Graph, Model, Node, Tensor, TensorType
 from netray_tensorflow import protos
 from netray_tensorflow.graphdef import Context
 from netray_tensorflow.reader import attach_calls, build_graphs
+from netray_tensorflow.shapes import propagate_model
 from netray_tensorflow.tensors import dtype_name
 from netray_tfjs.formats import GRAPH
 from netray_tfjs.manifest import Weights
@@ -133,6 +134,7 @@ def build_graph_model(path: Path, doc: dict[str, Any], weights: Weights) -> Mode
             model.properties["function calls"] = note
     model.tensors = {name: t for name, t in tensors.items() if name not in used}
     _typed_from_signature(main, doc.get("signature"))
+    propagate_model(list(model.all_graphs()))
     _describe(model, graph_def, doc)
     return model
 
