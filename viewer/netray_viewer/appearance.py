@@ -73,5 +73,6 @@ class Appearance:
         w.inferred_banner.setStyleSheet(f"QLabel {{ background: {background}; color: {text}; padding: 4px 8px; }}")
         w.canvas.set_theme(w.theme)
         w.panel.apply_theme(w.theme)
+        w.overlays.apply_theme()
         w.minimap.set_painter(w.canvas.scene_painter)
         w.place_minimap()

@@ -49,7 +49,7 @@ class Inspector:
         elif what == "value":
             w.panel.show_html(properties.value_html(ref))
         else:
-            w.panel.show_html(properties.group_html(ref))
+            w.panel.show_html(properties.group_html(ref) + w.overlays.group_html(ref))
 
     def show_node(self, node: Node) -> None:
         w = self.window
@@ -69,7 +69,7 @@ class Inspector:
             if a.kind is AttrKind.TENSOR and isinstance(a.value, Tensor):
                 tensors.append((f"{node.name or node.op}.{a.name}", a.value))
         graph = w.level.graph if w.level is not None else None
-        html = properties.node_html(node, info, self.folded_constant, graph)
+        html = properties.node_html(node, info, self.folded_constant, graph, costs=w.overlays.node_html(node))
         w.panel.show_html(html, tensors=tensors, docs=properties.doc_markdown(info))
 
     def selected_item(self) -> int | None:

@@ -15,7 +15,9 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtWidgets import QApplication
 
 from netray.errors import FormatError
+from netray.ir import Model
 from netray.scene import Scene
+from netray_viewer.costs_worker import CostJob
 from netray_viewer.geometry import SceneGeometry
 from netray_viewer.layout_worker import LayoutJob
 from netray_viewer.navigation import GraphLevel, Navigation
@@ -33,6 +35,8 @@ class Jobs(QObject):
     layout_failed = pyqtSignal(str)
     layout_cancelled = pyqtSignal()
     progress = pyqtSignal(int, int)  # done, total
+    costs_ready = pyqtSignal(object)  # CostReport
+    costs_failed = pyqtSignal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -41,6 +45,8 @@ class Jobs(QObject):
         self._opening = Path()
         self._layout_token = 0
         self._layout_job: LayoutJob | None = None
+        self._costs_token = 0
+        self._costs_job: CostJob | None = None
         self._running: set[QThread] = set()
 
     # -- state ----------------------------------------------------------------------------
@@ -55,6 +61,11 @@ class Jobs(QObject):
     @property
     def busy(self) -> bool:
         return self.opening or self.laying_out
+
+    @property
+    def computing_costs(self) -> bool:
+        """Costs are being computed (not part of :attr:`busy`: the graph is usable meanwhile)."""
+        return self._costs_job is not None
 
     def wait_until_idle(self, timeout_s: float | None = None) -> bool:
         """Process events until nothing is pending (snapshot and tests); False on timeout."""
@@ -121,7 +132,32 @@ class Jobs(QObject):
             self._layout_job = None
             self.layout_cancelled.emit()
 
-    # -- both ---------------------------------------------------------------------------------
+    # -- costs ------------------------------------------------------------------------------
+    def costs(self, model: Model, dims: dict[str, int] | None = None) -> None:
+        """Compute ``model``'s costs (named dimensions as in ``dims``); the result of one still running is ignored."""
+        self._costs_token += 1
+        job = CostJob(self._costs_token, model, dims or {})
+        job.done.connect(self._on_costs)
+        job.failed.connect(self._on_costs_failed)
+        self._start(job)
+        self._costs_job = job
+
+    def forget_costs(self) -> None:
+        """Ignore the costs being computed (another model was opened)."""
+        self._costs_token += 1
+        self._costs_job = None
+
+    def _on_costs(self, token: int, report: object) -> None:
+        if token == self._costs_token:
+            self._costs_job = None
+            self.costs_ready.emit(report)
+
+    def _on_costs_failed(self, token: int, message: str) -> None:
+        if token == self._costs_token:
+            self._costs_job = None
+            self.costs_failed.emit(message)
+
+    # -- all --------------------------------------------------------------------------------
     def cancel(self) -> str:
         """Esc: cancel the layout, else stop waiting for the file. Says which ("layout", "open", "")."""
         if self._layout_job is not None:
@@ -145,6 +181,8 @@ class Jobs(QObject):
             self._on_layout_failed(self._layout_token, "layout stopped without a result")
         elif job is self._open_job:
             self._on_open_failed(self._open_token, FormatError(self._opening, "", "reading stopped without a result"))
+        elif job is self._costs_job:
+            self._on_costs_failed(self._costs_token, "costs stopped without a result")
 
     def stop_all(self, wait_ms: int = 5000) -> None:
         """Cancel what can be cancelled and wait for every thread (the window is closing)."""

@@ -1,10 +1,12 @@
 """The window's menus, toolbar and shortcuts, as actions on a :class:`~netray_viewer.window.MainWindow`.
 
-File: Open, Recent files, Export (PNG, SVG, PDF of what the window shows), Copy image.
-Edit: Copy name, Find. View: fit and zoom, groups, the View settings (names,
-attributes, weights, edge shapes, constants folded, direction, theme), tensors and
-panels. Go: Back and Forward (Alt+Left/Right, mouse buttons 4 and 5), parent graph,
-cancel layout. The toolbar carries Open, Back, Forward, Fit, Search and Export.
+File: Open, Recent files, Export (PNG, SVG, PDF of what the window shows), Copy image,
+Load node data, Export metrics as CSV. Edit: Copy name, Find. View: fit and zoom,
+groups, named dimensions, the View settings (names, attributes, weights, edge shapes,
+constants folded, direction, theme), tensors and panels. Metric: what colours the
+graph (:mod:`netray_viewer.metric_menu`). Go: Back and Forward (Alt+Left/Right, mouse
+buttons 4 and 5), parent graph, cancel layout. The toolbar carries Open, Back,
+Forward, Fit, Search, Export and the metric box.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QMenu, QMenuBar, QStyle, QToolBar, QToolButton
 
+from netray_viewer.metric_menu import MetricControls
 from netray_viewer.view_settings import ViewSettings
 
 if TYPE_CHECKING:
@@ -79,6 +82,9 @@ class WindowActions:
         self.exports[".png"].setShortcut(QKeySequence("Ctrl+E"))
         self.copy_image = self.action("Copy &Image", w.copy_image, "Ctrl+Shift+C", file_menu)
         file_menu.addSeparator()
+        self.load_node_data = self.action("Load &Node Data…", w.overlays.load_dialog, None, file_menu)
+        self.export_metrics = self.action("Export &Metrics as CSV…", w.overlays.export_dialog, None, file_menu)
+        file_menu.addSeparator()
         self.action("&Quit", w.close, QKeySequence.StandardKey.Quit, file_menu)
 
         edit = _menu(bar, "&Edit")
@@ -99,6 +105,8 @@ class WindowActions:
         self.action("&Collapse All Groups", w.collapse_all, "Ctrl+Shift+W", view)
         self.action("Expand to &Depth…", w.ask_expand_depth, None, view)
         view.addSeparator()
+        self.dimensions = self.action("Di&mensions…", w.overlays.dims_dialog, None, view)
+        view.addSeparator()
         for text, name in TOGGLES:
             toggle = self.action(text, self._toggler(name), None, view)
             toggle.setCheckable(True)
@@ -114,6 +122,8 @@ class WindowActions:
         self.toolbar_toggle = QAction("Tool&bar", w)
         self.toolbar_toggle.setCheckable(True)
         view.addAction(self.toolbar_toggle)
+
+        self.metric_controls = MetricControls(w, _menu(bar, "&Metric"), self.load_node_data, self.export_metrics)
 
         go = _menu(bar, "&Go")
         self.back = self.action("&Back", w.go_back, ["Alt+Left", QKeySequence.StandardKey.Back], go)
@@ -154,6 +164,7 @@ class WindowActions:
         export.setMenu(self.export_menu)
         self.export_button = export
         bar.addWidget(export)
+        self.metric_controls.add_to_toolbar(bar)
         w.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar_toggle.setChecked(True)
         self.toolbar_toggle.toggled.connect(bar.setVisible)
@@ -186,3 +197,8 @@ class WindowActions:
             a.setEnabled(has_scene)
         self.export_button.setEnabled(has_scene)
         self.up.setEnabled(w.navigation is not None and len(w.navigation.levels) > 1)
+        has_graph = w.model is not None and w.navigation is not None and w.navigation.has_graph
+        self.load_node_data.setEnabled(has_graph)
+        self.dimensions.setEnabled(has_graph)
+        self.export_metrics.setEnabled(has_graph and bool(w.overlays.metrics))
+        self.metric_controls.refresh()

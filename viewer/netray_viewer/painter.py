@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt
-from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
 from netray.scene import ItemKind, Scene
 from netray_viewer.edge_paths import arrowheads_path
 from netray_viewer.geometry import TITLE_HEIGHT, SceneGeometry, rects_path
+from netray_viewer.overlay import NEUTRAL_KEY, OverlayPaint
 from netray_viewer.shapes import rects, rounded_rects, top_bands
 from netray_viewer.theme import Theme
 
@@ -67,6 +68,7 @@ class ScenePainter:
         self.selected_item: int | None = None
         self.selected_edge: int | None = None
         self.show_edge_labels = True  # tensor shapes on edges (View › Show edge shapes)
+        self.overlay: OverlayPaint | None = None  # boxes coloured by a metric instead of by category
         self._titles: dict[int, tuple[QFont, QFontMetricsF, str]] = {}
         self._lines: dict[int, list[str]] = {}
         self.title_font = QFont()
@@ -267,29 +269,61 @@ class ScenePainter:
             painter.drawText(QPointF(x, y + ascent), labels[j])
 
     def _paint_outline_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float, whole: bool, visible: QRectF) -> None:
-        """Far out: boxes as plain rectangles in their category's colour, one path per colour."""
+        """Far out: boxes as plain rectangles in their category's (or metric's) colour, one path per colour."""
         t = self.theme
         g = self.geometry
-        if whole:
+        overlay = self.overlay
+        if overlay is not None:
+            groups = self._overlay_outline_groups(overlay, boxes, whole, visible)
+        elif whole:
             g.build_whole_paths()
             low, high = g.along(visible)
-            groups = [(category, bands.reaching(low, high)) for category, bands in g.box_bands.items()]
+            groups = [(t.header(category), bands.reaching(low, high), False) for category, bands in g.box_bands.items()]
         else:
             codes = g.category_code[boxes]
             order = np.argsort(codes, kind="stable")
             bounds = np.searchsorted(codes[order], np.arange(len(g.category_names) + 1))
             groups = [
-                (name, [rects_path(self.scene, boxes[order[bounds[c] : bounds[c + 1]]])])
+                (t.header(name), [rects_path(self.scene, boxes[order[bounds[c] : bounds[c + 1]]])], False)
                 for c, name in enumerate(g.category_names)
                 if bounds[c + 1] > bounds[c]
             ]
-        for category, paths in groups:
-            colour = t.header(category)
+        for colour, paths, hatched in groups:
             # Below a pixel per box, a 1px outline in the box's colour keeps every box visible as a dot.
             painter.setPen(self._pen(t.border if zoom > 0.05 else colour, 1.0, zoom))
             painter.setBrush(QBrush(colour))
             for path in paths:
                 painter.drawPath(path)
+            if hatched and zoom > 0.05:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(self._hatch(overlay))
+                for path in paths:
+                    painter.drawPath(path)
+
+    def _overlay_outline_groups(
+        self, overlay: OverlayPaint, boxes: np.ndarray, whole: bool, visible: QRectF
+    ) -> list[tuple[QColor, list[QPainterPath], bool]]:
+        """(colour, paths, hatched) per colour key of the boxes in view: one path per ramp step."""
+        t = self.theme
+        if whole:
+            low, high = self.geometry.along(visible)
+            return [
+                (overlay.header(key, t), bands.reaching(low, high), key == NEUTRAL_KEY) for key, bands in overlay.bands(self.geometry).items()
+            ]
+        keys = overlay.key[boxes]
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(keys) else np.zeros(0, np.int64)
+        ends = np.r_[starts[1:], len(keys)]
+        return [
+            (overlay.header(int(sorted_keys[a]), t), [rects_path(self.scene, boxes[order[a:b]])], int(sorted_keys[a]) == NEUTRAL_KEY)
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+
+    def _hatch(self, overlay: OverlayPaint | None) -> QBrush:
+        """Diagonal lines over the grey of boxes with no number (a pattern in screen pixels at any zoom)."""
+        colour = overlay.ramp(self.theme).hatch if overlay is not None else self.theme.border
+        return QBrush(colour, Qt.BrushStyle.BDiagPattern)
 
     def _paint_boxes(self, painter: QPainter, boxes: np.ndarray, zoom: float) -> None:
         """Bodies, title bands and outlines as a few paths built in numpy; then the text, box by box."""
@@ -310,15 +344,22 @@ class ScenePainter:
             painter.setBrush(QBrush(t.fill("group")))
             painter.drawPath(rounded_rects(x[group] + 3, y[group] + 3, w[group], h[group], RADIUS))
         # Boxes with lines get a light body and a coloured title band; one-line boxes are
-        # all header colour (like Netron); inputs and outputs are pills.
+        # all header colour (like Netron); inputs and outputs are pills. With an overlay the
+        # colours are the metric's steps instead of the categories'.
+        overlay = self.overlay
+        keys = overlay.key[boxes] if overlay is not None else codes
         painter.setPen(Qt.PenStyle.NoPen)
-        for code in np.unique(codes).tolist():
-            category = g.category_names[code]
-            mine = codes == code
+        for key in np.unique(keys).tolist():
+            if overlay is not None:
+                body, header = overlay.body(key, t), overlay.header(key, t)
+            else:
+                category = g.category_names[key]
+                body, header = t.fill(category), t.header(category)
+            mine = keys == key
             for members, colour, radius in (
-                (mine & lined, t.fill(category), RADIUS),
-                (mine & ~lined & ~io, t.header(category), RADIUS),
-                (mine & io, t.fill(category), None),
+                (mine & lined, body, RADIUS),
+                (mine & ~lined & ~io, header, RADIUS),
+                (mine & io, body, None),
             ):
                 if members.any():
                     painter.setBrush(QBrush(colour))
@@ -326,7 +367,13 @@ class ScenePainter:
                     painter.drawPath(rounded_rects(x[members], y[members], w[members], h[members], r))
             banded = mine & lined
             if banded.any():
-                painter.setBrush(QBrush(t.header(category)))
+                painter.setBrush(QBrush(header))
+                painter.drawPath(top_bands(x[banded], y[banded], w[banded], TITLE_HEIGHT, RADIUS))
+            if key == NEUTRAL_KEY and overlay is not None:
+                # Hatched where the colour would be: the title band, or all of a one-line box.
+                painter.setBrush(self._hatch(overlay))
+                plain = mine & ~lined
+                painter.drawPath(rounded_rects(x[plain], y[plain], w[plain], h[plain], RADIUS))
                 painter.drawPath(top_bands(x[banded], y[banded], w[banded], TITLE_HEIGHT, RADIUS))
         painter.setPen(border_pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -339,13 +386,16 @@ class ScenePainter:
             self._paint_greeked_lines(painter, boxes[lined])
         line_metrics = QFontMetricsF(self.line_font)
         node = int(ItemKind.NODE)
-        for i, is_io, is_lined, is_group in zip(boxes.tolist(), io.tolist(), g.has_lines[boxes].tolist(), group.tolist(), strict=True):
+        title_pens = {key: t.header_text if overlay is None else overlay.title_text(key, t) for key in np.unique(keys).tolist()}
+        for i, key, is_io, is_lined, is_group in zip(
+            boxes.tolist(), keys.tolist(), io.tolist(), g.has_lines[boxes].tolist(), group.tolist(), strict=True
+        ):
             bx, by, bw, bh = float(s.x[i]), float(s.y[i]), float(s.w[i]), float(s.h[i])
             indent = bh / 4 if is_io else 6.0  # inside the pill's rounded end
             band_h = TITLE_HEIGHT if is_lined else bh
             font, metrics, text = self._title_of(i, bw - 2 * indent - (MARKER_SIZE + 6 if is_group else 0.0))
             painter.setFont(font)
-            painter.setPen(t.text if is_io else t.header_text)
+            painter.setPen(t.text if is_io else title_pens[key])
             painter.drawText(QPointF(bx + indent, by + (band_h + metrics.ascent() - metrics.descent()) / 2), text)
             if is_group:
                 self._paint_marker(painter, i, "+", zoom)

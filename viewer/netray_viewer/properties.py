@@ -17,6 +17,7 @@ import numpy as np
 from netray.hookspecs import OpInfo
 from netray.ir import Attribute, AttrKind, Graph, Metadata, Model, Node, Tensor, Value, meta_text, shape_text
 from netray.labels import constant_tensor
+from netray.metrics import Metric, format_number
 from netray.summary import tensor_summary
 from netray.tensortree import TensorNode
 from netray.units import human_bytes
@@ -84,6 +85,12 @@ def node_link(node: Node) -> str:
 ConstantOf = Callable[[Value], "Node | None"]
 
 
+def inferred_mark(value: Value) -> str:
+    """`` (inferred)`` after a shape the file did not state, its tooltip naming who inferred it; else ""."""
+    by = value.type.inferred
+    return f" <span title='inferred by {escape(by, quote=True)}'><small>(inferred)</small></span>" if by else ""
+
+
 def _port_rows(ports: Iterable[Any], describe: Callable[[Value], str]) -> list[tuple[str, str]]:
     """One row per value of each port: its name and type, then what ``describe`` says of it."""
     rows = []
@@ -91,7 +98,7 @@ def _port_rows(ports: Iterable[Any], describe: Callable[[Value], str]) -> list[t
         if not port.values:
             rows.append((port.name, "<i>omitted</i>"))
         for v in port.values:
-            rows.append((port.name, f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>" + describe(v)))
+            rows.append((port.name, f"{breakable(v.name)}: <tt>{escape(value_type_text(v))}</tt>" + inferred_mark(v) + describe(v)))
     return rows
 
 
@@ -171,11 +178,14 @@ def _repeats(doc: str, summary: str) -> bool:
     return bool(head) and " ".join(doc.split()).startswith(head)
 
 
-def node_html(node: Node, info: OpInfo | None, constant_of: ConstantOf | None = None, graph: Graph | None = None) -> str:
+def node_html(
+    node: Node, info: OpInfo | None, constant_of: ConstantOf | None = None, graph: Graph | None = None, costs: str = ""
+) -> str:
     """Everything about one operation but its documentation (:func:`doc_markdown`, shown folded below the weights).
 
     Inputs link to their producers and outputs to their consumers; ``constant_of`` names
-    the folded constant making a value, shown with its values.
+    the folded constant making a value, shown with its values. ``costs`` (:func:`costs_html`)
+    follows the outputs, next to the shapes it is computed from.
     """
     head = f"<h3 style='margin-bottom:0'>{escape(node.op)}</h3>"
     if node.name:
@@ -197,6 +207,7 @@ def node_html(node: Node, info: OpInfo | None, constant_of: ConstantOf | None = 
     parts.append(_section("Inputs", _input_rows(node.inputs, constant_of), raw=True))
     outputs = {id(v) for v in graph.outputs} if graph is not None else None
     parts.append(_section("Outputs", _output_rows(node.outputs, outputs), raw=True))
+    parts.append(costs)
     if node.subgraphs:
         links = [
             (sub.name or f"graph {k}", f"<a href='subgraph:{link_target(node)}:{k}'>open ({_count(len(sub.nodes), 'node')})</a>")
@@ -211,6 +222,45 @@ def node_html(node: Node, info: OpInfo | None, constant_of: ConstantOf | None = 
     return "".join(parts)
 
 
+# A node's costs as the panel lists them: (label, NodeCost attribute, unit for format_number).
+COST_ROWS = (
+    ("parameters", "parameters", ""),
+    ("weight bytes", "weight_bytes", "B"),
+    ("MACs", "macs", "MAC"),
+    ("FLOPs", "flops", "FLOP"),
+    ("activations", "activation_bytes", "B"),
+    ("intensity", "intensity", "FLOP/B"),
+)
+
+
+def _cost_text(number: float | None, unit: str) -> str:
+    """``118 MMAC (118,013,952)``: rounded with its unit, and exact when rounding hides digits."""
+    text = format_number(number, unit)
+    if number is not None and unit != "B" and float(number).is_integer() and abs(number) >= 1000:
+        text += f" ({int(number):,})"
+    return text
+
+
+def costs_html(cost: Any | None, metric: Metric | None = None, metric_value: float | None = None, pending: bool = False) -> str:
+    """A node's costs (a :class:`netray.costs.NodeCost`), "unknown" where a number is not known, its
+    formula in small text; then the number the graph is coloured by, when a metric is chosen."""
+    parts = []
+    if cost is not None:
+        rows = [(label, escape(_cost_text(getattr(cost, attr, None), unit))) for label, attr, unit in COST_ROWS]
+        formula = getattr(cost, "formula", "")
+        if formula:
+            rows.append(("formula", f"<small>{escape(formula)}</small>"))
+        parts.append(_section("Costs", rows, raw=True))
+    elif pending:
+        parts.append(_section("Costs", [("", "<i>computing…</i>")], raw=True))
+    if metric is not None:
+        unknown = metric_value is None
+        shown = "unknown" if unknown else _cost_text(metric_value, metric.unit)
+        row = (metric.name, escape(shown) + (f"<br><small>{escape(metric.description)}</small>" if metric.description else ""))
+        parts.append(_section("Coloured by", [row], raw=True))
+    return "".join(parts)
+
+
 def doc_markdown(info: OpInfo | None) -> str:
     """The operator's documentation as markdown (plugins write markdown: tables, lists, code), or ""."""
     if info is None or not info.doc or info.doc.strip() == info.summary.strip():
@@ -221,7 +271,7 @@ def doc_markdown(info: OpInfo | None) -> str:
 def value_html(value: Value) -> str:
     """An edge: the tensor, who makes it and who reads it."""
     parts = [f"<h3 style='margin-bottom:0'>{breakable(value.name)}</h3>"]
-    rows = [("type", value_type_text(value))]
+    rows = [("type", value_type_text(value) + (f" (inferred by {value.type.inferred})" if value.type.inferred else ""))]
     if value.type.denotation:
         rows.append(("denotation", value.type.denotation))
     if value.quantization is not None and str(value.quantization):

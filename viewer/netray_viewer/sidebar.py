@@ -9,8 +9,8 @@ panel or is clipped at its edge; what a user copies is the text as shown.
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QSize, QSizeF, Qt, QUrl, pyqtSignal
-from PyQt6.QtGui import QTextDocument, QTextOption
+from PyQt6.QtCore import QEvent, QPoint, QSize, QSizeF, Qt, QUrl, pyqtSignal
+from PyQt6.QtGui import QHelpEvent, QTextDocument, QTextOption
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QSizePolicy,
     QTextBrowser,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +61,20 @@ class PanelText(QTextBrowser):
 
     def sizeHint(self) -> QSize:
         return QSize(280, self.height())
+
+    def tooltip_at(self, pos: QPoint) -> str:
+        """The tooltip of the text at ``pos`` (viewport pixels): HTML ``title`` attributes, e.g. who inferred a shape."""
+        return self.cursorForPosition(pos).charFormat().toolTip()
+
+    def viewportEvent(self, event: QEvent | None) -> bool:
+        if event is not None and event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            tip = self.tooltip_at(event.pos())
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(60, self.height())

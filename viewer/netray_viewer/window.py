@@ -45,6 +45,7 @@ from netray_viewer.jobs import Jobs
 from netray_viewer.menus import WindowActions
 from netray_viewer.minimap import Minimap
 from netray_viewer.navigation import GraphLevel, Navigation
+from netray_viewer.overlays import Overlays
 from netray_viewer.places import Places
 from netray_viewer.recent import RecentFiles
 from netray_viewer.search import SearchHit, SearchPanel
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.canvas = GraphCanvas(self.theme)
         self.breadcrumbs = Breadcrumbs()
         self.minimap = Minimap(self.canvas)
+        self.overlays = Overlays(self)  # metrics that colour the graph, and their legend
         # Structure a plugin inferred rather than read (GGUF) says so above the graph.
         self.inferred_banner = QLabel()
         self.inferred_banner.setWordWrap(True)
@@ -204,6 +206,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_scene(None)
             count = sum(1 for _ in self.model.all_tensors())
             self._show_idle(f"{count:,} tensors, no operations: the file holds weights only")
+        self.overlays.model_opened(self.model)
         self.show_model_properties()
         self.commands.refresh()
         self.canvas.setFocus()  # +/-, arrows and F work at once
@@ -297,6 +300,7 @@ class MainWindow(QMainWindow):
         self._show_idle(f"{len(scene.graph.nodes):,} operations, {scene.size:,} boxes shown")
         self.canvas.set_scene(scene, fit=self._fit_after, geometry=geometry, edge_labels=self.view_settings.show_edge_shapes)
         self.minimap.set_painter(self.canvas.scene_painter)
+        self.overlays.scene_shown()
         self.place_minimap()
         self.inspector.highlight()
         self.commands.refresh()
@@ -567,6 +571,7 @@ class MainWindow(QMainWindow):
         m.move(max(self.canvas.width() - m.width() - 12, 0), max(self.canvas.height() - m.height() - 12, 0))
         m.raise_()
         self._sync_minimap()
+        self.overlays.place_legend()
 
     def resizeEvent(self, a0: QResizeEvent | None) -> None:
         super().resizeEvent(a0)

@@ -1,0 +1,43 @@
+"""View › Dimensions…: a number for each named dimension of the model's inputs (``batch``, ``sequence``).
+
+Applied, every shape that names the dimension takes the number, so edge labels,
+the panel's shapes and the costs follow.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+MAX_DIM = 2**31 - 1
+
+
+class DimensionsDialog(QDialog):
+    """One spin box per named dimension, starting at its current number."""
+
+    def __init__(self, names: list[str], values: dict[str, int], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("netray — dimensions")
+        column = QVBoxLayout(self)
+        note = QLabel("Named dimensions of the model's inputs. Shapes and costs use these numbers.")
+        note.setWordWrap(True)
+        column.addWidget(note)
+        form = QFormLayout()
+        self.boxes: dict[str, QSpinBox] = {}
+        for name in names:
+            box = QSpinBox()
+            box.setRange(1, MAX_DIM)
+            box.setValue(int(values.get(name, 1)))
+            box.setAccessibleName(name)
+            form.addRow(name, box)
+            self.boxes[name] = box
+        column.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if ok is not None:
+            ok.setText("Apply")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        column.addWidget(buttons)
+
+    def values(self) -> dict[str, int]:
+        return {name: box.value() for name, box in self.boxes.items()}
