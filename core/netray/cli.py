@@ -131,19 +131,33 @@ def open_command(file: Path | None, snapshot_path: Path | None, expand: str) -> 
 @cli.command("info")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--costs", is_flag=True, help="Add costs: totals, top 20 nodes by each metric, by op type and group, peak memory.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", help="Set a named dimension (batch=8). Repeatable.")
 @user_errors
-def info_command(file: Path, as_json: bool) -> None:
+def info_command(file: Path, as_json: bool, costs: bool, dims: tuple[str, ...]) -> None:
     """Summarise FILE: format, producer, graphs, inputs and outputs, operations, parameters."""
     from netray.api import load_model
-    from netray.summary import model_summary
+    from netray.shapes import apply_dims, parse_dims
+    from netray.summary import costs_summary, model_summary
 
-    summary = model_summary(load_model(file))
+    try:
+        sizes = parse_dims(dims)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    model = load_model(file)
+    if sizes:
+        apply_dims(model, sizes)
+    summary = model_summary(model)
+    if costs and not model.weights_only:
+        summary["costs"] = costs_summary(model, sizes)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
-    from netray.info_text import print_summary
+    from netray.info_text import print_costs, print_summary
 
     print_summary(summary)
+    if "costs" in summary:
+        print_costs(summary["costs"])
 
 
 @cli.command("export")

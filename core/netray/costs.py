@@ -27,15 +27,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netray import dtypes
-from netray.ir import Graph, Model, Node, Shape, Value
+from netray.hierarchy import CONSTANT_OPS, Hierarchy, execution_order
+from netray.ir import AttrKind, Graph, Model, Node, Shape, Value
 from netray.metrics import Metric
 from netray.opkinds import normalise, op_kind
-
-if TYPE_CHECKING:
-    from netray.hierarchy import Hierarchy
 
 CHANNELS_LAST_FORMATS = ("TFLite", "Keras", "TensorFlow", "TF.js")
 """Format families whose activations are NHWC: a convolution's channels are its last axis."""
@@ -396,9 +394,6 @@ def constant_values(graph: Graph) -> set[int]:
 
 def _makes_constant(node: Node) -> bool:
     """A node with no inputs makes a constant when it is a constant op (not a random or input op)."""
-    from netray.hierarchy import CONSTANT_OPS
-    from netray.ir import AttrKind
-
     return node.op.lower() in CONSTANT_OPS or any(a.kind is AttrKind.TENSOR for a in node.attributes)
 
 
@@ -439,22 +434,28 @@ def compute_costs(
     ``formula_for`` gives a node's formula; by default the installed plugins are asked
     (``netray_op_cost``) and then :data:`FORMULAS` by the op's kind, once per op type.
     """
-    graph = graph if graph is not None else model.main
-    dims = dims or {}
+    from netray.plugins import gc_paused
+
+    with gc_paused():  # tens of thousands of small objects: no full collections over the model meanwhile
+        return _compute(model, graph if graph is not None else model.main, dims or {}, formula_for)
+
+
+def _compute(model: Model, graph: Graph, dims: Mapping[str, int], formula_for: KindLookup | None) -> CostReport:
     assumed: dict[str, int] = {}
     channels_last = model.format.startswith(CHANNELS_LAST_FORMATS)
     constant = constant_values(graph)
     counted: set[int] = set()
-    shapes: dict[int, tuple[int, ...] | None] = {}
+    facts: dict[int, tuple[tuple[int, ...] | None, int | None]] = {}  # id(value) -> (shape, bytes)
 
-    def shape_of(v: Value) -> tuple[int, ...] | None:
-        key = id(v)
-        if key not in shapes:
+    def fact(v: Value) -> tuple[tuple[int, ...] | None, int | None]:
+        known = facts.get(id(v))
+        if known is None:
             declared = v.type.shape
             if declared is None and v.initializer is not None:
                 declared = v.initializer.shape
-            shapes[key] = _resolve(declared, dims, assumed)
-        return shapes[key]
+            shape = _resolve(declared, dims, assumed)
+            known = facts[id(v)] = (shape, _value_bytes(v, shape))
+        return known
 
     lookup = formula_for or plugin_formulas(model.format)
     report = CostReport(graph, {})
@@ -462,31 +463,34 @@ def compute_costs(
         ins = list(node.input_values())
         outs = list(node.output_values())
         cost = NodeCost(kind=op_kind(node.op))
+        report.nodes[node.id] = cost
         if outs and all(id(v) in constant for v in outs):
             cost.macs, cost.flops, cost.input_bytes, cost.activation_bytes = 0, 0, 0, 0
             cost.formula = "computes constants only (folded by a runtime)"
-            report.nodes[node.id] = cost
             continue
-        for v in ins:
-            if id(v) in constant and id(v) not in counted:
+        is_constant = [id(v) in constant for v in ins]
+        in_facts = [fact(v) for v in ins]
+        out_facts = [fact(v) for v in outs]
+        input_bytes = 0
+        for v, const, (shape, size) in zip(ins, is_constant, in_facts, strict=True):
+            if not const:
+                input_bytes = None if input_bytes is None or size is None else input_bytes + size
+            elif id(v) not in counted:
                 counted.add(id(v))
-                shape = shape_of(v)
                 cost.parameters += math.prod(shape) if shape is not None else 0
                 cost.weight_bytes += _stored_bytes(v, shape)
-        in_sizes = [_value_bytes(v, shape_of(v)) for v in ins if id(v) not in constant]
-        out_sizes = [_value_bytes(v, shape_of(v)) for v in outs]
-        cost.input_bytes = None if None in in_sizes else sum(s or 0 for s in in_sizes)
+        out_sizes = [size for _, size in out_facts]
+        cost.input_bytes = input_bytes
         cost.activation_bytes = None if None in out_sizes else sum(s or 0 for s in out_sizes)
         formula = lookup(node)
         if formula is not None:
-            ctx = CostContext(node, [shape_of(v) for v in ins], [id(v) in constant for v in ins], [shape_of(v) for v in outs], channels_last)
+            ctx = CostContext(node, [f[0] for f in in_facts], is_constant, [f[0] for f in out_facts], channels_last)
             cost.macs, cost.flops = formula.compute(ctx)
             cost.formula = formula.text
         if cost.flops is None:
             report.unknown_ops[node.op] = report.unknown_ops.get(node.op, 0) + 1
-        report.nodes[node.id] = cost
     report.assumed_dims = assumed
-    report.peak_activation_bytes, report.peak_node = peak_memory(graph, constant, lambda v: _value_bytes(v, shape_of(v)))
+    report.peak_activation_bytes, report.peak_node = peak_memory(graph, constant, lambda v: fact(v)[1])
     return report
 
 
@@ -513,8 +517,6 @@ def peak_memory(graph: Graph, constant: set[int], size_of: Callable[[Value], int
     (the end, for graph outputs); weights do not count. Values of unknown size count 0,
     and the peak is then a lower bound.
     """
-    from netray.hierarchy import execution_order
-
     if not graph.nodes:
         return None, None
     rank = execution_order(graph)

@@ -103,3 +103,58 @@ def print_formats(rows: list[dict[str, Any]], console: Console | None = None) ->
     for row in rows:
         for problem in row.get("problems", []):
             console.print(f"[yellow]{escape(row['plugin'])}: {escape(problem)}[/yellow]")
+
+
+def _number(value: int | float | None, unit: str) -> str:
+    from netray.metrics import format_number
+
+    return format_number(value, unit)
+
+
+def print_costs(costs: dict[str, Any], console: Console | None = None) -> None:
+    """``info --costs``: totals, the peak, costs by op type, by group, and the top nodes."""
+    console = console or _console()
+    total = costs["total"]
+    console.print(f"[bold]costs of graph {escape(repr(costs['graph']))}[/bold]")
+    console.print(f"MACs        {_number(total['macs'], 'MAC')} ({total['macs']:,})")
+    console.print(f"FLOPs       {_number(total['flops'], 'FLOP')} ({total['flops']:,})")
+    console.print(f"parameters  {total['parameters']:,} in {_number(total['weight_bytes'], 'B')}")
+    peak = costs["peak"]
+    if peak.get("bytes") is not None:
+        where = f" at {escape(peak['name'] or peak['node'])} ({escape(peak['op'])})" if peak.get("node") else " (the inputs)"
+        console.print(f"peak memory {_number(peak['bytes'], 'B')} of activations{where}")
+    if costs["assumed_dims"]:
+        named = ", ".join(f"{k}=1" for k in costs["assumed_dims"])
+        console.print(escape(f"assumed     {named} (set with --dim NAME=SIZE)"))
+    if costs["unknown_ops"]:
+        unknown = ", ".join(f"{op} ×{n}" for op, n in costs["unknown_ops"].items())
+        console.print(escape(f"unknown     {total['unknown_ops']} nodes have no formula or no known shapes: {unknown}"))
+    _cost_table("by op type", [(op, row) for op, row in costs["by_op"].items()][:MAX_OPS_SHOWN], console)
+    groups = sorted(costs["groups"], key=lambda g: -g["macs"])[:TOP_SHOWN]
+    _cost_table("groups (most MACs first)", [(f"{g['label']} ({g['group']})", g) for g in groups], console)
+    for metric, unit in (("macs", "MAC"), ("parameters", ""), ("activation_bytes", "B")):
+        rows = costs["top"][metric][:TOP_SHOWN]
+        if not rows:
+            continue
+        table = Table(title=f"top nodes by {metric.replace('_', ' ')}", title_justify="left")
+        for column in ("node", "op", metric.replace("_", " ")):
+            table.add_column(column, justify="right" if column != "node" and column != "op" else "left")
+        for row in rows:
+            table.add_row(escape(row["name"] or row["node"]), escape(row["op"]), _number(row["value"], unit))
+        console.print(table)
+
+
+TOP_SHOWN = 10  # the terminal shows 10 of each list; --json has 20
+
+
+def _cost_table(title: str, rows: list[tuple[str, dict[str, Any]]], console: Console) -> None:
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    for column in ("count", "parameters", "MACs", "FLOPs"):
+        table.add_column(column, justify="right")
+    for name, row in rows:
+        count = row.get("count", row.get("ops", ""))
+        table.add_row(escape(name), str(count), _number(row["parameters"], ""), _number(row["macs"], "MAC"), _number(row["flops"], "FLOP"))
+    console.print(table)

@@ -114,3 +114,43 @@ def model_summary(model: Model) -> dict[str, Any]:
     if metadata_cut:
         out["metadata_cut"] = metadata_cut
     return out
+
+
+COST_METRICS = ("macs", "flops", "parameters", "weight_bytes", "activation_bytes")
+TOP_NODES = 20
+
+
+def costs_summary(model: Model, dims: dict[str, int] | None = None, graph: Graph | None = None) -> dict[str, Any]:
+    """``info --costs``: totals, the top nodes by each metric, costs by op type and by group, the peak."""
+    from netray.costs import compute_costs
+    from netray.hierarchy import Hierarchy
+
+    graph = graph if graph is not None else model.main
+    report = compute_costs(model, graph, dims)
+    by_id = {n.id: n for n in graph.nodes}
+
+    def node_ref(node_id: str | None) -> dict[str, Any] | None:
+        node = by_id.get(node_id or "")
+        return None if node is None else {"node": node.id, "name": node.name, "op": node.op}
+
+    top = {
+        metric: [{**(node_ref(i) or {}), "value": v} for i, v in report.top(metric, TOP_NODES)] for metric in COST_METRICS
+    }
+    hierarchy = Hierarchy.build(graph)
+    totals = report.group_totals(hierarchy)
+    groups = [
+        {"group": g.id, "label": g.label, "kind": g.kind, "depth": g.depth, "ops": g.op_count, **totals[g.id]}
+        for g in hierarchy.root.walk()
+        if g is not hierarchy.root and g.depth <= 2
+    ]
+    peak = node_ref(report.peak_node)
+    return {
+        "graph": graph.name,
+        "total": report.total(),
+        "assumed_dims": report.assumed_dims,
+        "peak": {**(peak or {}), "bytes": report.peak_activation_bytes},
+        "top": top,
+        "by_op": report.by_op(),
+        "groups": groups,
+        "unknown_ops": report.unknown_ops,
+    }

@@ -76,7 +76,7 @@ def fill_shapes(graph: Graph, structure: bytes) -> str:
         proto = infer(structure)
     except Exception as exc:  # onnx's InferenceError and friends: a note, not a failure to open
         return " ".join(str(exc).split())[:300] or type(exc).__name__
-    for vi in proto.graph.value_info:
+    for vi in [*proto.graph.value_info, *proto.graph.output]:
         value = graph.values.get(vi.name)
         if value is None or value.initializer is not None or _complete(value.type):
             continue
