@@ -471,7 +471,7 @@ def _compute(model: Model, graph: Graph, dims: Mapping[str, int], formula_for: K
         is_constant = [id(v) in constant for v in ins]
         in_facts = [fact(v) for v in ins]
         out_facts = [fact(v) for v in outs]
-        input_bytes = 0
+        input_bytes: int | None = 0
         for v, const, (shape, size) in zip(ins, is_constant, in_facts, strict=True):
             if not const:
                 input_bytes = None if input_bytes is None or size is None else input_bytes + size

@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from netray.errors import FormatError
 from netray.hierarchy import Group
-from netray.ir import Model, Node, Shape, Value
+from netray.ir import Model, Node, TensorType, Value
 from netray.metrics import Metric, load_node_data, write_csv
 from netray_viewer import properties
 from netray_viewer.dimensions import DimensionsDialog
@@ -46,7 +46,7 @@ class Overlays:
         self.cost_error = ""
         self.dims: dict[str, int] = {}
         self._dim_names: list[str] | None = None
-        self._stated_shapes: list[tuple[Value, Shape | None]] | None = None  # shapes before any dims were applied
+        self._stated_types: list[tuple[Value, TensorType]] | None = None  # types before any dims were applied
         self._costs_wanted = False
         self.paint: OverlayPaint | None = None
         self.legend = Legend(window.theme, window.canvas)
@@ -74,7 +74,7 @@ class Overlays:
         self.cost_error = ""
         self.dims = {}
         self._dim_names = None
-        self._stated_shapes = None
+        self._stated_types = None
         self._costs_wanted = True
         self.state = OverlayState()  # ``wanted`` stays: the same metric is chosen when the costs come
         self.apply()
@@ -291,8 +291,12 @@ class Overlays:
         if model is None:
             return
         self.dimension_names()  # named before the first change takes the names away
-        self._restore_stated_shapes(model)
-        apply_dims(model, dims)
+        self._restore_stated_types(model)
+        try:
+            apply_dims(model, dims)
+        except FormatError as exc:
+            self._warn("netray — cannot set dimensions", str(exc))
+            return
         self.dims = dict(dims)
         if w.navigation is not None:
             for level in w.navigation.known.values():
@@ -303,10 +307,11 @@ class Overlays:
         self._refresh_selection()
         w.status_label.setText("Dimensions: " + ", ".join(f"{k} = {v:,}" for k, v in dims.items()))
 
-    def _restore_stated_shapes(self, model: Model) -> None:
-        if self._stated_shapes is None:
+    def _restore_stated_types(self, model: Model) -> None:
+        """Every value's type as the file stated it (remembered before the first change)."""
+        if self._stated_types is None:
             values = {id(v): v for g in model.all_graphs() for v in g.values.values()}
-            self._stated_shapes = [(v, v.type.shape) for v in values.values()]
+            self._stated_types = [(v, v.type) for v in values.values()]
             return
-        for value, shape in self._stated_shapes:
-            value.type.shape = shape
+        for value, stated in self._stated_types:
+            value.type = stated

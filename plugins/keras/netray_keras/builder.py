@@ -161,6 +161,8 @@ class GraphBuilder:
     def __init__(self, graph: Graph, store: LayerWeights | None) -> None:
         self.graph = graph
         self.store = store
+        # Class name and saved config of every node that is a Keras layer, for shapes.infer_shapes.
+        self.layers: dict[Node, tuple[str, dict[str, Any]]] = {}
 
     # -- values -----------------------------------------------------------------------
     def new_value(self, name: str, type: TensorType | None = None) -> Value:
@@ -379,6 +381,8 @@ class GraphBuilder:
                 node.attributes.append(value_attribute("module", module))
             if isinstance(registered, str):
                 node.attributes.append(value_attribute("registered_name", registered))
+        if is_keras_module(module):
+            self.layers[node] = (class_name, config)
         self.attach_weights(node, class_name, config, scope, saved)
         self.graph.add_node(node)
         return node

@@ -19,6 +19,7 @@ from netray import FormatError, Graph, Model, Tensor
 from netray_keras.archive import FORMAT
 from netray_keras.builder import ConfigError, GraphBuilder
 from netray_keras.reader import top_level_layers
+from netray_keras.shapes import infer_shapes
 from netray_keras.weights import TensorFactory
 
 
@@ -81,11 +82,13 @@ def model_from_object(obj: Any) -> Model | None:
     if not isinstance(layers, list):
         raise FormatError(label, FORMAT, "a subclassed model has no layer graph in its config; save a Functional or Sequential model")
     graph = Graph(str(getattr(obj, "name", "") or config.get("class_name", "model")), kind="main")
+    builder = GraphBuilder(graph, ObjectWeights(obj))
     try:
-        graph.outputs = GraphBuilder(graph, ObjectWeights(obj)).build_model(config, (), None)
+        graph.outputs = builder.build_model(config, (), None)
     except (ConfigError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise FormatError(label, FORMAT, f"unexpected model config ({type(exc).__name__}: {exc})") from exc
     graph.link()
+    infer_shapes(graph, builder.layers)
     model = Model(FORMAT, [graph])
     version = _keras_version(obj)
     model.format_version = version

@@ -24,6 +24,7 @@ from netray_keras.archive import (
 )
 from netray_keras.builder import ConfigError, GraphBuilder
 from netray_keras.h5probe import H5Source, read_index
+from netray_keras.shapes import infer_shapes
 from netray_keras.weights import WeightStore
 
 
@@ -161,11 +162,13 @@ def build(path: Path, config: dict[str, Any], store: WeightStore | None) -> Mode
     inner = config.get("config")
     name = (inner.get("name") if isinstance(inner, dict) else None) or class_name.lower()
     graph = Graph(str(name), kind="main")
+    builder = GraphBuilder(graph, store)
     try:
-        graph.outputs = GraphBuilder(graph, store).build_model(config, (), None)
+        graph.outputs = builder.build_model(config, (), None)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         raise FormatError(path, FORMAT, f"unexpected model config structure ({type(exc).__name__}: {one_line(exc)})") from exc
     graph.link()
+    infer_shapes(graph, builder.layers)
     model = Model(FORMAT, [graph])
     model.source = path
     model.properties["class"] = class_name
