@@ -15,13 +15,14 @@ pytest.importorskip("PyQt6")
 pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import QPoint
-from PyQt6.QtWidgets import QFileDialog
+from PyQt6.QtWidgets import QDialog, QFileDialog
 from test_viewer_models import conv_net
 from test_viewer_support import (
     capture_warnings,
     menu_action,
     node_named,
     open_and_wait,
+    settle,
     show_item,
     trigger,
     window_factory,
@@ -29,6 +30,7 @@ from test_viewer_support import (
 
 from netray.metrics import Metric, format_number
 from netray.scene import ItemKind
+from netray_viewer.dimensions import DimensionsDialog
 from netray_viewer.overlay import NEUTRAL_KEY, OFF_SCALE_KEY
 from netray_viewer.window import MainWindow
 
@@ -293,3 +295,38 @@ def test_a_new_model_keeps_the_chosen_metric(make_window: Any, tmp_path: Path) -
     paint = window.overlays.paint
     assert paint is not None and paint.scene is window.scene
     assert np.isfinite(paint.values).any()
+
+
+def test_named_dimensions_set_in_the_window_change_shapes_and_costs(
+    make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shown: list[str]
+) -> None:
+    window = make_window("all", show_edge_shapes=True)
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    assert window.overlays.wait_for_costs()
+    conv = node_named(window, "/backbone/block0/conv/Conv")
+    macs_at_one = window.overlays.report.nodes[conv.id].macs
+    assert window.overlays.dimension_names() == ["batch"]
+    sizes = iter([8, 2])
+
+    def accept(dialog: DimensionsDialog) -> int:
+        assert list(dialog.boxes) == ["batch"]
+        dialog.boxes["batch"].setValue(next(sizes))
+        return int(QDialog.DialogCode.Accepted)
+
+    monkeypatch.setattr(DimensionsDialog, "exec", accept)
+    trigger(window, "View", "Dimensions…")
+    settle(window)
+    assert window.overlays.wait_for_costs()
+    assert conv.outputs[0].values[0].type.shape == (8, 16, 32, 32)
+    assert window.overlays.report.nodes[conv.id].macs == 8 * macs_at_one
+    assert "8x16x32x32" in window.scene.edge_label  # type: ignore[union-attr]
+    window.select_ref("node", conv)
+    assert "8x16x32x32" in window.panel.plain_text()
+    # Changed again: from the file's shapes, not from the last change.
+    trigger(window, "View", "Dimensions…")
+    settle(window)
+    assert window.overlays.wait_for_costs()
+    assert conv.outputs[0].values[0].type.shape == (2, 16, 32, 32)
+    assert window.overlays.report.nodes[conv.id].macs == 2 * macs_at_one
+    assert "2x16x32x32" in window.scene.edge_label  # type: ignore[union-attr]
+    assert shown == []

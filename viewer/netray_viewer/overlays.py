@@ -194,7 +194,9 @@ class Overlays:
         nodes = level.graph.nodes
         members = [nodes[k].id for k in level.hierarchy.order[group.start : group.end].tolist()]
         value = metric.group_value(m for m in members if m not in metric.unknown)
-        return properties.costs_html(None, metric, value)
+        unknown = sum(1 for m in members if m in metric.unknown)
+        note = f"{unknown:,} of its {len(members):,} operations unknown, left out" if unknown else ""
+        return properties.costs_html(None, metric, value, note=note)
 
     def _refresh_selection(self) -> None:
         w = self.window

@@ -241,9 +241,11 @@ def _cost_text(number: float | None, unit: str) -> str:
     return text
 
 
-def costs_html(cost: Any | None, metric: Metric | None = None, metric_value: float | None = None, pending: bool = False) -> str:
+def costs_html(
+    cost: Any | None, metric: Metric | None = None, metric_value: float | None = None, pending: bool = False, note: str = ""
+) -> str:
     """A node's costs (a :class:`netray.costs.NodeCost`), "unknown" where a number is not known, its
-    formula in small text; then the number the graph is coloured by, when a metric is chosen."""
+    formula in small text; then the number the graph is coloured by, when a metric is chosen, and ``note`` on it."""
     parts = []
     if cost is not None:
         rows = [(label, escape(_cost_text(getattr(cost, attr, None), unit))) for label, attr, unit in COST_ROWS]
@@ -256,7 +258,8 @@ def costs_html(cost: Any | None, metric: Metric | None = None, metric_value: flo
     if metric is not None:
         unknown = metric_value is None
         shown = "unknown" if unknown else _cost_text(metric_value, metric.unit)
-        row = (metric.name, escape(shown) + (f"<br><small>{escape(metric.description)}</small>" if metric.description else ""))
+        small = [text for text in (metric.description, note) if text]
+        row = (metric.name, escape(shown) + "".join(f"<br><small>{escape(text)}</small>" for text in small))
         parts.append(_section("Coloured by", [row], raw=True))
     return "".join(parts)
 
