@@ -330,3 +330,20 @@ def test_named_dimensions_set_in_the_window_change_shapes_and_costs(
     assert window.overlays.report.nodes[conv.id].macs == 2 * macs_at_one
     assert "2x16x32x32" in window.scene.edge_label  # type: ignore[union-attr]
     assert shown == []
+
+
+def test_the_overlay_follows_the_theme(make_window: Any, tmp_path: Path) -> None:
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    window.overlays.add_metrics([ranked(window)])
+    window.overlays.choose("rank")
+    paint = window.overlays.paint
+    assert paint is not None and window.scene is not None
+    node = items_of(window, ItemKind.NODE)[0]
+    light = box_colour(window, node)
+    window.apply_theme("dark")
+    assert window.overlays.legend.theme is window.theme and window.theme.name == "dark"
+    dark = box_colour(window, node)
+    assert dark == paint.header(int(paint.key[node]), window.theme).name() != light
+    background = window.overlays.legend.grab().toImage().pixelColor(window.overlays.legend.width() // 2, 3)
+    assert background.lightness() < 80  # the legend is dark too

@@ -65,8 +65,8 @@ class Overlays:
     def computing_costs(self) -> bool:
         return self.window.jobs.computing_costs
 
-    def model_opened(self, model: Model) -> None:
-        """A new model: its metrics come with its costs; the first scene shown starts them."""
+    def model_opened(self, model: Model, has_graph: bool = True) -> None:
+        """A new model: its metrics come with its costs; the first scene shown starts them (none without a graph)."""
         self.window.jobs.forget_costs()
         self.report = None
         self.cost_metrics = []
@@ -75,7 +75,7 @@ class Overlays:
         self.dims = {}
         self._dim_names = None
         self._stated_types = None
-        self._costs_wanted = True
+        self._costs_wanted = has_graph
         self.state = OverlayState()  # ``wanted`` stays: the same metric is chosen when the costs come
         self.apply()
 

@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
             self.canvas.set_scene(None)
             count = sum(1 for _ in self.model.all_tensors())
             self._show_idle(f"{count:,} tensors, no operations: the file holds weights only")
-        self.overlays.model_opened(self.model)
+        self.overlays.model_opened(self.model, navigation.has_graph)
         self.show_model_properties()
         self.commands.refresh()
         self.canvas.setFocus()  # +/-, arrows and F work at once
