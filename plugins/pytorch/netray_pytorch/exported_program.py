@@ -32,6 +32,7 @@ from netray.ir import Dim, TensorLoader
 from netray_pytorch.dtypes import itemsize, scalar_type
 from netray_pytorch.nested import nested_state_dict
 from netray_pytorch.operators import category, split_target
+from netray_pytorch.symbolic import symbolic_text
 from netray_pytorch.zipstore import open_zip, zip_tensor_loader
 
 FORMAT = "PyTorch ExportedProgram"
@@ -51,7 +52,7 @@ def _dims(sizes: Any) -> tuple[Dim, ...]:
         if isinstance(size, dict) and "as_int" in size:
             dims.append(int(size["as_int"]))
         elif isinstance(size, dict) and "as_expr" in size:
-            dims.append(str(size["as_expr"].get("expr_str", "?")))
+            dims.append(symbolic_text(str(size["as_expr"].get("expr_str", "?"))))
         else:
             dims.append(None)
     return tuple(dims)
@@ -78,6 +79,17 @@ def _scope(stack: str) -> tuple[str, ...]:
     paths = [entry.split(",")[1] for entry in (stack or "").split(";") if entry.count(",") >= 2]
     deepest = next((p for p in reversed(paths) if p), "")
     return tuple(deepest.split(".")) if deepest else ()
+
+
+def _type_sym_int(value: Value, spec: Any) -> None:
+    """A symbolic int (``sym_size``'s output) is a scalar int; its expression (``s77``) is kept."""
+    value.type = TensorType("int64", ())
+    if isinstance(spec, dict):
+        expr = spec.get("as_expr")
+        if isinstance(expr, dict) and isinstance(expr.get("expr_str"), str):
+            value.metadata["symbolic value"] = symbolic_text(expr["expr_str"])
+        elif isinstance(spec.get("as_int"), int):
+            value.metadata["symbolic value"] = spec["as_int"]
 
 
 _SCALAR_KINDS: dict[str, AttrKind] = {
@@ -112,7 +124,8 @@ class _GraphReader:
                     v.initializer = weight
                 else:
                     graph.inputs.append(v)
-        for sym in data.get("sym_int_values") or {}:
+        sym_ints = data.get("sym_int_values") or {}
+        for sym in sym_ints:
             known.add(sym)  # symbolic sizes are defined by the inputs' shapes
         for index, spec in enumerate(data.get("nodes") or []):
             if not isinstance(spec, dict) or not isinstance(spec.get("target"), str):
@@ -121,6 +134,9 @@ class _GraphReader:
             graph.add_node(node)
             for out in node.output_values():
                 known.add(out.name)
+        for sym, spec in sym_ints.items():
+            if isinstance(sym, str) and sym in graph.values:
+                _type_sym_int(graph.values[sym], spec)
         for arg in data.get("outputs") or []:
             for tname in self._tensor_names(arg):
                 if tname not in known:
@@ -253,6 +269,13 @@ def build_model(program: dict[str, Any], weight_source: WeightSource, path: Path
     verifiers = program.get("verifiers") or []
     if verifiers:
         model.properties["dialect"] = ", ".join(str(v) for v in verifiers)
+    ranges = program.get("range_constraints") or {}
+    if isinstance(ranges, dict) and ranges:
+        model.properties["symbolic sizes"] = ", ".join(
+            f"{symbolic_text(str(name))} in [{r.get('min_val')}, {r.get('max_val')}]"
+            for name, r in ranges.items()
+            if isinstance(r, dict)
+        )
     for k, v in (module.get("metadata") or {}).items():
         model.metadata[str(k)] = str(v)[:200]
     return model
