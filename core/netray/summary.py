@@ -122,10 +122,16 @@ TOP_NODES = 20
 
 def costs_summary(model: Model, dims: dict[str, int] | None = None, graph: Graph | None = None) -> dict[str, Any]:
     """``info --costs``: totals, the top nodes by each metric, costs by op type and by group, the peak."""
+    from netray.plugins import gc_paused
+
+    with gc_paused():  # tables over every node: no full collections over the model meanwhile
+        return _costs_summary(model, dims, graph if graph is not None else model.main)
+
+
+def _costs_summary(model: Model, dims: dict[str, int] | None, graph: Graph) -> dict[str, Any]:
     from netray.costs import compute_costs
     from netray.hierarchy import Hierarchy
 
-    graph = graph if graph is not None else model.main
     report = compute_costs(model, graph, dims)
     by_id = {n.id: n for n in graph.nodes}
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import DecodeError
 
 from netray import FormatError, Model
+from netray.propagate import propagate
 from netray_onnx import proto as onnx_proto
 from netray_onnx.inference import fill_shapes
 from netray_onnx.reader import ModelReader
@@ -74,6 +75,10 @@ def read_proto(
         failure = fill_shapes(model.main, structure) if structure is not None else "the model in memory is too large"
         if failure:
             model.properties["shape inference"] = f"not done: {failure}"
+        # What onnx's inference leaves open (sizes computed at run time from named dimensions,
+        # Range over a sequence length): the shared propagation follows those by name.
+        if any(v.type.shape is None or None in v.type.shape for n in model.main.nodes for v in n.output_values()):
+            propagate(model.main)
     return model
 
 
