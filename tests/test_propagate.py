@@ -9,15 +9,15 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import netray
-from netray.ir import Graph, TensorType
+from netray.ir import Graph, Shape, TensorType
 from netray.propagate import INFERRED, broadcast, propagate, window_size
 
 LIGHT_RESNET50 = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_resnet50.onnx"
 
 
-def _forget_inferred(graph: Graph) -> dict[str, object]:
+def _forget_inferred(graph: Graph) -> dict[str, Shape | None]:
     """Drop every shape onnx inferred; return them by value name."""
-    truth = {}
+    truth: dict[str, Shape | None] = {}
     for node in graph.nodes:
         for v in node.output_values():
             if v.type.inferred:
@@ -74,7 +74,7 @@ def test_cnn_rules_equal_onnx_inference(tmp_path: Path) -> None:
 
 def test_named_dimensions_followed_through_shape_arithmetic(tmp_path: Path) -> None:
     """What exporters write for attention: sizes read with Shape, sliced, concatenated, reshaped to -1."""
-    const = {
+    const: dict[str, np.ndarray] = {
         "one": np.array(1, dtype=np.int64),
         "heads": np.array([2, 2], dtype=np.int64),
         "minus": np.array([-1], dtype=np.int64),
