@@ -789,7 +789,7 @@ def propagate(graph: Graph) -> int:
         if rule is not None:
             try:
                 shapes = rule(site)
-            except (TypeError, ValueError, IndexError, ZeroDivisionError):
+            except (TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError):
                 shapes = []  # attributes of an unexpected form: the shapes stay unknown
         dtype = _out_dtype(node, inputs)
         for k, out in enumerate(outputs):
@@ -809,7 +809,7 @@ def propagate(graph: Graph) -> int:
             if k == 0 and out.type.shape is not None and len(out.type.shape) <= 1:
                 try:
                     c = _contents_of(site)
-                except (TypeError, ValueError, IndexError):
+                except (TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError):
                     c = None
                 if c is not None and len(c) <= MAX_CONTENTS:
                     contents[id(out)] = c
