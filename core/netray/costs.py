@@ -148,14 +148,25 @@ def _conv_transpose(ctx: CostContext) -> Cost:
 
 
 def _dense(ctx: CostContext) -> Cost:
-    out = ctx.outputs[0] if ctx.outputs else None
+    """MACs = rows × in features × out features, found without knowing the layout.
+
+    With x = rows × K elements, out = rows × U and the weight K × U in any orientation,
+    x · out · weight = (rows · K · U)²: Core ML's [K, 1, 1] activations and TFLite's
+    [U, K] weights need no special case.
+    """
+    out, x = _out(ctx), _elements(ctx.data())
     kernels = [k for k in ctx.weights() if k is not None]
-    if out is None or not out:
+    if out is None:
         return None, None
     if not kernels:  # the weight arrives as an activation: a plain matmul
         return _matmul(ctx)
-    positions = math.prod(out) // out[-1] if out[-1] else 0
-    macs = positions * math.prod(kernels[0])
+    weight = math.prod(kernels[0])
+    if x is not None:
+        macs = math.isqrt(x * out * weight)
+        if macs * macs == x * out * weight:
+            return macs, 2 * macs
+    shape = ctx.outputs[0] or (0,)
+    macs = (out // shape[-1] if shape[-1] else 0) * weight
     return macs, 2 * macs
 
 
@@ -248,7 +259,7 @@ def _free(ctx: CostContext) -> Cost:
 FORMULAS: dict[str, Formula] = {
     "conv": Formula("MACs = output positions × kernel elements (output positions = output elements ÷ output channels); FLOPs = 2 × MACs", _conv),
     "conv_transpose": Formula("MACs = input positions × kernel elements (input positions = input elements ÷ input channels); FLOPs = 2 × MACs", _conv_transpose),
-    "dense": Formula("MACs = output rows × weight elements (output rows = output elements ÷ output features); FLOPs = 2 × MACs", _dense),
+    "dense": Formula("MACs = rows × input features × output features (= √(input elements × output elements × weight elements)); FLOPs = 2 × MACs", _dense),
     "gemm": Formula("MACs = output elements × K (K: the left operand's contracted dimension); FLOPs = 2 × MACs", _matmul),
     "matmul": Formula("MACs = output elements × K (K: the left operand's contracted dimension, batches broadcast); FLOPs = 2 × MACs", _matmul),
     "einsum": Formula("MACs = product of the sizes of all indices of the equation; FLOPs = 2 × MACs", _einsum),
