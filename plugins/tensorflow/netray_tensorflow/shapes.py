@@ -1,102 +1,33 @@
-"""Shapes TensorFlow graphs do not state, propagated over the common ops in topological order.
+"""TensorFlow's ops for :mod:`netray.propagate`: shapes the graph does not state, in TF's conventions.
 
 A value keeps what the file states (``_output_shapes``, a Placeholder's ``shape``, a Const's
-tensor); a rule fills what is unknown, and its result is marked ``inferred``. Small integer
-tensors (Const, Shape, their Pack, StridedSlice, ConcatV2 ...) are followed by their contents,
-with unknown elements as None, so that Reshape, Fill, Tile or Pad see the shapes they are given.
-Rules take a :class:`Site` (the node's input types, attributes and known contents) and return
-one shape per output, positional as TensorFlow numbers them.
+tensor); the shared engine fills what is unknown with these rules, marked ``inferred``. Small
+integer tensors (Const, Shape, their Pack, StridedSlice, ConcatV2 ...) are followed by their
+contents, so that Reshape, Fill, Tile or Pad see the shapes they are given. A rule returns one
+shape per output, positional as TensorFlow numbers them (:func:`numbered_outputs`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from netray import AttrKind, Graph, Node, Shape, TensorType, Value
+from netray import AttrKind, Graph, Node, Shape, Value
 from netray.ir import Dim
-
-INFERRED = "netray propagation"
-MAX_CONTENTS = 64  # integer tensors of at most this many elements are followed by value
-Contents = list[int | None]
-Rule = Callable[["Site"], Sequence[Shape | None]]
-
-
-class Site:
-    """One node as the rules see it: inputs' shapes and contents, attributes."""
-
-    def __init__(self, node: Node, inputs: list[Value], contents: dict[int, Contents]) -> None:
-        self.node = node
-        self.inputs = inputs
-        self._contents = contents
-
-    def shape(self, i: int) -> Shape | None:
-        if i >= len(self.inputs):
-            return None
-        v = self.inputs[i]
-        if v.type.shape is None and v.initializer is not None:
-            return v.initializer.shape
-        return v.type.shape
-
-    def rank(self, i: int) -> int | None:
-        s = self.shape(i)
-        return None if s is None else len(s)
-
-    def contents(self, i: int) -> Contents | None:
-        return self._contents.get(id(self.inputs[i])) if i < len(self.inputs) else None
-
-    def scalar(self, i: int) -> int | None:
-        c = self.contents(i)
-        return c[0] if c is not None and len(c) == 1 else None
-
-    def attr(self, name: str, default: Any = None) -> Any:
-        a = self.node.attribute(name)
-        return default if a is None or a.value is None else a.value
-
-    def data_format(self) -> str:
-        return str(self.attr("data_format", "NHWC"))
-
+from netray.propagate import Contents, Rule, Site, broadcast, normalise_axis, propagate, window_size
 
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _axis(axis: int | None, rank: int) -> int | None:
-    if axis is None or not -rank <= axis < max(rank, 1):
-        return None
-    return axis + rank if axis < 0 else axis
+def _sizes(site: Site, i: int) -> list[int | None] | None:
+    """An input's contents as sizes (TensorFlow names no dimensions: anything else is unknown)."""
+    c = site.contents(i)
+    return None if c is None else [d if isinstance(d, int) else None for d in c]
 
 
-def broadcast(*shapes: Shape | None) -> Shape | None:
-    """NumPy broadcasting with unknown dimensions; None when a rank is unknown."""
-    if any(s is None for s in shapes):
-        return None
-    rank = max(len(s) for s in shapes if s is not None)
-    out: list[Dim] = []
-    for k in range(rank):
-        dims = [s[len(s) - rank + k] for s in shapes if s is not None and len(s) - rank + k >= 0]
-        sizes = {d for d in dims if isinstance(d, int) and d != 1}
-        if len(sizes) == 1:
-            out.append(sizes.pop())
-        elif not sizes and all(d == 1 for d in dims):
-            out.append(1)
-        else:
-            out.append(None)
-    return tuple(out)
-
-
-def _window(size: Dim, kernel: Dim, stride: int, dilation: int, padding: str, pads: tuple[int, int]) -> Dim:
-    if not isinstance(size, int) or stride <= 0:
-        return None
-    if padding == "SAME":
-        return -(-size // stride)
-    if not isinstance(kernel, int):
-        return None
-    extent = (kernel - 1) * dilation + 1
-    total = size + sum(pads) if padding == "EXPLICIT" else size
-    return max(0, (total - extent) // stride + 1)
+def _data_format(site: Site) -> str:
+    return str(site.attr("data_format", "NHWC"))
 
 
 def _spatial(site: Site, kernel: Sequence[Dim], channels: Dim) -> Shape | None:
@@ -105,8 +36,7 @@ def _spatial(site: Site, kernel: Sequence[Dim], channels: Dim) -> Shape | None:
     if x is None or len(x) < 3:
         return None
     rank = len(x)
-    fmt = site.data_format()
-    first = fmt.startswith("NC")
+    first = _data_format(site).startswith("NC")
     spatial_axes = list(range(2, rank)) if first else list(range(1, rank - 1))
     strides = list(site.attr("strides", [1] * rank))
     dilations = list(site.attr("dilations", [1] * rank))
@@ -116,8 +46,9 @@ def _spatial(site: Site, kernel: Sequence[Dim], channels: Dim) -> Shape | None:
         return None
     out: list[Dim] = list(x)
     for k, axis in enumerate(spatial_axes):
-        pads = (explicit[2 * axis], explicit[2 * axis + 1]) if len(explicit) == 2 * rank else (0, 0)
-        out[axis] = _window(x[axis], kernel[k] if k < len(kernel) else None, strides[axis], dilations[axis], padding, pads)
+        pads = (explicit[2 * axis], explicit[2 * axis + 1]) if padding == "EXPLICIT" and len(explicit) == 2 * rank else (0, 0)
+        size = kernel[k] if k < len(kernel) else None
+        out[axis] = window_size(x[axis], size, strides[axis], dilations[axis], pads, same=padding == "SAME")
     out[1 if first else rank - 1] = channels
     return tuple(out)
 
@@ -159,7 +90,7 @@ def pool(site: Site) -> list[Shape | None]:
     ksize = list(site.attr("ksize", []))
     if len(ksize) != len(x):
         return [None]
-    first = site.data_format().startswith("NC")
+    first = _data_format(site).startswith("NC")
     kernel = ksize[2:] if first else ksize[1:-1]
     return [_spatial(site, kernel, x[1] if first else x[-1])]
 
@@ -187,7 +118,7 @@ def batch_norm(site: Site) -> list[Shape | None]:
 
 
 def reshape(site: Site) -> list[Shape | None]:
-    target = site.contents(1)
+    target = _sizes(site, 1)
     if target is None:
         return [_rank_of_contents(site, 1)]
     dims: list[Dim] = [None if d is None or d < 0 else d for d in target]
@@ -208,7 +139,7 @@ def _concat(site: Site, values: list[int], axis: int | None) -> Shape | None:
     if not known or any(len(s) != len(known[0]) for s in known):
         return None
     rank = len(known[0])
-    axis = None if axis is None else _axis(axis, rank)
+    axis = None if axis is None else normalise_axis(axis, rank)
     if axis is None:
         return (None,) * rank
     out: list[Dim] = []
@@ -236,7 +167,7 @@ def pack(site: Site) -> list[Shape | None]:
     if base is None:
         return [None]
     merged = [next((s[k] for s in shapes if s is not None and k < len(s) and s[k] is not None), None) for k in range(len(base))]
-    axis = _axis(int(site.attr("axis", 0)), len(base) + 1)
+    axis = normalise_axis(int(site.attr("axis", 0)), len(base) + 1)
     if axis is None:
         return [None]
     merged.insert(axis, len(shapes))
@@ -247,7 +178,7 @@ def unpack(site: Site) -> list[Shape | None]:
     x = site.shape(0)
     if x is None:
         return [None]
-    axis = _axis(int(site.attr("axis", 0)), len(x))
+    axis = normalise_axis(int(site.attr("axis", 0)), len(x))
     if axis is None:
         return [None]
     part = x[:axis] + x[axis + 1 :]
@@ -257,7 +188,7 @@ def unpack(site: Site) -> list[Shape | None]:
 def _split_along(x: Shape | None, axis: int | None, sizes: Sequence[Dim]) -> list[Shape | None]:
     if x is None or axis is None:
         return [None] * len(sizes)
-    axis = _axis(axis, len(x))
+    axis = normalise_axis(axis, len(x))
     if axis is None:
         return [None] * len(sizes)
     return [(*x[:axis], s, *x[axis + 1 :]) for s in sizes]
@@ -267,38 +198,38 @@ def split(site: Site) -> list[Shape | None]:
     n = int(site.attr("num_split", 1))
     x = site.shape(1)
     axis = site.scalar(0)
-    if x is None or axis is None or _axis(axis, len(x)) is None:
+    if x is None or axis is None or normalise_axis(axis, len(x)) is None:
         return [None] * n
-    d = x[_axis(axis, len(x)) or 0]
+    d = x[normalise_axis(axis, len(x)) or 0]
     return _split_along(x, axis, [d // n if isinstance(d, int) else None] * n)
 
 
 def split_v(site: Site) -> list[Shape | None]:
-    sizes = site.contents(1)
+    sizes = _sizes(site, 1)
     x = site.shape(0)
     if sizes is None:
         return [None] * int(site.attr("num_split", 1))
     axis = site.scalar(2)
     dims: list[Dim] = [None if s is None or s < 0 else s for s in sizes]
-    if sizes.count(-1) == 1 and x is not None and axis is not None and _axis(axis, len(x)) is not None:
-        d = x[_axis(axis, len(x)) or 0]
+    if sizes.count(-1) == 1 and x is not None and axis is not None and normalise_axis(axis, len(x)) is not None:
+        d = x[normalise_axis(axis, len(x)) or 0]
         if isinstance(d, int) and all(isinstance(s, int) for s in sizes):
             dims[sizes.index(-1)] = d - sum(int(s) for s in sizes if s is not None and s >= 0)
     return _split_along(x, axis, dims)
 
 
 def transpose(site: Site) -> list[Shape | None]:
-    x, perm = site.shape(0), site.contents(1)
+    x, perm = site.shape(0), _sizes(site, 1)
     if x is None or perm is None or len(perm) != len(x) or any(p is None for p in perm):
         return [None]
     return [tuple(x[int(p)] for p in perm if p is not None)]
 
 
 def reduce(site: Site) -> list[Shape | None]:
-    x, axes = site.shape(0), site.contents(1)
+    x, axes = site.shape(0), _sizes(site, 1)
     if x is None or axes is None or any(a is None for a in axes):
         return [None]
-    picked = {_axis(a, len(x)) for a in axes}
+    picked = {normalise_axis(a, len(x)) for a in axes}
     if None in picked:
         return [None]
     keep = bool(site.attr("keep_dims", False) or site.attr("keepdims", False))
@@ -309,7 +240,7 @@ def arg_reduce(site: Site) -> list[Shape | None]:
     x, axis = site.shape(0), site.scalar(1)
     if x is None or not x:
         return [None]
-    at = _axis(axis, len(x))
+    at = normalise_axis(axis, len(x))
     return [(None,) * (len(x) - 1) if at is None else x[:at] + x[at + 1 :]]
 
 
@@ -322,7 +253,7 @@ def squeeze(site: Site) -> list[Shape | None]:
         if any(d is None for d in x):
             return [None]
         return [tuple(d for d in x if d != 1)]
-    picked = {_axis(a, len(x)) for a in axes}
+    picked = {normalise_axis(a, len(x)) for a in axes}
     return [tuple(d for k, d in enumerate(x) if k not in picked)]
 
 
@@ -332,7 +263,7 @@ def expand_dims(site: Site) -> list[Shape | None]:
         return [None]
     if axis is None:
         return [(None,) * (len(x) + 1)]
-    at = _axis(axis, len(x) + 1)
+    at = normalise_axis(axis, len(x) + 1)
     return [None if at is None else (*x[:at], 1, *x[at:])]
 
 
@@ -346,7 +277,7 @@ def from_contents(index: int) -> Rule:
     """Ops whose output shape is the contents of one input (Fill, RandomUniform, BroadcastTo ...)."""
 
     def rule(site: Site) -> list[Shape | None]:
-        c = site.contents(index)
+        c = _sizes(site, index)
         return [_rank_of_contents(site, index) if c is None else tuple(None if d is None or d < 0 else d for d in c)]
 
     return rule
@@ -361,7 +292,7 @@ def shape_op(site: Site) -> list[Shape | None]:
 
 
 def pad(site: Site) -> list[Shape | None]:
-    x, pads = site.shape(0), site.contents(1)
+    x, pads = site.shape(0), _sizes(site, 1)
     if x is None or pads is None or len(pads) != 2 * len(x):
         return [_same_rank(x)]
     out: list[Dim] = []
@@ -372,14 +303,14 @@ def pad(site: Site) -> list[Shape | None]:
 
 
 def tile(site: Site) -> list[Shape | None]:
-    x, times = site.shape(0), site.contents(1)
+    x, times = site.shape(0), _sizes(site, 1)
     if x is None or times is None or len(times) != len(x):
         return [_same_rank(x)]
     return [tuple(d * t if isinstance(d, int) and t is not None else None for d, t in zip(x, times, strict=True))]
 
 
 def slice_op(site: Site) -> list[Shape | None]:
-    x, begin, size = site.shape(0), site.contents(1), site.contents(2)
+    x, begin, size = site.shape(0), _sizes(site, 1), _sizes(site, 2)
     if x is None or begin is None or size is None or len(size) != len(x):
         return [_same_rank(x)]
     out: list[Dim] = []
@@ -391,8 +322,8 @@ def slice_op(site: Site) -> list[Shape | None]:
     return [tuple(out)]
 
 
-def _slice_spec(site: Site) -> tuple[Contents, Contents, Contents] | None:
-    begin, end, strides = site.contents(1), site.contents(2), site.contents(3)
+def _slice_spec(site: Site) -> tuple[list[int | None], list[int | None], list[int | None]] | None:
+    begin, end, strides = _sizes(site, 1), _sizes(site, 2), _sizes(site, 3)
     if begin is None or end is None or strides is None or not len(begin) == len(end) == len(strides):
         return None
     return begin, end, strides
@@ -468,7 +399,7 @@ def gather(site: Site) -> list[Shape | None]:
     axis = site.scalar(2) if len(site.inputs) > 2 else 0
     if params is None or indices is None or axis is None:
         return [None]
-    at = _axis(axis, len(params))
+    at = normalise_axis(axis, len(params))
     batch = int(site.attr("batch_dims", 0))
     if at is None:
         return [None]
@@ -483,7 +414,7 @@ def gather_nd(site: Site) -> list[Shape | None]:
 
 
 def resize(site: Site) -> list[Shape | None]:
-    x, size = site.shape(0), site.contents(1)
+    x, size = site.shape(0), _sizes(site, 1)
     if x is None or len(x) != 4:
         return [None]
     if size is None or len(size) != 2:
@@ -658,17 +589,6 @@ def _out_dtype(node: Node, inputs: list[Value]) -> str | None:
 # -- contents of small integer tensors --------------------------------------------------------------
 
 
-def _const_contents(value: Value) -> Contents | None:
-    t = value.initializer
-    if t is None or t.dtype not in ("int32", "int64") or t.size is None or t.size > MAX_CONTENTS or not t.has_data:
-        return None
-    try:
-        array = t.numpy()
-    except Exception:  # a constant that cannot be read leaves the shapes it feeds unknown
-        return None
-    return [int(x) for x in np.asarray(array).reshape(-1)]
-
-
 def _contents_of(site: Site) -> Contents | None:
     """What a shape-computing node's (first) output holds, elements unknown as None."""
     op = site.node.op
@@ -717,31 +637,8 @@ def _contents_of(site: Site) -> Contents | None:
 # -- the pass -----------------------------------------------------------------------------------------
 
 
-def topological(graph: Graph) -> list[Node]:
-    """Nodes with every data producer first; nodes on cycles (TF1 loops) after, in file order."""
-    pending: dict[int, int] = {}
-    readers: dict[int, list[Node]] = {}
-    for node in graph.nodes:
-        producers = {id(v.producer) for p in node.inputs for v in p.values if v.producer is not None and v.producer is not node}
-        pending[id(node)] = len(producers)
-        for pid in producers:
-            readers.setdefault(pid, []).append(node)
-    ready = [n for n in graph.nodes if pending[id(n)] == 0]
-    order: list[Node] = []
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for reader in readers.get(id(node), ()):
-            pending[id(reader)] -= 1
-            if pending[id(reader)] == 0:
-                ready.append(reader)
-    placed = {id(n) for n in order}
-    order.extend(n for n in graph.nodes if id(n) not in placed)
-    return order
-
-
-def _positional(node: Node) -> list[Value | None] | None:
-    """Output values in TensorFlow's numbering: ports ``0, 1 ...`` or ``arg:0, arg:1 ...``; None otherwise."""
+def numbered_outputs(node: Node) -> list[Value | None]:
+    """Output values in TensorFlow's numbering: ports ``0, 1 ...`` or ``arg:0, arg:1 ...``; none where uncertain."""
     ports = node.outputs
     if len(ports) == 1 and len(ports[0].values) == 1:
         value = ports[0].values[0]
@@ -752,69 +649,13 @@ def _positional(node: Node) -> list[Value | None] | None:
     for p in ports:
         index = p.name.rpartition(":")[2]
         if not index.isdigit() or len(p.values) != 1 or len(args) != 1:
-            return None
+            return []
         numbered[int(index)] = p.values[0]
     return [numbered.get(i) for i in range(max(numbered) + 1)] if numbered else []
 
 
-def merge(stated: Shape | None, inferred: Shape | None) -> Shape | None:
-    """The stated shape with its unknown dims filled from the inferred one; None when nothing is added."""
-    if inferred is None:
-        return None
-    if stated is None:
-        return inferred
-    if len(stated) != len(inferred):
-        return None
-    filled = tuple(s if s is not None else i for s, i in zip(stated, inferred, strict=True))
-    return filled if filled != stated else None
-
-
-def propagate(graph: Graph) -> int:
-    """Fill unknown shapes (and dtypes) of the graph's node outputs; returns the values given a shape."""
-    contents: dict[int, Contents] = {}
-    filled = 0
-    for node in topological(graph):
-        inputs = [v for p in node.inputs for v in p.values]
-        for v in inputs:
-            if id(v) not in contents and v.initializer is not None:
-                c = _const_contents(v)
-                if c is not None:
-                    contents[id(v)] = c
-        outputs = _positional(node)
-        if not outputs:
-            continue
-        site = Site(node, inputs, contents)
-        rule = RULES.get(node.op)
-        shapes: Sequence[Shape | None] = []
-        if rule is not None:
-            try:
-                shapes = rule(site)
-            except (TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError):
-                shapes = []  # attributes of an unexpected form: the shapes stay unknown
-        dtype = _out_dtype(node, inputs)
-        for k, out in enumerate(outputs):
-            if out is None:
-                continue
-            if out.type.dtype is None and dtype is not None:
-                out.type.dtype = dtype
-            if out.initializer is not None:
-                c = _const_contents(out)
-                if c is not None:
-                    contents[id(out)] = c
-                continue
-            new = merge(out.type.shape, shapes[k] if k < len(shapes) else None)
-            if new is not None:
-                out.type = TensorType(out.type.dtype, new, out.type.denotation, INFERRED)
-                filled += 1
-            if k == 0 and out.type.shape is not None and len(out.type.shape) <= 1:
-                try:
-                    c = _contents_of(site)
-                except (TypeError, ValueError, IndexError, ZeroDivisionError, OverflowError):
-                    c = None
-                if c is not None and len(c) <= MAX_CONTENTS:
-                    contents[id(out)] = c
-    return filled
-
-
 def propagate_model(graphs: Sequence[Graph]) -> int:
-    return sum(propagate(g) for g in graphs)
+    """Propagate shapes through each graph; returns how many values got one."""
+    return sum(
+        propagate(g, RULES, contents_of=_contents_of, dtype_of=_out_dtype, outputs_of=numbered_outputs) for g in graphs
+    )

@@ -16,9 +16,9 @@ from tensorboard.compat.proto import attr_value_pb2, node_def_pb2, tensor_pb2, t
 
 import netray  # noqa: E402
 from netray import Graph, Model, Shape  # noqa: E402
+from netray.propagate import INFERRED  # noqa: E402
 from netray_tensorflow.protos import GraphDef  # noqa: E402
 from netray_tensorflow.reader import model_from_graph_def  # noqa: E402
-from netray_tensorflow.shapes import INFERRED, broadcast  # noqa: E402
 
 FLOAT, INT32 = types_pb2.DT_FLOAT, types_pb2.DT_INT32
 
@@ -93,14 +93,6 @@ class Builder:
 
 def shape(graph: Graph, name: str) -> Shape | None:
     return graph.values[name].type.shape
-
-
-def test_broadcast_follows_numpy_with_unknown_dims() -> None:
-    assert broadcast((None, 1, 5), (3, 1)) == (None, 3, 5)
-    assert broadcast((None, 4), (4,)) == (None, 4)
-    assert broadcast((None,), (None,)) == (None,)
-    assert broadcast((2, 1), (1,)) == (2, 1)
-    assert broadcast(None, (3,)) is None
 
 
 def test_convolutions_and_pools_follow_padding_strides_dilations_and_layout(tmp_path: Path) -> None:

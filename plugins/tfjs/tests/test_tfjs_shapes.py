@@ -14,7 +14,7 @@ from tfjs_writer import save_graph_as_tfjs
 
 import netray
 from netray import Model
-from netray_tensorflow.shapes import INFERRED
+from netray.propagate import INFERRED
 
 
 def _node(name: str, op: str, *inputs: str, **attrs: attr_value_pb2.AttrValue) -> node_def_pb2.NodeDef:
