@@ -223,12 +223,16 @@ class GraphBuilder:
         keys.sort(key=key_order)
         node = self.nodes[nd.name]
         dtype = self._single_dtype(nd)
+        listed = nd.attr["_output_types"].list.type if "_output_types" in nd.attr else []
         numbering = self._flat_numbers(nd, keys) if in_function else {}
         for key in keys:
             number = int(key) if key.isdigit() else numbering.get(key)
             shape = shapes[number] if number is not None and number < len(shapes) else None
             value = self.graph.value(f"{nd.name}:{key}")
-            value.type = TensorType(dtype if len(keys) == 1 else None, shape)
+            if number is not None and number < len(listed):
+                value.type = TensorType(dtype_name(listed[number]), shape)
+            else:
+                value.type = TensorType(dtype if len(keys) == 1 else None, shape)
             node.outputs.append(Port("output" if len(keys) == 1 else key, [value]))
         constant = node.attribute("value")
         if nd.op == "Const" and constant is not None and constant.kind is AttrKind.TENSOR and node.outputs:

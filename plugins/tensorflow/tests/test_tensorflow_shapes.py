@@ -213,6 +213,16 @@ def test_what_the_file_states_wins_and_unknown_rank_stays_unknown(tmp_path: Path
     assert shape(g, "mixed:0") is None
 
 
+def test_output_types_give_each_output_its_dtype(tmp_path: Path) -> None:
+    b = Builder()
+    b.add("u", "Unique", b.placeholder("x", (None,)))
+    b.graph_def.node[-1].attr["_output_types"].list.type.extend([FLOAT, INT32])
+    b.add("values", "Identity", "u:0")
+    b.add("index", "Identity", "u:1", t=INT32)
+    g = b.model(tmp_path).main
+    assert [g.values["u:0"].type.dtype, g.values["u:1"].type.dtype] == ["float32", "int32"]
+
+
 def test_ops_without_outputs_have_no_values(tmp_path: Path) -> None:
     b = Builder()
     b.add("assign", "AssignVariableOp", b.placeholder("h", ()), b.placeholder("v", (3,)))
