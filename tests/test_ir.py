@@ -15,6 +15,9 @@ def test_shape_text_covers_symbolic_unknown_and_scalar() -> None:
     assert shape_text((1, 3, "h", None)) == "1x3xhx?"
     assert shape_text(()) == "scalar"
     assert shape_text(None) == "?"
+    # torch.export's sizes such as s17 + s77 keep to one dimension of the text
+    assert shape_text(("s17 + s77", 3, "2*s0", "batch_size")) == "(s17 + s77)x3x(2*s0)xbatch_size"
+    assert shape_text(("(s0//2)", 4)) == "(s0//2)x4"
     assert str(TensorType("float32", ("batch", 8))) == "float32[batchx8]"
 
 

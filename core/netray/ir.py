@@ -79,7 +79,14 @@ def shape_text(shape: Shape | None) -> str:
         return "?"
     if len(shape) == 0:
         return "scalar"
-    return "x".join("?" if d is None else str(d) for d in shape)
+    return "x".join("?" if d is None else _dim_text(d) for d in shape)
+
+
+def _dim_text(d: int | str) -> str:
+    """A size, a name (``batch``), or an expression in parentheses (``(s17 + s77)``, so an ``x`` never joins it)."""
+    if isinstance(d, str) and not d.replace("_", "").replace(".", "").isalnum():
+        return f"({d})" if not (d.startswith("(") and d.endswith(")")) else d
+    return str(d)
 
 
 @dataclass(slots=True)
