@@ -462,11 +462,11 @@ def reshape(site: Site) -> list[Shape | None]:
         else:
             dims.append(None if d is None or (isinstance(d, int) and d < 0) else d)
     if target.count(-1) == 1 and x is not None:
-        dims[target.index(-1)] = _remaining(x, [d for k, d in enumerate(dims) if k != target.index(-1)])
+        dims[target.index(-1)] = remaining_size(x, [d for k, d in enumerate(dims) if k != target.index(-1)])
     return [tuple(dims)]
 
 
-def _remaining(whole: Shape, part: Sequence[Dim]) -> Dim:
+def remaining_size(whole: Shape, part: Sequence[Dim]) -> Dim:
     """The one size that makes ``part`` hold as many elements as ``whole`` (reshape's -1).
 
     Named dimensions cancel by name ([batch, 2, 2, seq, 16] into [batch, -1, seq, 16] gives 4).
@@ -511,23 +511,28 @@ def transpose(site: Site) -> list[Shape | None]:
     return [tuple(x[int(p)] for p in perm if isinstance(p, int))]
 
 
-def concat(site: Site) -> list[Shape | None]:
-    shapes = [site.shape(i) for i in range(len(site.inputs))]
+def concat_shapes(shapes: Sequence[Shape | None], axis: int | None) -> Shape | None:
+    """Shapes joined along ``axis``: sizes added there, the others agreed; the rank alone where the axis is unknown."""
     known = [s for s in shapes if s is not None]
     if not known or any(len(s) != len(known[0]) for s in known):
-        return [None]
+        return None
     rank = len(known[0])
-    axis = normalise_axis(site.attr("axis", site.attr("dim")), rank)
-    if axis is None:
-        return [None]
+    at = None if axis is None else normalise_axis(axis, rank)
+    if at is None:
+        return (None,) * rank
     out: list[Dim] = []
     for k in range(rank):
         dims = [s[k] if s is not None else None for s in shapes]
-        if k == axis:
+        if k == at:
             out.append(sum(int(d) for d in dims if d is not None) if all(isinstance(d, int) for d in dims) else None)
         else:
             out.append(next((d for d in dims if d is not None), None))
-    return [tuple(out)]
+    return tuple(out)
+
+
+def concat(site: Site) -> list[Shape | None]:
+    axis = site.attr("axis", site.attr("dim"))
+    return [concat_shapes([site.shape(i) for i in range(len(site.inputs))], axis if isinstance(axis, int) else None)]
 
 
 def squeeze(site: Site) -> list[Shape | None]:

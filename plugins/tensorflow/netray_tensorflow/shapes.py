@@ -15,7 +15,17 @@ from typing import Any
 
 from netray import AttrKind, Graph, Node, Shape, Value
 from netray.ir import Dim
-from netray.propagate import Contents, Rule, Site, broadcast, normalise_axis, propagate, window_size
+from netray.propagate import (
+    Contents,
+    Rule,
+    Site,
+    broadcast,
+    concat_shapes,
+    normalise_axis,
+    propagate,
+    remaining_size,
+    window_size,
+)
 
 # -- helpers --------------------------------------------------------------------------------------
 
@@ -123,33 +133,13 @@ def reshape(site: Site) -> list[Shape | None]:
         return [_rank_of_contents(site, 1)]
     dims: list[Dim] = [None if d is None or d < 0 else d for d in target]
     x = site.shape(0)
-    if target.count(-1) == 1 and x is not None and all(isinstance(d, int) for d in x):
-        known = [d for d in target if d != -1]
-        if all(isinstance(d, int) for d in known):
-            rest = math.prod(int(d) for d in known if d is not None)
-            total = math.prod(int(d) for d in x if d is not None)
-            if rest and total % rest == 0:
-                dims[target.index(-1)] = total // rest
+    if target.count(-1) == 1 and x is not None:
+        dims[target.index(-1)] = remaining_size(x, [d for d in target if d != -1])
     return [tuple(dims)]
 
 
 def _concat(site: Site, values: list[int], axis: int | None) -> Shape | None:
-    shapes = [site.shape(i) for i in values]
-    known = [s for s in shapes if s is not None]
-    if not known or any(len(s) != len(known[0]) for s in known):
-        return None
-    rank = len(known[0])
-    axis = None if axis is None else normalise_axis(axis, rank)
-    if axis is None:
-        return (None,) * rank
-    out: list[Dim] = []
-    for k in range(rank):
-        dims = [s[k] if s is not None else None for s in shapes]
-        if k == axis:
-            out.append(sum(int(d) for d in dims if d is not None) if all(isinstance(d, int) for d in dims) else None)
-        else:
-            out.append(next((d for d in dims if isinstance(d, int)), None))
-    return tuple(out)
+    return concat_shapes([site.shape(i) for i in values], axis)
 
 
 def concat_v2(site: Site) -> list[Shape | None]:
