@@ -38,3 +38,11 @@ class PluginError(FormatError):
         self.plugin = plugin
         self.error = error
         super().__init__(path, "", f"plugin {plugin!r} failed: {type(error).__name__}: {error}")
+
+
+class RunError(Exception):
+    """A run that failed: one readable line (which runtime, which op, what went wrong)."""
+
+
+class RunCancelled(RunError):
+    """The user cancelled the run."""

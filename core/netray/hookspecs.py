@@ -11,7 +11,8 @@ A plugin states the version it was written for as a module attribute
 ``NETRAY_CONTRACT = "1.0"``. A plugin written for a newer major version is refused
 (named in ``netray formats``); one for a newer minor version is loaded with a warning.
 
-1.1 added ``netray_op_cost`` (costs of a plugin's own operators); 1.0 plugins work unchanged.
+1.1 added ``netray_op_cost`` (costs of a plugin's own operators), 1.2 ``netray_runtime``
+(running a model); 1.0 plugins work unchanged.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from netray.ir import Category, Model
 
 if TYPE_CHECKING:
     from netray.costs import Formula
+    from netray.runtime import Runtime, RuntimeMissing
 
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 
 hookspec = pluggy.HookspecMarker("netray")
 hookimpl = pluggy.HookimplMarker("netray")
@@ -146,4 +148,16 @@ def netray_op_cost(format: str, domain: str, op: str) -> Formula | str | None:  
     ``"data_movement"``...) when the op computes like one, a :class:`netray.costs.Formula`
     of your own, or None to leave it to the core's table (:mod:`netray.opkinds`). Asked
     once per op type of a model.
+    """
+
+
+@hookspec
+def netray_runtime(model: Model, name: str) -> Runtime | RuntimeMissing | None:  # type: ignore[empty-body]
+    """Load ``model`` (read by this plugin, ``model.source`` its file) into a real runtime (contract 1.2).
+
+    ``name`` is "" for the format's usual runtime, or one the user asked for
+    (``"reference"`` for onnx's reference evaluator). Return a :class:`netray.runtime.Runtime`,
+    a :class:`netray.runtime.RuntimeMissing` saying what to install when the runtime package
+    is absent, or None for models of other plugins and runtimes you do not offer. Import the
+    runtime inside the hook: it is never needed to open a file.
     """

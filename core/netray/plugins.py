@@ -26,11 +26,12 @@ import pluggy
 from netray import hookspecs
 from netray.declared import EXTENSION, PATTERN, Probe, best_match, score
 from netray.entry_points import entry_points
-from netray.errors import FormatError, NoReaderError, PluginError
+from netray.errors import FormatError, NoReaderError, PluginError, RunError
 from netray.hookspecs import CONTRACT_VERSION, Claim, FormatInfo, OpInfo
 
 if TYPE_CHECKING:
     from netray.costs import Formula
+    from netray.runtime import Runtime
 from netray.ids import assign_ids
 from netray.ir import Model
 
@@ -189,7 +190,7 @@ class PluginManager:
             args = {k: kwargs[k] for k in impl.argnames}
             try:
                 results.append((impl.plugin_name, impl.function(**args)))
-            except FormatError:
+            except (FormatError, RunError):
                 raise
             except Exception as exc:
                 if hook == "netray_load" or hook == "netray_load_object":
@@ -304,6 +305,23 @@ class PluginManager:
             if answer is not None:
                 self.warnings.append(f"plugin {name!r} answered netray_op_cost for {op!r} with {answer!r}, not a kind or a Formula")
         return FORMULAS.get(op_kind(op))
+
+    def runtime(self, model: Model, name: str = "") -> Runtime:
+        """The runtime a plugin offers for ``model``; RunError saying what to install, or that none exists."""
+        from netray.runtime import Runtime, RuntimeMissing
+
+        missing: list[RuntimeMissing] = []
+        for _, answer in self._call_each("netray_runtime", {"model": model, "name": name}, model.source):
+            if isinstance(answer, Runtime):
+                return answer
+            if isinstance(answer, RuntimeMissing):
+                missing.append(answer)
+        where = f"{model.source}: " if model.source else ""
+        asked = f" {name!r}" if name else ""
+        if missing:
+            hints = "; ".join(f"{m.runtime}: {m.install}" for m in missing)
+            raise RunError(f"{where}{model.format} needs a runtime{asked} that is not installed ({hints})")
+        raise RunError(f"{where}no installed plugin runs {model.format}{asked} models")
 
     def _no_reader(self, path: Path) -> NoReaderError:
         """The message for a file nobody claimed: which installed or installable plugin should have.

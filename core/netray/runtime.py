@@ -1,0 +1,184 @@
+"""Running a model on its graph: what a plugin's runtime offers, and the statistics it reports.
+
+A format plugin may offer to execute its format (contract 1.2, hook ``netray_runtime``)
+with the format's own real runtime (onnxruntime, ai-edge-litert, torch, keras). A
+:class:`Runtime` runs the model once on given inputs and hands every intermediate value
+the graph names to a *capture* callback as it is produced, so that statistics are
+computed on the fly and nothing is kept unless asked (:mod:`netray.run`). Runtimes are
+optional extras of their plugin (``pip install netray-plugin-onnx[run]``): a plugin whose
+runtime package is missing answers the hook with a :class:`RuntimeMissing` that says
+what to install.
+
+Values are named as the IR names them (``Value.name`` of the model netray loaded), so
+statistics land on the graph's edges and their producers' nodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from netray.errors import RunCancelled, RunError
+
+__all__ = ["Capture", "Cancelled", "Difference", "RunCancelled", "RunError", "Runtime", "RuntimeMissing", "ValueStats"]
+
+Capture = Callable[[str, np.ndarray], None]
+"""Called with (value name, array) for each value as the runtime produces it."""
+
+Cancelled = Callable[[], bool]
+"""Asked between steps; a runtime stops (raising :class:`RunCancelled`) when it returns True."""
+
+
+@dataclass(frozen=True)
+class RuntimeMissing:
+    """A plugin's answer when the runtime for the format is not installed."""
+
+    runtime: str  # "onnxruntime"
+    install: str  # "pip install netray-plugin-onnx[run]"
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """One model loaded into a real runtime, ready to run.
+
+    ``name`` says which runtime ("onnxruntime", "onnx reference", "torch", "keras",
+    "litert"); ``backward_supported`` whether :meth:`backward` works.
+    """
+
+    name: str
+    backward_supported: bool
+
+    def forward(self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
+        """Run once; call ``capture`` for every intermediate value (graph inputs, weights
+        excluded); return the graph outputs by name. Raise :class:`RunError` on failure."""
+        ...
+
+    def backward(
+        self, inputs: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray] | None, capture: Capture, cancelled: Cancelled
+    ) -> dict[str, np.ndarray]:
+        """Gradients of the loss (the sum of the outputs, or the squared error to ``target``) with
+        respect to every weight (returned by weight name) and every intermediate value (given to
+        ``capture``, named by the value). Raise :class:`RunError` naming the op that cannot be
+        differentiated."""
+        ...
+
+
+@dataclass
+class ValueStats:
+    """Summary statistics of one array, computed in float64 over its finite elements."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    nonfinite: int
+    zeros: int
+    mean_abs: float | None = None
+    max_abs: float | None = None
+    norm: float | None = None  # L2 norm of the finite elements
+    histogram: tuple[list[int], list[float]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, array: Any, bins: int = 0) -> ValueStats:
+        """Statistics of ``array`` (anything numpy converts; bool and integers too).
+
+        ``bins`` > 0 adds a histogram of the finite values (counts, edges).
+        """
+        a = np.asarray(array)
+        shape = tuple(int(d) for d in a.shape)
+        dtype = str(a.dtype)
+        if a.dtype.kind not in "biufc":
+            return cls(shape, dtype, None, None, None, None, 0, 0)
+        if a.dtype.kind == "c":
+            a = np.abs(a)
+        flat = a.reshape(-1)
+        zeros = int(np.count_nonzero(flat == 0))
+        if a.dtype.kind == "f":
+            finite_mask = np.isfinite(flat)
+            nonfinite = int(flat.size - np.count_nonzero(finite_mask))
+            finite = flat[finite_mask] if nonfinite else flat
+        else:
+            nonfinite, finite = 0, flat
+        if finite.size == 0:
+            return cls(shape, dtype, None, None, None, None, nonfinite, zeros)
+        values = finite.astype(np.float64, copy=False)
+        magnitudes = np.abs(values)
+        histogram = None
+        if bins > 0:
+            counts, edges = np.histogram(values, bins=bins)
+            histogram = ([int(c) for c in counts], [float(e) for e in edges])
+        return cls(
+            shape,
+            dtype,
+            float(values.min()),
+            float(values.max()),
+            float(values.mean()),
+            float(values.std()),
+            nonfinite,
+            zeros,
+            float(magnitudes.mean()),
+            float(magnitudes.max()),
+            float(math.sqrt(float(np.dot(values, values)))),
+            histogram,
+        )
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue's schema: shape, dtype, min, max, mean, std, nonfinite, zeros (plus mean_abs, max_abs, norm)."""
+        return {
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "min": self.min,
+            "max": self.max,
+            "mean": self.mean,
+            "std": self.std,
+            "nonfinite": self.nonfinite,
+            "zeros": self.zeros,
+            "mean_abs": self.mean_abs,
+            "max_abs": self.max_abs,
+            "norm": self.norm,
+        }
+
+
+@dataclass
+class Difference:
+    """How far one array is from a reference: the largest absolute and relative difference."""
+
+    max_abs: float
+    max_rel: float
+    shape_mismatch: bool = False
+
+    @classmethod
+    def between(cls, value: np.ndarray, reference: np.ndarray) -> Difference:
+        a, b = np.asarray(value), np.asarray(reference)
+        if a.shape != b.shape:
+            return cls(math.inf, math.inf, True)
+        if a.size == 0:
+            return cls(0.0, 0.0)
+        if a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+            same = bool(np.array_equal(a, b))
+            return cls(0.0 if same else math.inf, 0.0 if same else math.inf)
+        x, y = a.astype(np.float64), b.astype(np.float64)
+        both_nan = np.isnan(x) & np.isnan(y)
+        same_inf = np.isinf(x) & (x == y)
+        diff = np.where(both_nan | same_inf, 0.0, np.abs(x - y))
+        diff = np.where(np.isnan(diff), math.inf, diff)
+        scale = np.abs(y)
+        rel = np.divide(diff, scale, out=np.where(diff > 0, math.inf, 0.0), where=scale > 0)
+        return cls(float(diff.max()), float(rel.max()))
+
+    def diverges(self, atol: float, rtol: float, reference_max_abs: float | None) -> bool:
+        """True when the difference exceeds ``atol + rtol * max |reference|`` (Polygraphy-style)."""
+        return self.max_abs > atol + rtol * (reference_max_abs or 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_abs": self.max_abs, "max_rel": self.max_rel}
