@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from netray.errors import FormatError
+from netray.errors import FormatError, RunError
 
 EXIT_USER_ERROR = 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,7 +65,7 @@ def user_errors(func: F) -> F:
         debug = bool(click.get_current_context().obj.get("debug"))
         try:
             return func(*args, **kwargs)
-        except FormatError as exc:
+        except (FormatError, RunError) as exc:
             fail(str(exc), debug)
         except (OSError, MemoryError, RecursionError) as exc:
             fail(f"{type(exc).__name__}: {exc}", debug)
@@ -158,6 +158,72 @@ def info_command(file: Path, as_json: bool, costs: bool, dims: tuple[str, ...]) 
     print_summary(summary)
     if "costs" in summary:
         print_costs(summary["costs"])
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise click.UsageError(f"expected numbers separated by commas, such as 0.485,0.456,0.406, not {text!r}") from None
+
+
+@cli.command("run")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--inputs", type=click.Path(path_type=Path), help="A .npy (one input), a .npz (by input name) or an image for a 4-D input.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", help="Set a named dimension (batch=8). Repeatable.")
+@click.option("--runtime", default="", help="A runtime the format's plugin offers besides its usual one (ONNX: reference).")
+@click.option("--backward", is_flag=True, help="Also compute gradients: loss = sum of the outputs, or squared error to --target.")
+@click.option("--target", type=click.Path(path_type=Path), help="With --backward: target outputs (.npy, or .npz by output name).")
+@click.option("--compare", metavar="RUNTIME|FILE", help="Run the same inputs on another runtime (ONNX: reference) or another file of the same graph, and compare every value.")
+@click.option("--atol", type=float, default=1e-4, show_default=True, help="With --compare: absolute tolerance of the first divergence.")
+@click.option("--rtol", type=float, default=1e-3, show_default=True, help="With --compare: tolerance relative to the reference's largest magnitude.")
+@click.option("--mean", "mean_text", metavar="M[,M,M]", help="With an image input: subtracted per channel after scaling to [0, 1].")
+@click.option("--std", "std_text", metavar="S[,S,S]", help="With an image input: divided per channel after the mean.")
+@click.option("--save", type=click.Path(path_type=Path), help="Save every captured value to this .npz.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the statistics as JSON to this file (- for standard output).")
+@user_errors
+def run_command(
+    file: Path,
+    inputs: Path | None,
+    seed: int,
+    dims: tuple[str, ...],
+    runtime: str,
+    backward: bool,
+    target: Path | None,
+    compare: str | None,
+    atol: float,
+    rtol: float,
+    mean_text: str | None,
+    std_text: str | None,
+    save: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Run FILE on its runtime: output statistics, the first NaN, the largest values; gradients and comparisons on request."""
+    from netray.api import load_model
+    from netray.run import RunOptions, run_model
+    from netray.shapes import parse_dims
+
+    try:
+        sizes = parse_dims(dims)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = RunOptions(
+        inputs=inputs, seed=seed, dims=sizes, runtime=runtime, backward=backward, target=target, compare=compare,
+        save=save, mean=_floats(mean_text) or (0.0,), std=_floats(std_text) or (1.0,), atol=atol, rtol=rtol,
+    )
+    result = run_model(load_model(file), options)
+    if json_path is not None:
+        text = json.dumps(result.to_json(), indent=1, default=str)
+        if str(json_path) == "-":
+            click.echo(text)
+            return
+        json_path.write_text(text, encoding="utf-8")
+    from netray.run_text import print_run
+
+    print_run(result)
 
 
 @cli.command("export")

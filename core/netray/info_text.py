@@ -15,7 +15,7 @@ from netray.units import human_bytes, human_count
 MAX_OPS_SHOWN = 25
 
 
-def _console() -> Console:
+def terminal() -> Console:
     # Piped output (a file, a test) gets a wide page rather than rich's 80 columns,
     # so names and shapes are never cut.
     return Console() if sys.stdout.isatty() else Console(width=160)
@@ -44,7 +44,7 @@ def _key_values(title: str, values: dict[str, Any], cut: dict[str, int], console
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
-    console = console or _console()
+    console = console or terminal()
     console.print(f"[bold]{escape(summary['source'] or '')}[/bold]")
     console.print(f"format      {summary['format']}")
     if summary["producer"]:
@@ -88,7 +88,7 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
 
 
 def print_formats(rows: list[dict[str, Any]], console: Console | None = None) -> None:
-    console = console or _console()
+    console = console or terminal()
     if not rows:
         console.print("No format plugins installed. Install one, e.g.: pip install netray-plugin-onnx")
         return
@@ -113,7 +113,7 @@ def _number(value: int | float | None, unit: str) -> str:
 
 def print_costs(costs: dict[str, Any], console: Console | None = None) -> None:
     """``info --costs``: totals, the peak, costs by op type, by group, and the top nodes."""
-    console = console or _console()
+    console = console or terminal()
     total = costs["total"]
     console.print(f"[bold]costs of graph {escape(repr(costs['graph']))}[/bold]")
     console.print(f"MACs        {_number(total['macs'], 'MAC')} ({total['macs']:,})")

@@ -1,0 +1,282 @@
+"""Running a model and painting what happened onto its graph (``netray run``, the viewer's Run…).
+
+:func:`run_model` builds the inputs (:mod:`netray.run_inputs`), asks the plugin that read
+the model for its runtime (:class:`netray.runtime.Runtime`), and reduces every captured
+value to :class:`~netray.runtime.ValueStats` as it arrives: arrays are dropped at once
+unless ``save`` or ``compare`` needs them, so a run takes the runtime's own memory plus
+the statistics. Then it finds the first node whose output is non-finite while its inputs
+were finite, runs backward (gradients of weights and values), compares with another
+runtime or another file of the same graph, and turns all of it into per-node
+:class:`~netray.metrics.Metric` tables for the viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netray.errors import RunError
+from netray.ir import Graph, Model, Node, Value
+from netray.metrics import Metric
+from netray.run_inputs import make_inputs
+from netray.runtime import Difference, Runtime, ValueStats
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RunOptions:
+    """What ``netray run`` takes (see ``netray run --help``)."""
+
+    inputs: str | Path | None = None
+    seed: int = 0
+    dims: dict[str, int] = field(default_factory=dict)
+    runtime: str = ""
+    backward: bool = False
+    target: str | Path | None = None
+    compare: str | None = None  # a runtime's name ("reference") or another file of the same graph
+    save: str | Path | None = None
+    mean: Sequence[float] = (0.0,)
+    std: Sequence[float] = (1.0,)
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    bins: int = 0  # histogram bins per value (the viewer's panel asks for 32)
+    cancelled: Callable[[], bool] = lambda: False
+    progress: Progress | None = None
+
+
+@dataclass
+class RunResult:
+    """Everything a run found, by value name (and by node id through :meth:`metrics`)."""
+
+    model: Model
+    runtime: str
+    inputs: dict[str, ValueStats]
+    outputs: dict[str, ValueStats]
+    values: dict[str, ValueStats]
+    assumed_dims: dict[str, int] = field(default_factory=dict)
+    first_nonfinite: dict[str, Any] | None = None
+    gradients: dict[str, ValueStats] = field(default_factory=dict)  # weights
+    value_gradients: dict[str, ValueStats] = field(default_factory=dict)
+    compared_with: str = ""
+    compare: dict[str, Difference] = field(default_factory=dict)
+    first_divergence: dict[str, Any] | None = None
+    saved: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue's schema: outputs, values, first_nonfinite, gradients, compare, first_divergence."""
+        return {
+            "runtime": self.runtime,
+            "inputs": {k: s.to_json() for k, s in self.inputs.items()},
+            "outputs": {k: s.to_json() for k, s in self.outputs.items()},
+            "values": {k: s.to_json() for k, s in self.values.items()},
+            "assumed_dims": self.assumed_dims,
+            "first_nonfinite": self.first_nonfinite,
+            "gradients": {k: s.to_json() for k, s in self.gradients.items()},
+            "value_gradients": {k: s.to_json() for k, s in self.value_gradients.items()},
+            "compared_with": self.compared_with or None,
+            "compare": {k: d.to_json() for k, d in self.compare.items()},
+            "first_divergence": self.first_divergence,
+        }
+
+    def largest(self, count: int = 20) -> list[tuple[str, ValueStats]]:
+        """The values with the largest magnitudes (max |x|), largest first."""
+        known = [(k, s) for k, s in self.values.items() if s.max_abs is not None]
+        known.sort(key=lambda item: -(item[1].max_abs or 0.0))
+        return known[:count]
+
+    def metrics(self) -> list[Metric]:
+        """Per-node tables for overlays: each node takes the statistics of its first output."""
+        graph = self.model.main
+        producer = {v.name: n for n in graph.nodes for v in n.output_values()}
+
+        def table(stats: dict[str, ValueStats], pick: Callable[[ValueStats], float | None]) -> dict[str, float]:
+            out: dict[str, float] = {}
+            for name, s in stats.items():
+                node = producer.get(name)
+                number = pick(s)
+                if node is not None and node.id and number is not None and node.id not in out:
+                    out[node.id] = number
+            return out
+
+        runtime = self.runtime
+        metrics = [
+            Metric("mean |x|", table(self.values, lambda s: s.mean_abs), "", f"mean magnitude of the node's output ({runtime})", "max", log=True),
+            Metric("std", table(self.values, lambda s: s.std), "", "standard deviation of the node's output", "max", log=True),
+            Metric("max |x|", table(self.values, lambda s: s.max_abs), "", "largest magnitude in the node's output", "max", log=True),
+            Metric("NaN/Inf count", table(self.values, lambda s: float(s.nonfinite)), "", "non-finite elements of the node's output", "sum"),
+            Metric("zeros %", table(self.values, lambda s: 100.0 * s.zeros / s.size if s.size else None), "%", "share of exact zeros in the node's output", "mean"),
+        ]
+        if self.value_gradients:
+            metrics.append(Metric("gradient norm", table(self.value_gradients, lambda s: s.norm), "", "L2 norm of the loss's gradient at the node's output", "max", log=True))
+        if self.compare:
+            diffs = {k: d for k, d in self.compare.items()}
+            values = {}
+            for name, d in diffs.items():
+                node = producer.get(name)
+                if node is not None and node.id and node.id not in values:
+                    values[node.id] = d.max_abs
+            metrics.append(Metric("compare difference", values, "", f"max |difference| against {self.compared_with}", "max", log=True))
+        return metrics
+
+
+# -- the run --------------------------------------------------------------------------------------------
+
+
+def execution_nodes(graph: Graph) -> list[Node]:
+    from netray.hierarchy import execution_order
+
+    rank = execution_order(graph)
+    return [graph.nodes[i] for i in sorted(range(len(graph.nodes)), key=lambda i: int(rank[i]))]
+
+
+class _Collector:
+    """The capture callback: statistics at once, arrays kept only when asked."""
+
+    def __init__(self, keep: bool, bins: int, total: int, progress: Progress | None) -> None:
+        self.stats: dict[str, ValueStats] = {}
+        self.arrays: dict[str, np.ndarray] = {}
+        self.keep = keep
+        self.bins = bins
+        self.total = total
+        self.progress = progress
+
+    def __call__(self, name: str, array: np.ndarray) -> None:
+        if name in self.stats:
+            return
+        self.stats[name] = ValueStats.of(array, self.bins)
+        if self.keep:
+            self.arrays[name] = np.array(array, copy=True)
+        if self.progress is not None:
+            self.progress(len(self.stats), self.total)
+
+
+def _runtime(model: Model, name: str) -> Runtime:
+    from netray.plugins import get_manager
+
+    return get_manager().runtime(model, name)
+
+
+def _weight_finite(value: Value) -> bool:
+    tensor = value.initializer
+    if tensor is None or not tensor.has_data:
+        return True
+    try:
+        array = tensor.numpy()
+    except Exception:  # an unreadable weight is not evidence of a NaN
+        return True
+    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
+
+
+def first_nonfinite(graph: Graph, inputs: dict[str, ValueStats], values: dict[str, ValueStats]) -> dict[str, Any] | None:
+    """The first node (in execution order) whose output holds NaN or Inf while its activation
+    inputs were finite; a non-finite weight it reads is named as the cause."""
+    known = {**inputs, **values}
+    for node in execution_nodes(graph):
+        bad = [v.name for v in node.output_values() if v.name in values and values[v.name].nonfinite]
+        if not bad:
+            continue
+        ins = list(node.input_values())
+        if any(known[v.name].nonfinite for v in ins if v.name in known and v.initializer is None):
+            continue
+        found: dict[str, Any] = {"node": node.id, "name": node.name, "op": node.op, "value": bad[0]}
+        poisoned = [v.name for v in ins if v.initializer is not None and not _weight_finite(v)]
+        if poisoned:
+            found["cause"] = f"weight {poisoned[0]} holds non-finite values"
+        return found
+    return None
+
+
+def _compare(
+    model: Model, graph: Graph, inputs: dict[str, np.ndarray], mine: dict[str, np.ndarray], options: RunOptions
+) -> tuple[str, dict[str, Difference], dict[str, Any] | None]:
+    """Run the same inputs through another runtime (or another file of the same graph) and compare by value name."""
+    spec = options.compare or ""
+    if Path(spec).suffix and Path(spec).exists():
+        from netray.api import load_model
+
+        other_model = load_model(spec)
+        other = _runtime(other_model, "")
+        label = f"{Path(spec).name} ({other.name})"
+    else:
+        other = _runtime(model, spec)
+        label = other.name
+    theirs = _Collector(True, 0, 0, None)
+    outputs = other.forward(inputs, theirs, options.cancelled)
+    for name, array in outputs.items():
+        theirs(name, array)
+    differences: dict[str, Difference] = {}
+    first: dict[str, Any] | None = None
+    for node in execution_nodes(graph):
+        for v in node.output_values():
+            if v.name not in mine or v.name not in theirs.arrays:
+                continue
+            d = differences[v.name] = Difference.between(mine[v.name], theirs.arrays[v.name])
+            reference = theirs.stats[v.name].max_abs
+            if first is None and d.diverges(options.atol, options.rtol, reference):
+                first = {"node": node.id, "name": node.name, "op": node.op, "value": v.name, **d.to_json()}
+    return label, differences, first
+
+
+def run_model(model: Model, options: RunOptions | None = None) -> RunResult:
+    """Run ``model`` once (and backward, and a comparison, if asked); see the module's note."""
+    options = options or RunOptions()
+    graph = model.main
+    runtime = _runtime(model, options.runtime)
+    inputs, assumed = make_inputs(model, options.inputs, options.seed, options.dims, options.mean, options.std)
+    total = sum(1 for n in graph.nodes for _ in n.output_values())
+    keep = options.save is not None or options.compare is not None
+    collected = _Collector(keep, options.bins, total, options.progress)
+    outputs = runtime.forward(inputs, collected, options.cancelled)
+    for name, array in outputs.items():
+        collected(name, array)
+    result = RunResult(
+        model,
+        runtime.name,
+        {k: ValueStats.of(a) for k, a in inputs.items()},
+        {k: collected.stats[k] for k in outputs},
+        collected.stats,
+        assumed,
+    )
+    result.first_nonfinite = first_nonfinite(graph, result.inputs, collected.stats)
+    if options.backward:
+        if not runtime.backward_supported:
+            raise RunError(f"{runtime.name} cannot compute gradients of this model")
+        target = _target(options.target, model) if options.target is not None else None
+        grads = _Collector(False, options.bins, total, None)
+        weights = runtime.backward(inputs, target, grads, options.cancelled)
+        result.value_gradients = grads.stats
+        result.gradients = {k: ValueStats.of(a) for k, a in weights.items()}
+    if options.compare is not None:
+        result.compared_with, result.compare, result.first_divergence = _compare(model, graph, inputs, collected.arrays, options)
+    if options.save is not None:
+        result.saved = _save(Path(options.save), collected.arrays)
+    return result
+
+
+def _target(source: str | Path, model: Model) -> dict[str, np.ndarray]:
+    path = Path(source)
+    outputs = [v.name for v in model.main.outputs]
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                return {k: archive[k] for k in archive.files if k in outputs}
+        if len(outputs) != 1:
+            raise RunError(f"{path}: a .npy target fits a model with one output; this one has {len(outputs)}: use a .npz")
+        return {outputs[0]: np.load(path, allow_pickle=False)}
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path}: cannot read the target: {exc}") from None
+
+
+def _save(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Captured values as one ``.npz`` (names as the graph's; written to a temporary name, then moved)."""
+    from netray.atomic import replacing
+
+    with replacing(path) as temporary, open(temporary, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    return path
+
