@@ -45,6 +45,7 @@ class RunOptions:
     atol: float = 1e-4
     rtol: float = 1e-3
     bins: int = 0  # histogram bins per value (the viewer's panel asks for 32)
+    keep: Callable[[str, np.ndarray], bool] | None = None  # arrays to keep in RunResult.arrays (feature maps)
     cancelled: Callable[[], bool] = lambda: False
     progress: Progress | None = None
 
@@ -66,6 +67,7 @@ class RunResult:
     compare: dict[str, Difference] = field(default_factory=dict)
     first_divergence: dict[str, Any] | None = None
     saved: Path | None = None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # what RunOptions.keep chose
 
     def to_json(self) -> dict[str, Any]:
         """The issue's schema: outputs, values, first_nonfinite, gradients, compare, first_divergence."""
@@ -137,10 +139,14 @@ def execution_nodes(graph: Graph) -> list[Node]:
 class _Collector:
     """The capture callback: statistics at once, arrays kept only when asked."""
 
-    def __init__(self, keep: bool, bins: int, total: int, progress: Progress | None) -> None:
+    def __init__(
+        self, keep: bool, bins: int, total: int, progress: Progress | None, chosen: Callable[[str, np.ndarray], bool] | None = None
+    ) -> None:
         self.stats: dict[str, ValueStats] = {}
         self.arrays: dict[str, np.ndarray] = {}
+        self.chosen: dict[str, np.ndarray] = {}
         self.keep = keep
+        self.choose = chosen
         self.bins = bins
         self.total = total
         self.progress = progress
@@ -151,6 +157,8 @@ class _Collector:
         self.stats[name] = ValueStats.of(array, self.bins)
         if self.keep:
             self.arrays[name] = np.array(array, copy=True)
+        if self.choose is not None and self.choose(name, array):
+            self.chosen[name] = self.arrays[name] if self.keep else np.array(array, copy=True)
         if self.progress is not None:
             self.progress(len(self.stats), self.total)
 
@@ -230,7 +238,7 @@ def run_model(model: Model, options: RunOptions | None = None) -> RunResult:
     inputs, assumed = make_inputs(model, options.inputs, options.seed, options.dims, options.mean, options.std)
     total = sum(1 for n in graph.nodes for _ in n.output_values())
     keep = options.save is not None or options.compare is not None
-    collected = _Collector(keep, options.bins, total, options.progress)
+    collected = _Collector(keep, options.bins, total, options.progress, options.keep)
     outputs = runtime.forward(inputs, collected, options.cancelled)
     for name, array in outputs.items():
         collected(name, array)
@@ -242,6 +250,7 @@ def run_model(model: Model, options: RunOptions | None = None) -> RunResult:
         collected.stats,
         assumed,
     )
+    result.arrays = collected.chosen
     result.first_nonfinite = first_nonfinite(graph, result.inputs, collected.stats)
     if options.backward:
         if not runtime.backward_supported:
