@@ -6,10 +6,11 @@ from pathlib import Path
 
 import netray
 from netray import Category, Claim, FormatInfo, Model, OpInfo
+from netray.runtime import Runtime, RuntimeMissing
 from netray_tflite.formats import FORMATS
 from netray_tflite.operators import CUSTOM_SPEC, FORMAT, OPERATORS
 
-NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+NETRAY_CONTRACT = "1.2"  # the plugin contract version these hooks were written for
 
 EXTENSIONS = FORMATS[0].extensions
 
@@ -53,3 +54,18 @@ def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     if spec is None:
         return None
     return OpInfo(category=Category(spec.category), summary=spec.summary, inputs=[(name, "") for name in spec.inputs])
+
+
+RUNTIME_NAMES = ("", "litert", "tflite", "ai-edge-litert")
+
+
+@netray.hookimpl
+def netray_runtime(model: Model, name: str) -> Runtime | RuntimeMissing | None:
+    """ai-edge-litert's interpreter with every tensor preserved (:mod:`netray_tflite.runtime`)."""
+    if model.format != FORMAT or name not in RUNTIME_NAMES:
+        return None
+    from netray_tflite.runtime import INSTALL, PACKAGE, LiteRtRuntime, interpreter_class
+
+    if interpreter_class() is None:
+        return RuntimeMissing(runtime=PACKAGE, install=INSTALL)
+    return LiteRtRuntime(model)
