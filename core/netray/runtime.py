@@ -88,43 +88,60 @@ class ValueStats:
     def of(cls, array: Any, bins: int = 0) -> ValueStats:
         """Statistics of ``array`` (anything numpy converts; bool and integers too).
 
-        ``bins`` > 0 adds a histogram of the finite values (counts, edges).
+        Few passes and no float64 copy: a run reduces every value of the model, and this
+        is most of what capturing costs beyond the runtime (about 1 ms for a 3 MB float32
+        activation). Sums are accumulated in float64, the sum of squares by BLAS in the
+        array's type; ``std`` is ``sqrt(E[x²] - mean²)``. ``bins`` > 0 adds a histogram of
+        the finite values (counts, edges).
         """
         a = np.asarray(array)
         shape = tuple(int(d) for d in a.shape)
         dtype = str(a.dtype)
+        if a.dtype.kind == "V" and a.dtype.names is None:  # ml_dtypes' bfloat16, float8 ...
+            try:
+                a = a.astype(np.float32)
+            except (TypeError, ValueError):
+                return cls(shape, dtype, None, None, None, None, 0, 0)
         if a.dtype.kind not in "biufc":
             return cls(shape, dtype, None, None, None, None, 0, 0)
-        if a.dtype.kind == "c":
-            a = np.abs(a)
-        flat = a.reshape(-1)
-        zeros = int(np.count_nonzero(flat == 0))
-        if a.dtype.kind == "f":
-            finite_mask = np.isfinite(flat)
-            nonfinite = int(flat.size - np.count_nonzero(finite_mask))
-            finite = flat[finite_mask] if nonfinite else flat
-        else:
-            nonfinite, finite = 0, flat
-        if finite.size == 0:
+        flat = np.abs(a).reshape(-1) if a.dtype.kind == "c" else a.reshape(-1)
+        if flat.dtype.kind == "b":
+            flat = flat.view(np.uint8)
+        if flat.dtype.kind == "f" and flat.dtype.itemsize < 4:
+            flat = flat.astype(np.float32)  # float16 and smaller: BLAS and exact sums need float32
+        zeros = int(flat.size - np.count_nonzero(flat))
+        nonfinite = 0
+        if flat.size and flat.dtype.kind == "f":
+            low, high = flat.min(), flat.max()
+            if not (math.isfinite(float(low)) and math.isfinite(float(high))):
+                mask = np.isfinite(flat)
+                nonfinite = int(flat.size - np.count_nonzero(mask))
+                flat = flat[mask]
+        if flat.size == 0:
             return cls(shape, dtype, None, None, None, None, nonfinite, zeros)
-        values = finite.astype(np.float64, copy=False)
-        magnitudes = np.abs(values)
+        low, high = float(flat.min()), float(flat.max())
+        count = flat.size
+        total = float(np.add.reduce(flat, dtype=np.float64))
+        magnitudes = np.abs(flat) if flat.dtype.kind != "u" else flat
+        absolute = float(np.add.reduce(magnitudes, dtype=np.float64))
+        squares = float(np.vdot(flat, flat)) if flat.dtype.kind == "f" else float(np.add.reduce(np.square(flat, dtype=np.float64)))
+        mean = total / count
         histogram = None
         if bins > 0:
-            counts, edges = np.histogram(values, bins=bins)
+            counts, edges = np.histogram(flat, bins=bins, range=(low, high) if high > low else None)
             histogram = ([int(c) for c in counts], [float(e) for e in edges])
         return cls(
             shape,
             dtype,
-            float(values.min()),
-            float(values.max()),
-            float(values.mean()),
-            float(values.std()),
+            low,
+            high,
+            mean,
+            math.sqrt(max(squares / count - mean * mean, 0.0)),
             nonfinite,
             zeros,
-            float(magnitudes.mean()),
-            float(magnitudes.max()),
-            float(math.sqrt(float(np.dot(values, values)))),
+            absolute / count,
+            max(abs(low), abs(high)),
+            math.sqrt(squares),
             histogram,
         )
 
@@ -170,7 +187,8 @@ class Difference:
         x, y = a.astype(np.float64), b.astype(np.float64)
         both_nan = np.isnan(x) & np.isnan(y)
         same_inf = np.isinf(x) & (x == y)
-        diff = np.where(both_nan | same_inf, 0.0, np.abs(x - y))
+        with np.errstate(invalid="ignore"):  # inf - inf: handled just below
+            diff = np.where(both_nan | same_inf, 0.0, np.abs(x - y))
         diff = np.where(np.isnan(diff), math.inf, diff)
         scale = np.abs(y)
         rel = np.divide(diff, scale, out=np.where(diff > 0, math.inf, 0.0), where=scale > 0)
