@@ -14,7 +14,7 @@ from netray.runtime import Difference, ValueStats
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64, np.int32, np.uint8])
 def test_stats_equal_numpy(dtype: type) -> None:
     rng = np.random.default_rng(0)
-    array = (rng.standard_normal((3, 17, 9)) * 20).astype(dtype)
+    array: np.ndarray = (rng.standard_normal((3, 17, 9)) * 20).astype(dtype)
     array.reshape(-1)[::7] = 0
     stats = ValueStats.of(array, bins=8)
     exact = array.astype(np.float64)
