@@ -204,7 +204,10 @@ def _compare(
 ) -> tuple[str, dict[str, Difference], dict[str, Any] | None]:
     """Run the same inputs through another runtime (or another file of the same graph) and compare by value name."""
     spec = options.compare or ""
-    if Path(spec).suffix and Path(spec).exists():
+    looks_like_file = bool(Path(spec).suffix) or "/" in spec or "\\" in spec
+    if looks_like_file and not Path(spec).exists():
+        raise RunError(f"--compare {spec}: no such file (or give a runtime's name, such as reference)")
+    if looks_like_file:
         from netray.api import load_model
 
         other_model = load_model(spec)
