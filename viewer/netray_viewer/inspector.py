@@ -47,7 +47,7 @@ class Inspector:
         if what == "node":
             self.show_node(ref)
         elif what == "value":
-            w.panel.show_html(properties.value_html(ref))
+            w.panel.show_html(properties.value_html(ref), run_views=w.runs.views_for_value(ref))
         else:
             w.panel.show_html(properties.group_html(ref) + w.overlays.group_html(ref))
 
@@ -70,7 +70,7 @@ class Inspector:
                 tensors.append((f"{node.name or node.op}.{a.name}", a.value))
         graph = w.level.graph if w.level is not None else None
         html = properties.node_html(node, info, self.folded_constant, graph, costs=w.overlays.node_html(node))
-        w.panel.show_html(html, tensors=tensors, docs=properties.doc_markdown(info))
+        w.panel.show_html(html, tensors=tensors, docs=properties.doc_markdown(info), run_views=w.runs.views_for_node(node))
 
     def selected_item(self) -> int | None:
         """The scene item showing the selection, if any."""
@@ -100,7 +100,7 @@ class Inspector:
         w.selected = None
         w.canvas.select()
         if w.model is not None:
-            w.panel.show_html(properties.model_html(w.model, w.level.graph if w.level is not None else None))
+            w.panel.show_html(properties.model_html(w.model, w.level.graph if w.level is not None else None) + w.runs.model_html())
 
     def copy_text(self, text: str) -> None:
         clipboard = QGuiApplication.clipboard()

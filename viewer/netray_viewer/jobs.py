@@ -1,4 +1,4 @@
-"""The window's background work: reading a file and laying out, one of each at a time.
+"""The window's background work: reading a file, laying out, costs and a run, one of each at a time.
 
 :class:`Jobs` starts the worker threads, drops the results of superseded or
 cancelled work (each start takes a new token), keeps threads alive until they
@@ -22,6 +22,7 @@ from netray_viewer.geometry import SceneGeometry
 from netray_viewer.layout_worker import LayoutJob
 from netray_viewer.navigation import GraphLevel, Navigation
 from netray_viewer.open_worker import OpenJob
+from netray_viewer.run_worker import RunJob
 from netray_viewer.view_settings import LayoutOptions
 
 
@@ -37,6 +38,10 @@ class Jobs(QObject):
     progress = pyqtSignal(int, int)  # done, total
     costs_ready = pyqtSignal(object)  # CostReport
     costs_failed = pyqtSignal(str)
+    run_progress = pyqtSignal(int, int)  # values captured, values the graph names
+    run_done = pyqtSignal(object, object)  # RunResult, FeatureMaps
+    run_failed = pyqtSignal(str)
+    run_cancelled = pyqtSignal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +52,8 @@ class Jobs(QObject):
         self._layout_job: LayoutJob | None = None
         self._costs_token = 0
         self._costs_job: CostJob | None = None
+        self._run_token = 0
+        self._run_job: RunJob | None = None
         self._running: set[QThread] = set()
 
     # -- state ----------------------------------------------------------------------------
@@ -66,6 +73,11 @@ class Jobs(QObject):
     def computing_costs(self) -> bool:
         """Costs are being computed (not part of :attr:`busy`: the graph is usable meanwhile)."""
         return self._costs_job is not None
+
+    @property
+    def running_model(self) -> bool:
+        """A Run… is in progress (not part of :attr:`busy`: the graph is usable meanwhile)."""
+        return self._run_job is not None
 
     def wait_until_idle(self, timeout_s: float | None = None) -> bool:
         """Process events until nothing is pending (snapshot and tests); False on timeout."""
@@ -157,6 +169,62 @@ class Jobs(QObject):
             self._costs_job = None
             self.costs_failed.emit(message)
 
+    # -- running the model ------------------------------------------------------------------
+    def run(self, model: Model, options: object) -> bool:
+        """Run ``model`` with ``options`` (:class:`netray.run.RunOptions`); False while a run is in progress."""
+        if self._run_job is not None:
+            return False
+        self._run_token += 1
+        job = RunJob(self._run_token, model, options)
+        job.progressed.connect(lambda token, done, total: self.run_progress.emit(done, total) if token == self._run_token else None)
+        job.done.connect(self._on_run_done)
+        job.failed.connect(self._on_run_failed)
+        job.cancelled.connect(self._on_run_cancelled)
+        self._start(job)
+        self._run_job = job
+        return True
+
+    def cancel_run(self) -> bool:
+        """Ask the run in progress to stop (the runtime polls the flag); False if none runs."""
+        if self._run_job is None:
+            return False
+        self._run_job.cancel()
+        return True
+
+    def forget_run(self) -> None:
+        """Stop the run in progress and ignore whatever it says (another model was opened)."""
+        if self._run_job is not None:
+            self._run_job.cancel()
+        self._run_token += 1
+        self._run_job = None
+
+    def wait_for_run(self, timeout_s: float | None = None) -> bool:
+        """Process events until no run is in progress (tests, snapshots); False on timeout."""
+        app = QApplication.instance()
+        start = time.monotonic()
+        while self._run_job is not None:
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                return False
+            if app is not None:
+                app.processEvents()
+            time.sleep(0.002)
+        return True
+
+    def _on_run_done(self, token: int, result: object, features: object) -> None:
+        if token == self._run_token:
+            self._run_job = None
+            self.run_done.emit(result, features)
+
+    def _on_run_failed(self, token: int, message: str) -> None:
+        if token == self._run_token:
+            self._run_job = None
+            self.run_failed.emit(message)
+
+    def _on_run_cancelled(self, token: int) -> None:
+        if token == self._run_token:
+            self._run_job = None
+            self.run_cancelled.emit()
+
     # -- all --------------------------------------------------------------------------------
     def cancel(self) -> str:
         """Esc: cancel the layout, else stop waiting for the file. Says which ("layout", "open", "")."""
@@ -183,11 +251,13 @@ class Jobs(QObject):
             self._on_open_failed(self._open_token, FormatError(self._opening, "", "reading stopped without a result"))
         elif job is self._costs_job:
             self._on_costs_failed(self._costs_token, "costs stopped without a result")
+        elif job is self._run_job:
+            self._on_run_failed(self._run_token, "the run stopped without a result")
 
     def stop_all(self, wait_ms: int = 5000) -> None:
         """Cancel what can be cancelled and wait for every thread (the window is closing)."""
         for job in list(self._running):
-            if isinstance(job, LayoutJob):
+            if isinstance(job, (LayoutJob, RunJob)):
                 job.cancel()
         for job in list(self._running):
             job.wait(wait_ms)

@@ -4,9 +4,10 @@ File: Open, Recent files, Export (PNG, SVG, PDF of what the window shows), Copy 
 Load node data, Export metrics as CSV. Edit: Copy name, Find. View: fit and zoom,
 groups, named dimensions, the View settings (names, attributes, weights, edge shapes,
 constants folded, direction, theme), tensors and panels. Metric: what colours the
-graph (:mod:`netray_viewer.metric_menu`). Go: Back and Forward (Alt+Left/Right, mouse
-buttons 4 and 5), parent graph, cancel layout. The toolbar carries Open, Back,
-Forward, Fit, Search, Export and the metric box.
+graph (:mod:`netray_viewer.metric_menu`). Run: Run… (inputs and options, then in the
+background), Cancel Run, and the places a run found. Go: Back and Forward (Alt+Left/Right,
+mouse buttons 4 and 5), parent graph, First NaN, First Divergence, cancel layout. The
+toolbar carries Open, Back, Forward, Fit, Search, Export, Run and the metric box.
 """
 
 from __future__ import annotations
@@ -125,10 +126,26 @@ class WindowActions:
 
         self.metric_controls = MetricControls(w, _menu(bar, "&Metric"), self.load_node_data, self.export_metrics)
 
+        run = _menu(bar, "&Run")
+        self.run = self.action("&Run…", w.runs.dialog, "Ctrl+R", run)
+        self.run.setToolTip("Run the model once: values, first NaN, gradients, comparisons painted on the graph")
+        self.cancel_run = self.action("&Cancel Run", w.runs.cancel, None, run)
+        run.addSeparator()
+        self.first_nan = QAction("Go to First &NaN", w)
+        self.first_nan.triggered.connect(lambda _=False: w.runs.go_first_nonfinite())
+        self.first_divergence = QAction("Go to First &Divergence", w)
+        self.first_divergence.triggered.connect(lambda _=False: w.runs.go_first_divergence())
+        run.addAction(self.first_nan)
+        run.addAction(self.first_divergence)
+
         go = _menu(bar, "&Go")
         self.back = self.action("&Back", w.go_back, ["Alt+Left", QKeySequence.StandardKey.Back], go)
         self.forward = self.action("&Forward", w.go_forward, ["Alt+Right", QKeySequence.StandardKey.Forward], go)
         self.up = self.action("Back to &Parent Graph", w.go_up, "Backspace", go)
+        go.addSeparator()
+        go.addAction(self.first_nan)
+        go.addAction(self.first_divergence)
+        go.addSeparator()
         self.action("&Cancel Layout", w.cancel_layout, "Esc", go)
 
     def _choices(self, menu: QMenu, choices: tuple[tuple[str, str], ...], into: dict[str, QAction], setting: str) -> None:
@@ -164,6 +181,8 @@ class WindowActions:
         export.setMenu(self.export_menu)
         self.export_button = export
         bar.addWidget(export)
+        self.run.setIcon(icon(QStyle.StandardPixmap.SP_MediaPlay))
+        bar.addAction(self.run)
         self.metric_controls.add_to_toolbar(bar)
         w.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar_toggle.setChecked(True)
@@ -201,4 +220,10 @@ class WindowActions:
         self.load_node_data.setEnabled(has_graph)
         self.dimensions.setEnabled(has_graph)
         self.export_metrics.setEnabled(has_graph and bool(w.overlays.metrics))
+        runs = w.runs
+        result = runs.result
+        self.run.setEnabled(runs.can_run)
+        self.cancel_run.setEnabled(runs.running)
+        self.first_nan.setEnabled(result is not None and result.first_nonfinite is not None)
+        self.first_divergence.setEnabled(result is not None and result.first_divergence is not None)
         self.metric_controls.refresh()

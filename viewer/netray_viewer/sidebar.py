@@ -1,7 +1,7 @@
 """The properties dock: whatever was clicked (node, edge, group, tensor or the model).
 
 From the top: the text (rich text with links to producers, consumers and subgraphs),
-then the weights (statistics, histogram, values), then the operator's documentation,
+then what the last run saw of the values (:mod:`netray_viewer.run_panel`), then the weights (statistics, histogram, values), then the operator's documentation,
 folded under its title and rendered from its markdown (tables, lists, code). Text
 wraps to the panel's width, long names anywhere they must, so nothing widens the
 panel or is clipped at its edge; what a user copies is the text as shown.
@@ -96,6 +96,8 @@ class PropertiesPanel(QDockWidget):
         self.text = PanelText()
         self.text.anchorClicked.connect(lambda url: self.link_activated.emit(url.toString()))
         self._layout.addWidget(self.text)
+        self.run_box = QVBoxLayout()
+        self._layout.addLayout(self.run_box)
         self.weights_title = QLabel("<h4 style='margin-bottom:0'>Weights</h4>")
         self._layout.addWidget(self.weights_title)
         self.weights_box = QVBoxLayout()
@@ -121,13 +123,23 @@ class PropertiesPanel(QDockWidget):
         self.setWidget(scroll)
         self.setMinimumWidth(300)
         self.weight_views: list[WeightView] = []
+        self.run_views: list[QWidget] = []
         self.theme: Theme | None = None
         self.show_html("")
 
     # -- content ------------------------------------------------------------------------
-    def show_html(self, html: str, tensors: list[tuple[str, Tensor]] | None = None, docs: str = "") -> None:
-        """Replace the panel's content: ``html``, then views of ``tensors``, then ``docs`` (markdown), folded."""
+    def show_html(
+        self, html: str, tensors: list[tuple[str, Tensor]] | None = None, docs: str = "", run_views: list[QWidget] | None = None
+    ) -> None:
+        """Replace the panel's content: ``html``, then ``run_views`` (a run's values), then views of
+        ``tensors``, then ``docs`` (markdown), folded."""
         self.text.setHtml(html)
+        for old in self.run_views:
+            self.run_box.removeWidget(old)
+            old.deleteLater()
+        self.run_views = list(run_views or [])
+        for view in self.run_views:
+            self.run_box.addWidget(view)
         for view in self.weight_views:
             self.weights_box.removeWidget(view)
             view.deleteLater()
@@ -149,6 +161,10 @@ class PropertiesPanel(QDockWidget):
     def plain_text(self) -> str:
         """The panel's text without markup: what a user sees and copies."""
         texts = [self.text.toPlainText()]
+        for run_view in self.run_views:
+            text = getattr(run_view, "plain_text", None)
+            if callable(text):
+                texts.append(text())
         for view in self.weight_views:
             doc = QTextDocument()
             doc.setHtml(view.header.text())
@@ -187,3 +203,7 @@ class PropertiesPanel(QDockWidget):
         self.theme = theme
         for view in self.weight_views:
             view.apply_theme(theme)
+        for run_view in self.run_views:
+            apply = getattr(run_view, "apply_theme", None)
+            if callable(apply):
+                apply(theme)

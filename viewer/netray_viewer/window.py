@@ -48,6 +48,7 @@ from netray_viewer.navigation import GraphLevel, Navigation
 from netray_viewer.overlays import Overlays
 from netray_viewer.places import Places
 from netray_viewer.recent import RecentFiles
+from netray_viewer.runs import Runs
 from netray_viewer.search import SearchHit, SearchPanel
 from netray_viewer.sidebar import PropertiesPanel
 from netray_viewer.tensors import TensorTree
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
         status.addWidget(self.status_label, 1)
         status.addPermanentWidget(self.progress)
 
+        self.runs = Runs(self)  # Run…: the run in progress and the last one's results
         self.commands = WindowActions(self)
         self.recent = RecentFiles(self.settings, self.commands.recent_menu, self.open_file)
         self._connect()
@@ -207,6 +209,7 @@ class MainWindow(QMainWindow):
             count = sum(1 for _ in self.model.all_tensors())
             self._show_idle(f"{count:,} tensors, no operations: the file holds weights only")
         self.overlays.model_opened(self.model, navigation.has_graph)
+        self.runs.model_opened()
         self.show_model_properties()
         self.commands.refresh()
         self.canvas.setFocus()  # +/-, arrows and F work at once
@@ -278,9 +281,12 @@ class MainWindow(QMainWindow):
         self._show_busy("Laying out… (Esc cancels)")
 
     def cancel_layout(self) -> None:
-        """Esc: stop the layout in progress, or stop waiting for a file being read."""
-        if self.jobs.cancel() == "open":
+        """Esc: stop the layout in progress, or stop waiting for a file being read, or stop a run."""
+        cancelled = self.jobs.cancel()
+        if cancelled == "open":
             self._show_idle("Opening cancelled")
+        elif not cancelled:
+            self.runs.cancel()
 
     def _show_busy(self, message: str) -> None:
         self.status_label.setText(message)
