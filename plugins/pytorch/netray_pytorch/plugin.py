@@ -7,10 +7,11 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatError, FormatInfo, Model, OpInfo
+from netray.runtime import Runtime, RuntimeMissing
 from netray_pytorch.formats import FORMATS
 from netray_pytorch.sniff import EXPORTED_PROGRAM, MAGIC_PICKLE, STATE_DICT, sniff, zip_kind
 
-NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+NETRAY_CONTRACT = "1.2"  # the plugin contract version these hooks were written for
 
 CHECKPOINT = "PyTorch checkpoint"
 
@@ -71,3 +72,17 @@ def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     from netray_pytorch import operators
 
     return operators.operator_info(op)
+
+
+@netray.hookimpl
+def netray_runtime(model: Model, name: str) -> Runtime | RuntimeMissing | None:
+    """ExportedProgram files run on torch (an FX interpreter capturing every node); ``name`` "" or "torch"."""
+    if model.format != EXPORTED_PROGRAM or name not in ("", "torch"):
+        return None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return RuntimeMissing(runtime="torch", install="pip install netray-plugin-pytorch[run]")
+    from netray_pytorch.run_exported import runtime_for
+
+    return runtime_for(model)

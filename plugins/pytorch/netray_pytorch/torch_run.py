@@ -1,0 +1,143 @@
+"""What the torch runtimes (ExportedProgram here, TorchScript in its plugin) share.
+
+Arrays in and out of torch, the loss :meth:`netray.runtime.Runtime.backward` differentiates,
+and the hooks that hand each intermediate value's gradient to ``capture`` as autograd
+computes it. Imported only when a model is run: it imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from netray.runtime import Cancelled, Capture, RunCancelled, RunError
+
+_NUMPY_UNSUPPORTED = {torch.bfloat16: torch.float32}  # numpy has no bfloat16: widened exactly
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one short line (torch's messages run to pages)."""
+    text = str(exc).strip().splitlines()
+    line = next((t.strip() for t in text if t.strip()), "")
+    return f"{type(exc).__name__}: {line[:300]}" if line else type(exc).__name__
+
+
+def to_tensor(array: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A CPU tensor holding a copy of ``array`` (cast to ``dtype`` when the program declares another)."""
+    a = np.array(array, copy=True)
+    if a.dtype.kind == "U" or a.dtype == object:
+        raise RunError(f"torch: an input of dtype {a.dtype} cannot become a tensor")
+    t = torch.from_numpy(a)
+    if dtype is not None and t.dtype != dtype:
+        t = t.to(dtype)
+    return t
+
+
+def to_numpy(value: torch.Tensor, copy: bool = False) -> np.ndarray:
+    """A tensor's values as numpy (bfloat16 widened; a copy when later in-place ops could change it)."""
+    t = value.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.is_quantized:
+        t = t.dequantize()
+    wider = _NUMPY_UNSUPPORTED.get(t.dtype)
+    if wider is not None:
+        return t.to(wider).numpy()
+    if t.is_conj():
+        t = t.resolve_conj()
+    if t.is_neg():
+        t = t.resolve_neg()
+    array = t.numpy()
+    return array.copy() if copy else array
+
+
+def scalar_array(value: Any) -> np.ndarray | None:
+    """A Python/torch scalar (a size, a flag) as a 0-d array; None for anything else."""
+    if isinstance(value, bool):
+        return np.asarray(value)
+    if isinstance(value, int):
+        return np.asarray(value, dtype=np.int64)
+    if isinstance(value, float):
+        return np.asarray(value, dtype=np.float64)
+    if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return scalar_array(value.node.hint if hasattr(value.node, "hint") else None)
+    return None
+
+
+def differentiable(t: Any) -> bool:
+    return isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex())
+
+
+def loss_of(outputs: Mapping[str, Any], target: Mapping[str, np.ndarray] | None) -> torch.Tensor:
+    """The contract's loss: the sum of every floating output, or with ``target`` the summed
+    squared error against it; accumulated in float64 so the gradient reaching each output
+    is exactly one (or ``2 * (output - target)``) in the output's own dtype."""
+    total: torch.Tensor | None = None
+    for name, out in outputs.items():
+        if not differentiable(out) or not out.requires_grad:
+            continue
+        o = out.to(torch.float64) if not out.is_complex() else out.abs().to(torch.float64)
+        if target is not None:
+            if name not in target:
+                continue
+            t = torch.from_numpy(np.asarray(target[name], dtype=np.float64))
+            if tuple(t.shape) != tuple(o.shape):
+                raise RunError(f"torch: target {name!r} has shape {tuple(t.shape)}, the output {tuple(o.shape)}")
+            term = ((o - t) ** 2).sum()
+        else:
+            term = o.sum()
+        total = term if total is None else total + term
+    if total is None:
+        which = "the target's outputs" if target is not None else "the outputs"
+        raise RunError(f"torch: no floating-point output among {which} depends on a weight or input: nothing to differentiate")
+    return total
+
+
+class GradientCapture:
+    """Hooks on intermediate tensors that hand ``capture`` the loss's gradient with respect to each.
+
+    A tensor hook sees the gradient of the value as it was when the hook was registered,
+    even if an in-place op changes the tensor later. Values that need a gradient but
+    receive none (they do not reach the loss) are given zeros by :meth:`finish`."""
+
+    def __init__(self, capture: Capture, cancelled: Cancelled) -> None:
+        self.capture = capture
+        self.cancelled = cancelled
+        self.pending: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
+        self.error: BaseException | None = None
+
+    def watch(self, name: str, value: Any) -> None:
+        if not differentiable(value) or not value.requires_grad or name in self.pending:
+            return
+        self.pending[name] = (tuple(value.shape), value.dtype)
+        value.register_hook(self._hook(name))
+
+    def _hook(self, name: str) -> Callable[[torch.Tensor], None]:
+        def hook(grad: torch.Tensor | None) -> None:
+            if self.error is not None or grad is None:
+                return  # None: autograd's "no gradient" for an unused output of a multi-output op
+            try:
+                if self.cancelled():
+                    raise RunCancelled("cancelled during backward")
+                self.pending.pop(name, None)
+                self.capture(name, to_numpy(grad, copy=True))
+            except BaseException as exc:  # stops autograd; re-raised as it was by reraise()
+                self.error = exc
+                raise
+
+        return hook
+
+    def reraise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        """Zeros for the values the loss does not depend on."""
+        self.reraise()
+        for name, (shape, dtype) in list(self.pending.items()):
+            zeros = torch.zeros(shape, dtype=dtype)
+            self.capture(name, to_numpy(zeros))
+        self.pending.clear()
