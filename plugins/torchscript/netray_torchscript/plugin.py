@@ -7,10 +7,11 @@ from typing import Any
 
 import netray
 from netray import Claim, FormatInfo, Model, OpInfo
+from netray.runtime import Runtime, RuntimeMissing
 from netray_torchscript.formats import FORMATS
 from netray_torchscript.sniff import FORMAT, sniff
 
-NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+NETRAY_CONTRACT = "1.2"  # the plugin contract version these hooks were written for
 
 
 @netray.hookimpl
@@ -56,3 +57,17 @@ def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     from netray_pytorch import operators
 
     return operators.operator_info(op)
+
+
+@netray.hookimpl
+def netray_runtime(model: Model, name: str) -> Runtime | RuntimeMissing | None:
+    """TorchScript files run on torch's interpreter, capturing the inlined main graph's values."""
+    if model.format != FORMAT or name not in ("", "torch"):
+        return None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return RuntimeMissing(runtime="torch", install="pip install netray-plugin-torchscript[run]")
+    from netray_torchscript.run import runtime_for
+
+    return runtime_for(model)
