@@ -86,8 +86,9 @@ class RunResult:
         }
 
     def largest(self, count: int = 20) -> list[tuple[str, ValueStats]]:
-        """The values with the largest magnitudes (max |x|), largest first."""
-        known = [(k, s) for k, s in self.values.items() if s.max_abs is not None]
+        """The floating-point values with the largest magnitudes (max |x|), largest first
+        (sizes, indices and flags are left out: they are not activations)."""
+        known = [(k, s) for k, s in self.values.items() if s.max_abs is not None and "float" in s.dtype]
         known.sort(key=lambda item: -(item[1].max_abs or 0.0))
         return known[:count]
 
