@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netray import Claim, FormatInfo, Model, OpInfo, hookimpl
 from netray_onnx.formats import FORMAT, FORMATS, ORT_FORMAT, TEXT_FORMAT
 from netray_onnx.sniff import claim_confidence
 
-NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+if TYPE_CHECKING:
+    from netray.runtime import Runtime, RuntimeMissing
+
+NETRAY_CONTRACT = "1.2"  # the plugin contract version these hooks were written for
 
 
 @hookimpl
@@ -76,3 +79,27 @@ def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     from netray_onnx import opdocs
 
     return opdocs.operator_info(domain, op)
+
+
+@hookimpl
+def netray_runtime(model: Model, name: str) -> Runtime | RuntimeMissing | None:
+    """onnxruntime (CPU) for "", onnx's reference evaluator for "reference"; ONNX and its text syntax.
+
+    Both capture every value of the main graph (netray_onnx.runtime); onnxruntime's backward
+    goes through onnx2torch (netray_onnx.autograd).
+    """
+    if model.format not in (FORMAT, TEXT_FORMAT) or name not in ("", "onnxruntime", "reference"):
+        return None
+    if name == "reference":
+        from netray_onnx.runtime import ReferenceRuntime
+
+        return ReferenceRuntime(model)
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        from netray.runtime import RuntimeMissing
+
+        return RuntimeMissing(runtime="onnxruntime", install="pip install netray-plugin-onnx[run]")
+    from netray_onnx.runtime import OrtRuntime
+
+    return OrtRuntime(model)

@@ -1,0 +1,404 @@
+"""Running an ONNX model with onnxruntime or onnx's reference evaluator, capturing every value.
+
+Capture works by asking the runtime for every value at once: each node output of the main
+graph is made a graph output of a copy of the model, which runs once. The onnxruntime session
+runs with graph optimizations off (``ORT_DISABLE_ALL``), so every node computes as the graph
+states it: a fused kernel (Conv with its BatchNormalization folded in, an attention fusion)
+would compute the surviving values differently depending on which values are outputs. With
+optimizations off, a captured value is bit for bit what onnxruntime returns when that value
+alone is made a graph output (tests/test_onnx_run.py checks every value of ResNet-50), and the
+graph outputs are those of a plain run under the same options.
+
+Memory: the runtime holds every intermediate at once (252 MB for ResNet-50 at batch 1).
+When the IR's shapes say the values would take more than ``max_capture_bytes``, the values
+are split into batches in graph order, one session (and one run) per batch: time for memory.
+
+Values typed as sequences, maps or optionals are not captured (their ``capture`` would get
+no array); neither are graph inputs and weights.
+
+onnxruntime and onnx's reference evaluator are imported here only, when a model is run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from netray import Model
+from netray.runtime import Cancelled, Capture, RunCancelled, RunError
+
+if TYPE_CHECKING:
+    import onnx
+
+ORT_NAME = "onnxruntime"
+REFERENCE_NAME = "onnx reference"
+MAX_CAPTURE_BYTES = 8 * 1024**3  # above this (by the IR's shapes), values are captured in batches
+_EXTERNAL = 1  # TensorProto.EXTERNAL
+_CANCEL_POLL_SECONDS = 0.05
+
+
+def load_proto(model: Model, runtime: str) -> tuple[onnx.ModelProto, Path]:
+    """The model's ModelProto read again from ``model.source`` (external data left in place,
+    every location checked to stay in the model's folder) and that folder."""
+    import onnx
+
+    from netray_onnx.formats import TEXT_FORMAT
+    from netray_onnx.tensors import external_path
+
+    source = model.source
+    if source is None:
+        raise RunError(f"{runtime}: the model was not read from a file, so there is nothing to run")
+    path = Path(source)
+    try:
+        if model.format == TEXT_FORMAT:
+            import onnx.parser
+
+            proto = onnx.parser.parse_model(path.read_text(encoding="utf-8"))
+        else:
+            proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, ParseError, OSError...
+        raise RunError(f"{runtime}: cannot read {path.name}: {_line(exc)}") from None
+    base = path.parent
+    for tensor in _all_tensors(proto.graph):
+        if tensor.data_location == _EXTERNAL:
+            location = {e.key: e.value for e in tensor.external_data}.get("location", "")
+            try:
+                external_path(base, location)
+            except ValueError as exc:
+                raise RunError(f"{runtime}: tensor {tensor.name!r}: {exc}") from None
+    return proto, base
+
+
+def _all_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Initializers and Constant tensors of a graph and its subgraphs (where external data may be)."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _all_tensors(attribute.g)
+            for sub in attribute.graphs:
+                yield from _all_tensors(sub)
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+def non_tensor_values(proto: onnx.ModelProto) -> set[str]:
+    """Names of the main graph's values typed as sequences, maps or optionals (by onnx's inference)."""
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto)
+    except Exception:  # inference is a help here, not a requirement
+        inferred = proto
+    graph = inferred.graph
+    found = set()
+    for info in [*graph.value_info, *graph.output, *graph.input]:
+        if info.type.WhichOneof("value") not in (None, "tensor_type", "sparse_tensor_type"):
+            found.add(info.name)
+    return found
+
+
+def captured_names(model: Model, proto: onnx.ModelProto) -> list[str]:
+    """The values to capture, in graph order: node outputs of the IR's main graph that the ONNX
+    graph produces (not graph inputs, not weights, not sequences/maps/optionals)."""
+    produced = {name for node in proto.graph.node for name in node.output if name}
+    inputs = {v.name for v in proto.graph.input} | {t.name for t in proto.graph.initializer}
+    skip = non_tensor_values(proto) | inputs
+    names: list[str] = []
+    seen: set[str] = set()
+    for node in model.main.nodes:
+        for value in node.output_values():
+            name = value.name
+            if name and name in produced and name not in skip and not value.is_weight and name not in seen:
+                seen.add(name)
+                names.append(name)
+    return names
+
+
+def _estimated_bytes(model: Model, name: str, inputs: Mapping[str, np.ndarray]) -> int:
+    """Bytes of a value by the IR's type; named dims bound from the inputs' actual shapes, else 1."""
+    value = model.main.values.get(name)
+    if value is None or value.type is None or value.type.shape is None:
+        return 0
+    dims: dict[str, int] = {}
+    for v in model.main.inputs:
+        array = inputs.get(v.name)
+        if array is not None and v.type is not None and v.type.shape is not None and len(v.type.shape) == array.ndim:
+            for dim, size in zip(v.type.shape, array.shape, strict=True):
+                if isinstance(dim, str):
+                    dims[dim] = int(size)
+    count = 1
+    for dim in value.type.shape:
+        count *= dim if isinstance(dim, int) and dim >= 0 else dims.get(str(dim), 1)
+    try:
+        itemsize = np.dtype(str(value.type.dtype)).itemsize
+    except TypeError:
+        itemsize = 4
+    return count * itemsize
+
+
+def batches(sizes: list[int], budget: int) -> list[range]:
+    """Consecutive ranges of ``sizes`` whose sums stay within ``budget`` (a lone larger item gets its own)."""
+    ranges: list[range] = []
+    start, total = 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and total + size > budget:
+            ranges.append(range(start, i))
+            start, total = i, 0
+        total += size
+    if start < len(sizes) or not ranges:
+        ranges.append(range(start, len(sizes)))
+    return ranges
+
+
+def _with_outputs(proto: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
+    """A copy of ``proto`` whose graph outputs are its own followed by ``names`` (untyped: the
+    runtime infers their types)."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    present = {o.name for o in copy.graph.output}
+    for name in names:
+        if name not in present:
+            copy.graph.output.append(onnx.ValueInfoProto(name=name))
+    return copy
+
+
+def _check(cancelled: Cancelled) -> None:
+    if cancelled():
+        raise RunCancelled()
+
+
+class OrtRuntime:
+    """A model in onnxruntime (CPU) that captures every value of its main graph."""
+
+    name = ORT_NAME
+
+    def __init__(self, model: Model, max_capture_bytes: int = MAX_CAPTURE_BYTES) -> None:
+        import onnxruntime  # noqa: F401  (fails here, not at the first run, when it is missing)
+
+        self.model = model
+        self.proto, self.base = load_proto(model, ORT_NAME)
+        self.outputs = [o.name for o in self.proto.graph.output]
+        self.names = captured_names(model, self.proto)
+        self.max_capture_bytes = max_capture_bytes
+        self._sessions: dict[tuple[str, ...], Any] = {}
+        self._torch: Any = None
+
+    @property
+    def backward_supported(self) -> bool:
+        from netray_onnx.autograd import onnx2torch_available
+
+        return onnx2torch_available()
+
+    def session(self, outputs: list[str]) -> Any:
+        """An InferenceSession of the model with ``outputs`` added to its graph outputs (cached)."""
+        import onnxruntime as ort
+
+        key = tuple(outputs)
+        cached = self._sessions.get(key)
+        if cached is not None:
+            return cached
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.log_severity_level = 3
+        # The model is given as bytes: ORT reads external data from the model's own folder
+        # (every location was checked to stay inside it).
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(self.base))
+        proto = _with_outputs(self.proto, outputs) if outputs else self.proto
+        try:
+            session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise RunError(f"{ORT_NAME}: cannot load the model: {_line(exc)}") from None
+        self._sessions = {key: session}  # one session at a time: each holds the weights
+        return session
+
+    def _feeds(self, session: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        import onnxruntime as ort
+
+        feeds: dict[str, Any] = {}
+        for arg in session.get_inputs():
+            if arg.name not in inputs:
+                raise RunError(f"{ORT_NAME}: no value given for input {arg.name!r}")
+            feeds[arg.name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(inputs[arg.name]))
+        return feeds
+
+    def _run(self, outputs: list[str], inputs: Mapping[str, np.ndarray], cancelled: Cancelled) -> list[Any]:
+        """One run asking for ``outputs`` (OrtValues back); ``cancelled`` is polled while it runs."""
+        import onnxruntime as ort
+
+        session = self.session(outputs)
+        feeds = self._feeds(session, inputs)
+        names = [o.name for o in session.get_outputs()]
+        run_options = ort.RunOptions()
+        done = threading.Event()
+        stopped = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(_CANCEL_POLL_SECONDS):
+                try:
+                    stop = cancelled()
+                except Exception:
+                    stop = False
+                if stop:
+                    stopped.set()
+                    run_options.terminate = True
+                    return
+
+        watcher = threading.Thread(target=watch, name="netray-onnx-cancel", daemon=True)
+        watcher.start()
+        try:
+            values = session.run_with_ort_values(names, feeds, run_options)
+        except Exception as exc:
+            if stopped.is_set():
+                raise RunCancelled() from None
+            raise RunError(f"{ORT_NAME}: {_line(exc)}") from None
+        finally:
+            done.set()
+            watcher.join()
+        if stopped.is_set():
+            raise RunCancelled()
+        return list(zip(names, values, strict=True))
+
+    def forward(
+        self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled
+    ) -> dict[str, np.ndarray]:
+        _check(cancelled)
+        sizes = [_estimated_bytes(self.model, n, inputs) for n in self.names]
+        groups = batches(sizes, self.max_capture_bytes) if sum(sizes) > self.max_capture_bytes else [range(len(sizes))]
+        results: dict[str, np.ndarray] = {}
+        for group in groups:
+            _check(cancelled)
+            chosen = [self.names[i] for i in group]
+            arrays = {}
+            for name, value in self._run(chosen, inputs, cancelled):
+                array = _array(value)
+                if array is not None:  # a sequence, map or optional is not captured
+                    arrays[name] = array
+            for name in chosen:  # in graph order, so the first NaN comes first
+                if name in arrays:
+                    capture(name, arrays[name])
+            for name in self.outputs:  # graph outputs come with every batch
+                if name in arrays and name not in results:
+                    results[name] = arrays[name]
+            del arrays
+            _check(cancelled)
+        return {name: results[name] for name in self.outputs if name in results}
+
+    def plain(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The unmodified model's outputs under the same session options (no capture)."""
+        found = {}
+        for name, value in self._run([], inputs, lambda: False):
+            array = _array(value)
+            if array is not None:
+                found[name] = array
+        return found
+
+    def backward(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        target: Mapping[str, np.ndarray] | None,
+        capture: Capture,
+        cancelled: Cancelled,
+    ) -> dict[str, np.ndarray]:
+        from netray_onnx.autograd import TorchGraph
+
+        _check(cancelled)
+        if self._torch is None:
+            self._torch = TorchGraph(self.proto, self.base)
+        return self._torch.backward(inputs, target, capture, cancelled)
+
+
+def _array(value: Any) -> np.ndarray | None:
+    """An OrtValue as numpy without a copy where dlpack allows; None for sequences and maps."""
+    if not value.is_tensor():
+        return None
+    try:
+        return np.from_dlpack(value)
+    except Exception:  # strings, and types dlpack does not carry
+        return np.asarray(value.numpy())
+
+
+def _inference_batch_norm() -> type:
+    """BatchNormalization for onnx's reference evaluator: onnx 1.22's BatchNormalization-9 uses the
+    batch's statistics whenever ``momentum`` is set, which inference (opsets 9-13) never does; this
+    one normalizes with the running mean and variance unless ``training_mode`` (opset 14) says otherwise."""
+    from onnx.reference.op_run import OpRun
+    from onnx.reference.ops.op_batch_normalization import BatchNormalization_14, _batchnorm_test_mode
+
+    class BatchNormalization(OpRun):
+        op_domain = ""
+
+        def _run(self, x, scale, bias, mean, var, epsilon=None, momentum=None, training_mode=None, **_):  # type: ignore[no-untyped-def]
+            if training_mode:
+                return BatchNormalization_14._run(self, x, scale, bias, mean, var, epsilon, momentum, training_mode)  # type: ignore[arg-type]
+            eps = 1e-5 if epsilon is None else epsilon
+            return (_batchnorm_test_mode(x, scale, bias, mean, var, epsilon=eps).astype(x.dtype),)
+
+    return BatchNormalization
+
+
+class ReferenceRuntime:
+    """The model in onnx's reference evaluator (``onnx.reference.ReferenceEvaluator``)."""
+
+    name = REFERENCE_NAME
+    backward_supported = False
+
+    def __init__(self, model: Model) -> None:
+        import onnx
+        from onnx.reference import ReferenceEvaluator
+
+        proto, base = load_proto(model, REFERENCE_NAME)
+        try:
+            onnx.load_external_data_for_model(proto, str(base))
+            self.evaluator = ReferenceEvaluator(proto, new_ops=[_inference_batch_norm()])
+        except Exception as exc:
+            raise RunError(f"{REFERENCE_NAME}: cannot load the model: {_line(exc)}") from None
+        self.outputs = [o.name for o in proto.graph.output]
+        self.weights = {t.name for t in proto.graph.initializer}  # old models list them as inputs too
+        self.names = captured_names(model, proto)
+
+    def forward(
+        self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled
+    ) -> dict[str, np.ndarray]:
+        _check(cancelled)
+        wanted = self.names + [o for o in self.outputs if o not in set(self.names)]
+        feeds = {name: inputs[name] for name in self.evaluator.input_names if name in inputs}
+        missing = [name for name in self.evaluator.input_names if name not in inputs and name not in self.weights]
+        if missing:
+            raise RunError(f"{REFERENCE_NAME}: no value given for input {missing[0]!r}")
+        try:
+            values = self.evaluator.run(wanted, feeds)
+        except Exception as exc:
+            raise RunError(f"{REFERENCE_NAME}: {_line(exc)}") from None
+        _check(cancelled)
+        results: dict[str, np.ndarray] = {}
+        captured = set(self.names)
+        for name, value in zip(wanted, values, strict=True):
+            if not isinstance(value, np.ndarray | np.generic):
+                continue
+            array = np.asarray(value)
+            if name in captured:
+                capture(name, array)
+            if name in self.outputs:
+                results[name] = array
+        return {name: results[name] for name in self.outputs if name in results}
+
+    def backward(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        target: Mapping[str, np.ndarray] | None,
+        capture: Capture,
+        cancelled: Cancelled,
+    ) -> dict[str, np.ndarray]:
+        raise RunError(f"{REFERENCE_NAME}: no gradients (run backward on onnxruntime, through onnx2torch)")
