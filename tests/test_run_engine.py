@@ -61,9 +61,10 @@ class NumpyPlugin:
 
     @netray.hookimpl
     def netray_runtime(self, model: Model, name: str) -> object:
+        """Asked by name ("numpy"), so that the ONNX plugin's own runtime never answers for it."""
         if self.missing:
             return RuntimeMissing("numpy-runtime", "pip install numpy-runtime")
-        if name in ("", "numpy"):
+        if name == "numpy":
             return NumpyRuntime(model, "numpy")
         if name == "skewed":
             return NumpyRuntime(model, "skewed", skew=0.5)
@@ -103,7 +104,7 @@ def _model(tmp_path: Path) -> Path:
 
 def test_first_nonfinite_is_the_log_and_statistics_stream(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
     model = netray.load_model(_model(tmp_path))
-    result = run_model(model, RunOptions(seed=3, dims={"batch": 2}))
+    result = run_model(model, RunOptions(seed=3, dims={"batch": 2}, runtime="numpy"))
     assert result.runtime == "numpy"
     ids = result.inputs["ids"]
     assert ids.shape == (2, 3) and ids.min is not None and 0 <= ids.min and (ids.max or 0) < 50  # within the table
@@ -121,7 +122,7 @@ def test_first_nonfinite_is_the_log_and_statistics_stream(numpy_plugin: NumpyPlu
 
 def test_compare_finds_the_first_divergence(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
     model = netray.load_model(_model(tmp_path))
-    result = run_model(model, RunOptions(compare="skewed", save=tmp_path / "acts.npz"))
+    result = run_model(model, RunOptions(runtime="numpy", compare="skewed", save=tmp_path / "acts.npz"))
     assert result.compared_with == "skewed"
     assert result.compare["relu"].max_abs == 0.0
     assert result.first_divergence is not None and result.first_divergence["value"] == "negated"
@@ -135,14 +136,14 @@ def test_inputs_from_files_and_a_clear_error_for_a_wrong_one(numpy_plugin: Numpy
     ids = np.array([[1, 2, 3]], dtype=np.int64)
     x = np.zeros((1, 3, 4), dtype=np.float32)
     np.savez(tmp_path / "in.npz", ids=ids, x=x)
-    result = run_model(model, RunOptions(inputs=tmp_path / "in.npz"))
+    result = run_model(model, RunOptions(runtime="numpy", inputs=tmp_path / "in.npz"))
     assert result.inputs["ids"].max == 3.0 and result.inputs["x"].zeros == 12
     np.savez(tmp_path / "short.npz", ids=ids)
     with pytest.raises(RunError, match="no array for input"):
-        run_model(model, RunOptions(inputs=tmp_path / "short.npz"))
+        run_model(model, RunOptions(runtime="numpy", inputs=tmp_path / "short.npz"))
     np.save(tmp_path / "one.npy", x)
     with pytest.raises(RunError, match=r"use a \.npz"):
-        run_model(model, RunOptions(inputs=tmp_path / "one.npy"))
+        run_model(model, RunOptions(runtime="numpy", inputs=tmp_path / "one.npy"))
 
 
 def test_image_input_is_resized_scaled_and_normalised(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
@@ -157,7 +158,7 @@ def test_image_input_is_resized_scaled_and_normalised(numpy_plugin: NumpyPlugin,
     path = tmp_path / "image.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     Image.new("RGB", (60, 80), (255, 0, 51)).save(tmp_path / "red.png")
-    result = run_model(netray.load_model(path), RunOptions(inputs=tmp_path / "red.png", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
+    result = run_model(netray.load_model(path), RunOptions(runtime="numpy", inputs=tmp_path / "red.png", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
     stats = result.inputs["image"]
     assert stats.shape == (1, 3, 8, 6)
     assert stats.max == pytest.approx(1.0) and stats.min == pytest.approx(-1.0)  # red (1) and green (0), normalised
@@ -169,13 +170,13 @@ def test_missing_runtime_names_what_to_install(numpy_plugin: NumpyPlugin, tmp_pa
     numpy_plugin.missing = True
     model = netray.load_model(_model(tmp_path))
     with pytest.raises(RunError, match="pip install numpy-runtime"):
-        run_model(model)
+        run_model(model, RunOptions(runtime="numpy"))
 
 
 def test_cancel_stops_the_run(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
     model = netray.load_model(_model(tmp_path))
     with pytest.raises(RunCancelled):
-        run_model(model, RunOptions(cancelled=lambda: True))
+        run_model(model, RunOptions(runtime="numpy", cancelled=lambda: True))
 
 
 def test_cli_run(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
@@ -185,11 +186,11 @@ def test_cli_run(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
 
     path = _model(tmp_path)
     runner = CliRunner()
-    result = runner.invoke(cli, ["run", str(path), "--seed", "1", "--dim", "batch=2", "--json", "-"])
+    result = runner.invoke(cli, ["run", str(path), "--runtime", "numpy", "--seed", "1", "--dim", "batch=2", "--json", "-"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert document["first_nonfinite"]["name"] == "log" and document["inputs"]["x"]["shape"] == [2, 3, 4]
-    text = runner.invoke(cli, ["run", str(path), "--compare", "skewed"])
+    text = runner.invoke(cli, ["run", str(path), "--runtime", "numpy", "--compare", "skewed"])
     assert text.exit_code == 0, text.output
     assert "first NaN/Inf: log (Log) made logged non-finite" in text.output
     assert "first divergence: negated at negate (Neg)" in text.output
