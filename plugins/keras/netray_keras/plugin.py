@@ -7,11 +7,12 @@ from typing import Any
 
 import netray
 from netray import Category, Claim, FormatInfo, Model, OpInfo
+from netray.runtime import Runtime, RuntimeMissing
 from netray_keras.archive import FORMAT, HDF5_MAGIC, ZIP_MAGIC, looks_like_keras_archive
 from netray_keras.formats import FORMATS
 from netray_keras.layers import LAYERS
 
-NETRAY_CONTRACT = "1.0"  # the plugin contract version these hooks were written for
+NETRAY_CONTRACT = "1.2"  # the plugin contract version these hooks were written for
 
 EXTENSIONS = FORMATS[0].extensions
 
@@ -74,3 +75,19 @@ def netray_operator_info(format: str, domain: str, op: str) -> OpInfo | None:
     if spec is None or domain:
         return OpInfo(category=Category.CUSTOM, summary="A layer class not from Keras: shown from its saved config, never imported.") if domain else None
     return OpInfo(category=Category(spec.category), summary=spec.summary)
+
+
+RUNTIME_NAMES = ("", "keras", "torch")
+
+
+@netray.hookimpl
+def netray_runtime(model: Model, name: str) -> Runtime | RuntimeMissing | None:
+    """Keras 3 on the torch backend, one layer call at a time (:mod:`netray_keras.runtime`)."""
+    if model.format != FORMAT or name not in RUNTIME_NAMES:
+        return None
+    from netray_keras.runtime import INSTALL, KerasRuntime, missing_packages
+
+    missing = missing_packages()
+    if missing:
+        return RuntimeMissing(runtime=" and ".join(missing), install=INSTALL)
+    return KerasRuntime(model)
