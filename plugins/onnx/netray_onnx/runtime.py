@@ -194,6 +194,7 @@ class OrtRuntime:
         self.max_capture_bytes = max_capture_bytes
         self._sessions: dict[tuple[str, ...], Any] = {}
         self._torch: Any = None
+        self._sizes: dict[tuple[Any, ...], list[int]] = {}  # estimated bytes per value, by the inputs' shapes
 
     @property
     def backward_supported(self) -> bool:
@@ -224,13 +225,11 @@ class OrtRuntime:
         return session
 
     def _feeds(self, session: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        import onnxruntime as ort
-
         feeds: dict[str, Any] = {}
         for arg in session.get_inputs():
             if arg.name not in inputs:
                 raise RunError(f"{ORT_NAME}: no value given for input {arg.name!r}")
-            feeds[arg.name] = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(inputs[arg.name]))
+            feeds[arg.name] = np.ascontiguousarray(inputs[arg.name])
         return feeds
 
     def _run(self, outputs: list[str], inputs: Mapping[str, np.ndarray], cancelled: Cancelled) -> list[Any]:
@@ -258,7 +257,7 @@ class OrtRuntime:
         watcher = threading.Thread(target=watch, name="netray-onnx-cancel", daemon=True)
         watcher.start()
         try:
-            values = session.run_with_ort_values(names, feeds, run_options)
+            values = session.run(names, feeds, run_options)  # numpy arrays; lists/dicts for sequences/maps
         except Exception as exc:
             if stopped.is_set():
                 raise RunCancelled() from None
@@ -274,7 +273,10 @@ class OrtRuntime:
         self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled
     ) -> dict[str, np.ndarray]:
         _check(cancelled)
-        sizes = [_estimated_bytes(self.model, n, inputs) for n in self.names]
+        key = tuple(sorted((k, np.shape(v)) for k, v in inputs.items()))
+        sizes = self._sizes.get(key)
+        if sizes is None:
+            sizes = self._sizes[key] = [_estimated_bytes(self.model, n, inputs) for n in self.names]
         groups = batches(sizes, self.max_capture_bytes) if sum(sizes) > self.max_capture_bytes else [range(len(sizes))]
         results: dict[str, np.ndarray] = {}
         for group in groups:
@@ -320,13 +322,8 @@ class OrtRuntime:
 
 
 def _array(value: Any) -> np.ndarray | None:
-    """An OrtValue as numpy without a copy where dlpack allows; None for sequences and maps."""
-    if not value.is_tensor():
-        return None
-    try:
-        return np.from_dlpack(value)
-    except Exception:  # strings, and types dlpack does not carry
-        return np.asarray(value.numpy())
+    """A run's result as an array; None for sequences (lists) and maps (dicts)."""
+    return value if isinstance(value, np.ndarray) else None
 
 
 def _inference_batch_norm() -> type:
