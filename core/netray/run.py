@@ -257,8 +257,7 @@ def run_model(model: Model, options: RunOptions | None = None) -> RunResult:
     result.arrays = collected.chosen
     result.first_nonfinite = first_nonfinite(graph, result.inputs, collected.stats)
     if options.backward:
-        if not runtime.backward_supported:
-            raise RunError(f"{runtime.name} cannot compute gradients of this model")
+        # A runtime without gradients says why in its own words (what to convert to), from backward().
         target = _target(options.target, model) if options.target is not None else None
         grads = _Collector(False, options.bins, total, None)
         weights = runtime.backward(inputs, target, grads, options.cancelled)
