@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml core/pyproject.toml viewer/pyproject.toml $(PLUGINS) te
 	# One resolver run, so tests/requirements.txt pins torch to the CPU build before any
 	# plugin's optional range could pull a newer (CUDA) one.
 	$(BIN)/python -m pip install -q -r tests/requirements.txt -e core -e viewer $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	# onnx2torch (ONNX gradients) declares torchvision, which cannot import beside torch's CPU build
+	# and which it needs only for two detection ops: installed without its dependencies.
+	$(BIN)/python -m pip install -q --no-deps onnx2torch==1.5.15
 	touch $(STAMP)
 
 demo: setup
