@@ -8,6 +8,8 @@ built with bench/models.py when absent), prints the median of N runs of:
   so every value is the graph's own; see plugins/onnx/netray_onnx/runtime.py);
 - ``capture``: ``OrtRuntime.forward`` with every node output made a graph output, a capture callback
   that drops each array (statistics are the engine's cost, not the runtime's);
+- ``+ statistics``: the same capture with the engine's ``ValueStats.of`` on every value (what
+  ``netray run`` spends beyond the runtime, inputs aside);
 
 and the ratios of capture to both plain runs. Each is timed in its own block after two warm-up runs
 (onnxruntime's spinning threads of one session would slow another's runs if they alternated).
@@ -70,11 +72,13 @@ def main() -> None:
     import onnxruntime as ort
 
     import netray
+    from netray.runtime import ValueStats
     from netray_onnx.runtime import OrtRuntime
 
     print(f"onnxruntime {ort.__version__}, CPU, median of {args.runs} runs")
     print(
         f"{'model':<24}{'values':>7}{'plain ORT default':>19}{'plain no fusion':>17}{'capture':>10}{'ratio':>8}{'ratio nf':>10}"
+        f"{'+ statistics':>14}{'ratio nf':>10}"
     )
     for label, path in _models():
         model = netray.load_model(path)
@@ -89,9 +93,12 @@ def main() -> None:
         capture_ms = _median_ms(
             lambda r=runtime, x=inputs: r.forward(x, lambda name, array: None, lambda: False), args.runs
         )
+        stats_ms = _median_ms(
+            lambda r=runtime, x=inputs: r.forward(x, lambda name, array: ValueStats.of(array), lambda: False), args.runs
+        )
         print(
             f"{label:<24}{len(runtime.names):>7}{default_ms:>16.2f} ms{unfused_ms:>14.2f} ms{capture_ms:>7.2f} ms"
-            f"{capture_ms / default_ms:>7.2f}x{capture_ms / unfused_ms:>9.2f}x"
+            f"{capture_ms / default_ms:>7.2f}x{capture_ms / unfused_ms:>9.2f}x{stats_ms:>11.2f} ms{stats_ms / unfused_ms:>9.2f}x"
         )
 
 
