@@ -1,0 +1,96 @@
+"""`netray run` end to end on onnxruntime: the first NaN deep in a graph, a comparison, gradients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from onnx import TensorProto, helper, numpy_helper
+
+from netray.cli import cli
+
+LAYERS = 24
+POISONED = 17  # the layer whose Log reads a negative number
+
+
+def _deep_model(path: Path) -> Path:
+    """24 blocks of MatMul -> Tanh; block 17 also takes Log of a negated Relu (NaN where the Relu was positive)."""
+    rng = np.random.default_rng(0)
+    nodes, weights = [], []
+    x = "x"
+    for k in range(LAYERS):
+        w = f"w{k}"
+        weights.append(numpy_helper.from_array((rng.standard_normal((16, 16)) / 4).astype(np.float32), w))
+        nodes.append(helper.make_node("MatMul", [x, w], [f"m{k}"], name=f"block{k}/matmul"))
+        nodes.append(helper.make_node("Tanh", [f"m{k}"], [f"t{k}"], name=f"block{k}/tanh"))
+        x = f"t{k}"
+        if k == POISONED:
+            nodes.append(helper.make_node("Relu", [x], ["r"], name="poison/relu"))
+            nodes.append(helper.make_node("Neg", ["r"], ["n"], name="poison/neg"))
+            nodes.append(helper.make_node("Log", ["n"], ["l"], name="poison/log"))
+            nodes.append(helper.make_node("Add", [x, "l"], [f"p{k}"], name="poison/add"))
+            x = f"p{k}"
+    graph = helper.make_graph(
+        nodes,
+        "deep",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", 16])],
+        weights,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def deep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("onnxruntime")
+    return _deep_model(tmp_path_factory.mktemp("run") / "deep.onnx")
+
+
+def test_first_nonfinite_is_the_log_deep_in_the_graph(deep: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", str(deep), "--dim", "batch=4", "--json", "-"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["runtime"] == "onnxruntime"
+    assert document["first_nonfinite"]["name"] == "poison/log"
+    assert document["first_nonfinite"]["op"] == "Log"
+    assert all(document["values"][f"t{k}"]["nonfinite"] == 0 for k in range(POISONED + 1))
+    assert document["values"][f"t{LAYERS - 1}"]["nonfinite"] > 0  # it spread to the output
+    text = runner.invoke(cli, ["run", str(deep)])
+    assert "first NaN/Inf: poison/log (Log) made l non-finite while all its inputs were finite" in text.output
+
+
+def test_compare_with_the_reference_evaluator_finds_no_divergence(deep: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(deep), "--compare", "reference", "--json", "-"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["compared_with"] == "onnx reference"
+    assert document["first_divergence"] is None
+    assert len(document["compare"]) == len(document["values"])
+
+
+def test_backward_gives_every_weight_a_gradient(deep: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnx2torch")
+    # Gradients through the poisoned block would be NaN: start from the clean part of the graph.
+    clean = tmp_path / "clean.onnx"
+    model = onnx.load(deep)
+    cut = next(i for i, n in enumerate(model.graph.node) if n.name == "poison/relu")
+    del model.graph.node[cut:]
+    del model.graph.output[:]
+    model.graph.output.append(helper.make_tensor_value_info(f"t{POISONED}", TensorProto.FLOAT, ["batch", 16]))
+    used = {i for n in model.graph.node for i in n.input}
+    kept = [t for t in model.graph.initializer if t.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    onnx.save(model, clean)
+    result = CliRunner().invoke(cli, ["run", str(clean), "--backward", "--json", "-"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert set(document["gradients"]) == {f"w{k}" for k in range(POISONED + 1)}
+    assert all(g["nonfinite"] == 0 and (g["norm"] or 0) > 0 for g in document["gradients"].values())
+    assert set(document["value_gradients"]) >= {f"t{k}" for k in range(POISONED + 1)}
