@@ -40,7 +40,7 @@ from netray.runtime import Cancelled, Capture, RunCancelled, RunError, RuntimeMi
 from netray_viewer import run_worker
 from netray_viewer.run_dialog import RunDialog, parse_floats
 from netray_viewer.run_panel import NONFINITE_RGB, RunView, feature_grid_array, ramp
-from netray_viewer.run_worker import FeatureMaps
+from netray_viewer.run_worker import FeatureMaps, histogram
 from netray_viewer.window import MainWindow
 
 RUN_TIMEOUT_S = 30
@@ -304,7 +304,8 @@ def test_the_panel_shows_statistics_a_histogram_and_feature_maps(numpy_plugin: N
     assert view.plot is not None
     curve = view.plot.getPlotItem().listDataItems()[0]  # type: ignore[union-attr]
     _, ys = curve.getData()
-    assert stats.histogram is not None and list(ys) == stats.histogram[0] and len(stats.histogram[0]) == 32
+    assert view.histogram is not None and list(ys) == view.histogram[0] and len(view.histogram[0]) == 32
+    assert sum(view.histogram[0]) == stats.size - stats.nonfinite and view.histogram[1][0] == stats.min
     # The feature maps: 6 channels of the first sample, each its own min..max, in a grid.
     assert view.grid is not None and view.grid.isVisible()
     assert view.grid.channels == 6 and view.grid.columns == 3 and view.grid.rows == 2
@@ -415,7 +416,7 @@ def test_cancel_stops_the_run(numpy_plugin: NumpyPlugin, make_window: Any, tmp_p
     ("options", "expected"),
     [
         ({"runtime": "broken"}, "broken runtime: Conv conv: kernel shape does not match the input"),
-        ({"backward": True}, "cannot compute gradients"),
+        ({"backward": True}, "no gradients"),
         ({"runtime": "nonesuch"}, "no installed plugin runs ONNX 'nonesuch' models"),
         ({"inputs": "missing.npz"}, "missing.npz: no such file"),
     ],
@@ -451,7 +452,7 @@ def test_the_dialog_makes_options_and_remembers_them(qtbot: Any, tmp_path: Path)
     dialog = RunDialog({"batch": 4}, settings, onnx=True)
     qtbot.addWidget(dialog)
     options = dialog.options()
-    assert options.inputs is None and options.seed == 0 and options.dims == {"batch": 4} and options.bins == 32
+    assert options.inputs is None and options.seed == 0 and options.dims == {"batch": 4}
     assert options.compare is None and not options.backward and options.runtime == ""
     assert not dialog.image_path.isEnabled() or not dialog.image.isChecked()
     dialog.image.setChecked(True)
@@ -491,6 +492,16 @@ def test_feature_maps_keep_the_first_sample_channels_first() -> None:
     keep("ints", np.zeros((1, 2, 3, 3), np.int64))
     keep("flat", np.zeros((1, 8), np.float32))
     assert set(keep.maps) == {"x"}
+
+
+def test_histograms_of_narrow_ranges_and_non_finite_values() -> None:
+    counts, edges = histogram(np.array([1e8, 1e8 + 8, np.nan, np.inf], np.float32))  # type: ignore[misc]
+    assert len(counts) == 32 and sum(counts) == 2 and edges[0] == 1e8 and edges[-1] == 1e8 + 8
+    counts, edges = histogram(np.full(5, 1e20, np.float32))  # type: ignore[misc]
+    assert sum(counts) == 5 and edges[0] <= 1e20 * (1 + 1e-7)
+    counts, _ = histogram(np.array([[True, False, True]]))  # type: ignore[misc]
+    assert sum(counts) == 3
+    assert histogram(np.array([np.nan], np.float32)) is None and histogram(np.array(["a"])) is None
 
 
 def test_feature_grid_normalises_each_channel_and_paints_nan_red() -> None:

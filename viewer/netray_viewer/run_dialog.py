@@ -221,7 +221,6 @@ class RunDialog(QDialog):
             compare=compare,
             mean=mean,
             std=std,
-            bins=32,
         )
 
     def _accept(self) -> None:

@@ -203,6 +203,7 @@ class RunView(QWidget):
         theme: Theme | None = None,
         *,
         title: str = "",
+        histogram: tuple[list[int], list[float]] | None = None,
         gradient: ValueStats | None = None,
         difference: Difference | None = None,
         compared_with: str = "",
@@ -223,8 +224,10 @@ class RunView(QWidget):
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.header)
         self.plot: pg.PlotWidget | None = None
-        if stats.histogram is not None and sum(stats.histogram[0]):
-            counts, edges = stats.histogram
+        histogram = histogram or stats.histogram
+        self.histogram = histogram
+        if histogram is not None and any(int(c) for c in histogram[0]):
+            counts, edges = histogram
             self.plot = pg.PlotWidget()
             self.plot.setFixedHeight(HISTOGRAM_HEIGHT)
             self.plot.setMenuEnabled(False)

@@ -98,10 +98,6 @@ class Runs:
         if model is None or not self.can_run:
             w.status_label.setText("A run is in progress" if self.running else "Open a model with a graph to run it")
             return False
-        if not options.bins:
-            from dataclasses import replace
-
-            options = replace(options, bins=32)
         self.error = ""
         self.cancelled = False
         if not w.jobs.run(model, options):
@@ -280,10 +276,12 @@ class Runs:
             note = "Feature maps: not kept for this value"
         difference = r.compare.get(name)
         diverges = r.first_divergence is not None and r.first_divergence.get("value") == name
+        histogram = self.features.histograms.get(name) if self.features is not None else None
         return RunView(
             name,
             stats,
             self.window.theme,
+            histogram=histogram or stats.histogram,
             title=f"{title} ({r.runtime})",
             gradient=r.value_gradients.get(name),
             difference=difference,
