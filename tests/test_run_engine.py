@@ -166,6 +166,14 @@ def test_image_input_is_resized_scaled_and_normalised(numpy_plugin: NumpyPlugin,
     assert result.outputs["y"].zeros == 2 * 8 * 6
 
 
+def test_backward_failure_keeps_the_forward_results(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
+    model = netray.load_model(_model(tmp_path))
+    result = run_model(model, RunOptions(runtime="numpy", backward=True))
+    assert result.backward_error == "no gradients here"
+    assert result.first_nonfinite is not None and result.gradients == {}
+    assert result.to_json()["backward_error"] == "no gradients here"
+
+
 def test_missing_runtime_names_what_to_install(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
     numpy_plugin.missing = True
     model = netray.load_model(_model(tmp_path))

@@ -58,3 +58,14 @@ def test_differences() -> None:
     nan_where_finite[0] = np.nan
     assert Difference.between(nan_where_finite, reference).max_abs == math.inf
     assert Difference.between(np.zeros(2), np.zeros(3)).shape_mismatch
+
+
+def test_histogram_far_from_zero_keeps_its_bins() -> None:
+    """float32 data in a narrow range around 1e8: the edges are made in float64."""
+    array = np.array([1e8, 1e8 + 8] * 10_000, dtype=np.float32)
+    stats = ValueStats.of(array, bins=32)
+    assert stats.histogram is not None
+    counts, edges = stats.histogram
+    assert (counts[0], counts[-1], len(edges)) == (10_000, 10_000, 33)
+    constant = ValueStats.of(np.full(20_000, 3.0, dtype=np.float32), bins=4)
+    assert constant.histogram is not None and sum(constant.histogram[0]) == 20_000

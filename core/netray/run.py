@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from netray.errors import RunError
+from netray.errors import RunCancelled, RunError
 from netray.ir import Graph, Model, Node, Value
 from netray.metrics import Metric
 from netray.run_inputs import make_inputs
@@ -62,6 +62,7 @@ class RunResult:
     assumed_dims: dict[str, int] = field(default_factory=dict)
     first_nonfinite: dict[str, Any] | None = None
     gradients: dict[str, ValueStats] = field(default_factory=dict)  # weights
+    backward_error: str = ""  # why gradients were asked for and not computed
     value_gradients: dict[str, ValueStats] = field(default_factory=dict)
     compared_with: str = ""
     compare: dict[str, Difference] = field(default_factory=dict)
@@ -79,6 +80,7 @@ class RunResult:
             "assumed_dims": self.assumed_dims,
             "first_nonfinite": self.first_nonfinite,
             "gradients": {k: s.to_json() for k, s in self.gradients.items()},
+            "backward_error": self.backward_error or None,
             "value_gradients": {k: s.to_json() for k, s in self.value_gradients.items()},
             "compared_with": self.compared_with or None,
             "compare": {k: d.to_json() for k, d in self.compare.items()},
@@ -257,12 +259,19 @@ def run_model(model: Model, options: RunOptions | None = None) -> RunResult:
     result.arrays = collected.chosen
     result.first_nonfinite = first_nonfinite(graph, result.inputs, collected.stats)
     if options.backward:
-        # A runtime without gradients says why in its own words (what to convert to), from backward().
+        # A runtime without gradients says why in its own words (what to convert to), from backward();
+        # the forward results stand either way.
         target = _target(options.target, model) if options.target is not None else None
         grads = _Collector(False, options.bins, total, None)
-        weights = runtime.backward(inputs, target, grads, options.cancelled)
-        result.value_gradients = grads.stats
-        result.gradients = {k: ValueStats.of(a) for k, a in weights.items()}
+        try:
+            weights = runtime.backward(inputs, target, grads, options.cancelled)
+        except RunCancelled:
+            raise
+        except RunError as exc:
+            result.backward_error = str(exc)
+        else:
+            result.value_gradients = grads.stats
+            result.gradients = {k: ValueStats.of(a) for k, a in weights.items()}
     if options.compare is not None:
         result.compared_with, result.compare, result.first_divergence = _compare(model, graph, inputs, collected.arrays, options)
     if options.save is not None:

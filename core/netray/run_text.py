@@ -47,6 +47,8 @@ def print_run(result: RunResult, console: Console | None = None) -> None:
         cause = f"; {found['cause']}" if found.get("cause") else " while all its inputs were finite"
         console.print(escape(f"first NaN/Inf: {found['name'] or found['node']} ({found['op']}) made {found['value']} non-finite{cause}"))
     _stats_table(f"largest magnitudes (top {TOP})", result.largest(TOP), console)
+    if result.backward_error:
+        console.print(escape(f"gradients: not computed: {result.backward_error}"))
     if result.gradients:
         ranked = sorted(result.gradients.items(), key=lambda item: -(item[1].norm or 0.0))[:TOP]
         _stats_table(f"weight gradients, largest norm first (top {TOP})", ranked, console)

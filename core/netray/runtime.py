@@ -138,7 +138,10 @@ class ValueStats:
         mean = total / count
         histogram = None
         if bins > 0:
-            counts, edges = np.histogram(flat, bins=bins, range=(low, high) if high > low else None)
+            # Edges in float64: numpy would build them in the data's float32, and they collapse in a
+            # narrow range far from 0 (ResNet-50's light model reaches 1e18).
+            edges_given = np.linspace(low, high, bins + 1) if high > low else np.linspace(low - 0.5, high + 0.5, bins + 1)
+            counts, edges = np.histogram(flat, bins=edges_given)
             histogram = ([int(c) for c in counts], [float(e) for e in edges])
         return cls(
             shape,
