@@ -36,11 +36,11 @@ import netray
 from netray.ir import Model
 from netray.plugins import get_manager
 from netray.run import RunOptions
-from netray.runtime import Cancelled, Capture, RunCancelled, RunError, RuntimeMissing
+from netray.runtime import Cancelled, Capture, RunCancelled, RunError, RuntimeMissing, ValueStats, finite_histogram
 from netray_viewer import run_worker
 from netray_viewer.run_dialog import RunDialog, parse_floats
 from netray_viewer.run_panel import NONFINITE_RGB, RunView, feature_grid_array, ramp
-from netray_viewer.run_worker import FeatureMaps, histogram
+from netray_viewer.run_worker import FeatureMaps
 from netray_viewer.window import MainWindow
 
 RUN_TIMEOUT_S = 30
@@ -112,7 +112,11 @@ class NumpyRuntime:
         # Not real gradients: twice each value, enough to see them reach the overlay and the panel.
         env = self._run(inputs, lambda name, array: capture(name, 2 * array), cancelled)
         del env
-        return {v.name: np.ones(v.initializer.shape) for v in self.model.main.values.values() if v.initializer is not None and v.initializer.shape}
+        return {
+            v.name: np.ones([int(d or 0) for d in v.initializer.shape])
+            for v in self.model.main.values.values()
+            if v.initializer is not None and v.initializer.shape
+        }
 
 
 class SlowRuntime:
@@ -412,11 +416,18 @@ def test_cancel_stops_the_run(numpy_plugin: NumpyPlugin, make_window: Any, tmp_p
     assert menu_action(window, "Run", "Run…").isEnabled() and shown == []
 
 
+def test_a_run_without_gradients_keeps_its_forward_results(numpy_plugin: NumpyPlugin, make_window: Any, tmp_path: Path, shown: list[str]) -> None:
+    window = opened(make_window, tmp_path)
+    run_and_wait(window, backward=True)
+    assert len(shown) == 1 and "no gradients" in shown[0]
+    assert window.runs.result is not None and window.runs.result.values
+    assert "no gradients" in window.status_label.text()
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
         ({"runtime": "broken"}, "broken runtime: Conv conv: kernel shape does not match the input"),
-        ({"backward": True}, "no gradients"),
         ({"runtime": "nonesuch"}, "no installed plugin runs ONNX 'nonesuch' models"),
         ({"inputs": "missing.npz"}, "missing.npz: no such file"),
     ],
@@ -495,19 +506,22 @@ def test_feature_maps_keep_the_first_sample_channels_first() -> None:
 
 
 def test_histograms_of_narrow_ranges_and_non_finite_values() -> None:
-    counts, edges = histogram(np.array([1e8, 1e8 + 8, np.nan, np.inf], np.float32))  # type: ignore[misc]
+    counts, edges = ValueStats.of(np.array([1e8, 1e8 + 8, np.nan, np.inf], np.float32), bins=32).histogram  # type: ignore[misc]
     assert len(counts) == 32 and sum(counts) == 2 and edges[0] == 1e8 and edges[-1] == 1e8 + 8
-    counts, edges = histogram(np.full(5, 1e20, np.float32))  # type: ignore[misc]
+    counts, edges = ValueStats.of(np.full(5, 1e20, np.float32), bins=32).histogram  # type: ignore[misc]
     assert sum(counts) == 5 and edges[0] <= 1e20 * (1 + 1e-7)
-    counts, _ = histogram(np.array([[True, False, True]]))  # type: ignore[misc]
+    counts, _ = ValueStats.of(np.array([[True, False, True]]), bins=32).histogram  # type: ignore[misc]
     assert sum(counts) == 3
-    assert histogram(np.array([np.nan], np.float32)) is None and histogram(np.array(["a"])) is None
+    assert ValueStats.of(np.array([np.nan], np.float32), bins=32).histogram is None
+    tiny = float(np.nextafter(1.0, 2.0))  # a range too narrow for 32 float64 bins: one bin
+    counts, edges = finite_histogram(np.array([1.0, tiny]), 1.0, tiny, 32)
+    assert counts == [2] and edges == [1.0, tiny]
 
 
 def test_feature_grid_normalises_each_channel_and_paints_nan_red() -> None:
     maps = np.zeros((2, 2, 3), np.float32)
     maps[0] = [[0, 1, 2], [3, 4, 5]]
-    maps[1] = [[100, 100, 100], [100, 100, np.nan]]
+    maps[1] = np.array([[100, 100, 100], [100, 100, np.nan]])
     picture = feature_grid_array(maps, "light", (255, 255, 255))
     assert picture.shape == (2, 3 + 1 + 3, 4)
     lut = ramp("light")

@@ -138,11 +138,7 @@ class ValueStats:
         mean = total / count
         histogram = None
         if bins > 0:
-            # Edges in float64: numpy would build them in the data's float32, and they collapse in a
-            # narrow range far from 0 (ResNet-50's light model reaches 1e18).
-            edges_given = np.linspace(low, high, bins + 1) if high > low else np.linspace(low - 0.5, high + 0.5, bins + 1)
-            counts, edges = np.histogram(flat, bins=edges_given)
-            histogram = ([int(c) for c in counts], [float(e) for e in edges])
+            histogram = finite_histogram(flat, low, high, bins)
         return cls(
             shape,
             dtype,
@@ -188,6 +184,20 @@ class ValueStats:
             "max_abs": self.max_abs,
             "norm": self.norm,
         }
+
+
+def finite_histogram(finite: np.ndarray, low: float, high: float, bins: int) -> tuple[list[int], list[float]]:
+    """Counts and edges of finite values between ``low`` and ``high``.
+
+    Edges are float64: numpy would build them in the data's float32, and they collapse in a
+    narrow range far from 0 (the light ResNet-50's activations reach 1e18). A range too
+    narrow even for float64 gets one bin.
+    """
+    edges = np.linspace(low, high, bins + 1) if high > low else np.linspace(low - 0.5, high + 0.5, bins + 1)
+    if not bool(np.all(np.diff(edges) > 0)):
+        edges = np.array([low, high if high > low else float(np.nextafter(low, np.inf))])
+    counts, _ = np.histogram(finite, bins=edges)
+    return [int(c) for c in counts], [float(e) for e in edges]
 
 
 @dataclass

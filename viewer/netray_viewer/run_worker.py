@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 
+from netray.costs import CHANNELS_LAST_FORMATS
 from netray.errors import RunCancelled, RunError
 from netray.ir import Model
 from netray_viewer.layout_worker import CancelFlag
@@ -26,47 +27,16 @@ PROGRESS_EVERY_S = 0.05
 MAX_CHANNELS = 64  # feature maps kept (and drawn) per activation
 FEATURE_BUDGET = 256 * 2**20  # bytes of feature maps kept per run
 HISTOGRAM_BINS = 32
-CHANNELS_LAST_FORMATS = ("tflite", "keras", "tensorflow")  # formats whose 4-D activations are N,H,W,C
 
 
 def channels_last(model: Model) -> bool:
     """Whether ``model``'s 4-D activations are N,H,W,C (TFLite, Keras, TensorFlow) rather than N,C,H,W."""
-    fmt = (model.format or "").lower()
-    return any(name in fmt for name in CHANNELS_LAST_FORMATS)
-
-
-def histogram(array: np.ndarray, bins: int = HISTOGRAM_BINS) -> tuple[list[int], list[float]] | None:
-    """Counts and edges of the finite values of a numeric array; None when there are none.
-
-    Edges are float64 (numpy would make them float32 for a float32 array, and a narrow range
-    of large float32 numbers then has no room for the bins).
-    """
-    a = np.asarray(array)
-    if a.dtype.kind not in "biuf" or a.size == 0:
-        return None
-    flat = a.reshape(-1)
-    if flat.dtype.kind == "b":
-        flat = flat.view(np.uint8)
-    if flat.dtype.kind == "f":
-        low, high = float(flat.min()), float(flat.max())
-        if not (np.isfinite(low) and np.isfinite(high)):
-            flat = flat[np.isfinite(flat)]
-            if flat.size == 0:
-                return None
-            low, high = float(flat.min()), float(flat.max())
-    else:
-        low, high = float(flat.min()), float(flat.max())
-    edges = np.linspace(low, high, bins + 1) if high > low else np.linspace(low - 0.5, high + 0.5, bins + 1)
-    if not bool(np.all(np.diff(edges) > 0)):  # a range too narrow even for float64: one bin
-        edges = np.array([low, high if high > low else float(np.nextafter(low, np.inf))])
-    counts, _ = np.histogram(flat, bins=edges)
-    return [int(c) for c in counts], [float(e) for e in edges]
+    return model.format.startswith(CHANNELS_LAST_FORMATS)
 
 
 @dataclass
 class FeatureMaps:
-    """The ``keep`` callable of a run: each value's histogram, and each 4-D float activation's
-    first sample as (channels, height, width).
+    """The ``keep`` callable of a run: each 4-D float activation's first sample as (channels, height, width).
 
     Only what the grid draws is copied (at most :data:`MAX_CHANNELS` channels of the first
     sample) and the run's full arrays are never kept (it answers False), so a run keeps
@@ -79,14 +49,10 @@ class FeatureMaps:
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     layout: dict[str, str] = field(default_factory=dict)  # value name -> "NCHW" or "NHWC"
     skipped: set[str] = field(default_factory=set)
-    histograms: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     used: int = 0
 
     def __call__(self, name: str, array: np.ndarray) -> bool:
         a = np.asarray(array)
-        counts = histogram(a)
-        if counts is not None:
-            self.histograms[name] = counts
         if a.ndim != 4 or a.dtype.kind != "f" or a.shape[0] == 0:
             return False
         sample = a[0]
@@ -136,7 +102,9 @@ class RunJob(QThread):
 
         try:
             assert isinstance(self.options, RunOptions)
-            options = replace(self.options, keep=self.features, cancelled=self.cancel_flag, progress=self._progress)
+            options = replace(
+                self.options, bins=HISTOGRAM_BINS, keep=self.features, cancelled=self.cancel_flag, progress=self._progress
+            )
             result = run_model(self.model, options)
         except RunCancelled:
             self.cancelled.emit(self.token)

@@ -142,6 +142,8 @@ class Runs:
             overlays.choose(DEFAULT_METRIC)
         w.status_label.setText(self.summary())
         w.commands.refresh()
+        if result.backward_error and not w.raise_errors:  # the forward results stand; say why there are no gradients
+            QMessageBox.warning(w, "netray — no gradients", result.backward_error)
         if w.selected is not None:
             w.select_ref(*w.selected)
         elif w.model is not None:
@@ -175,6 +177,8 @@ class Runs:
         if r.compared_with:
             found = r.first_divergence
             parts.append(f"first divergence from {r.compared_with} at {self._where(found)}" if found else f"matches {r.compared_with}")
+        if r.backward_error:
+            parts.append("no gradients")
         if r.assumed_dims:
             parts.append("assumed " + ", ".join(f"{k} = {v}" for k, v in r.assumed_dims.items()))
         return "; ".join(parts)
@@ -276,12 +280,11 @@ class Runs:
             note = "Feature maps: not kept for this value"
         difference = r.compare.get(name)
         diverges = r.first_divergence is not None and r.first_divergence.get("value") == name
-        histogram = self.features.histograms.get(name) if self.features is not None else None
         return RunView(
             name,
             stats,
             self.window.theme,
-            histogram=histogram or stats.histogram,
+            histogram=stats.histogram,
             title=f"{title} ({r.runtime})",
             gradient=r.value_gradients.get(name),
             difference=difference,
