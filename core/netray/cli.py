@@ -1,4 +1,4 @@
-"""`netray open|info|export|formats`: a thin layer over the API.
+"""`netray open|info|run|export|diff|formats`: a thin layer over the API.
 
 Errors a user can cause (a bad file, a missing plugin) exit with status 2 and one
 line on stderr, ``netray: error: <file>: <what is wrong>``; ``--debug`` adds the
@@ -291,6 +291,69 @@ def export_command(
         fail(str(exc), bool(click.get_current_context().obj.get("debug")))
         return
     click.echo(f"wrote {written}")
+
+
+@cli.command("diff")
+@click.argument("file_a", type=click.Path(path_type=Path))
+@click.argument("file_b", type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the pairs and changes as JSON to this file (- for standard output).")
+@click.option("--weights/--no-weights", default=True, show_default=True, help="Compare weights' values (max |diff|, max rel, cosine), or only their dtypes and shapes.")
+@click.option("--tolerance", type=float, default=0.0, show_default=True, help="Largest absolute weight difference still counted as equal.")
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), help="Also draw both sides with the changes marked: .svg, .png or .pdf (needs the viewer).")
+@click.option("--open", "open_window", is_flag=True, help="Open both models side by side in the viewer's split view.")
+@user_errors
+def diff_command(file_a: Path, file_b: Path, json_path: Path | None, weights: bool, tolerance: float, output: Path | None, open_window: bool) -> None:
+    """Compare FILE_A with FILE_B: a summary, then the changes grouped by scope.
+
+    Exits 0 when the models are the same (within --tolerance), 1 when they differ, 2 on errors.
+    """
+    from netray.api import load_model
+    from netray.diff import diff_lines, diff_models
+
+    if tolerance < 0:
+        raise click.UsageError("--tolerance must be 0 or more")
+    if output is not None and output.suffix.lower() not in (".svg", ".png", ".pdf"):
+        raise click.UsageError(f"-o must name a .svg, .png or .pdf file, not {output.name}")
+    result = diff_models(load_model(file_a), load_model(file_b), weights=weights, tolerance=tolerance)
+    if json_path is not None:
+        text = json.dumps(result.to_json(), indent=1, default=str)
+        if str(json_path) == "-":
+            click.echo(text)
+        else:
+            json_path.write_text(text, encoding="utf-8")
+    if json_path is None or str(json_path) != "-":
+        click.echo("\n".join(diff_lines(result, limit=500)))
+    if output is not None or open_window:
+        _diff_viewer(result, file_a, file_b, output, open_window)
+    sys.exit(0 if result.same else 1)
+
+
+def _diff_viewer(result: Any, file_a: Path, file_b: Path, output: Path | None, open_window: bool) -> None:
+    """Draw or open the comparison through the viewer's ``render_diff`` and ``open_diff``."""
+    from netray.app import ViewerMissing, viewer
+
+    debug = bool(click.get_current_context().obj.get("debug"))
+    try:
+        front = viewer("netray diff -o/--open")
+    except ViewerMissing as exc:
+        fail(str(exc), debug)
+        return
+    if output is not None:
+        render = getattr(front, "render_diff", None)
+        if render is None:
+            fail("netray diff -o needs the viewer's split view (render_diff), which this viewer does not have yet", debug)
+            return
+        from netray.exporter import prepare_qt_platform
+
+        prepare_qt_platform()
+        render(result, str(output))
+        click.echo(f"wrote {output}")
+    if open_window:
+        opener = getattr(front, "open_diff", None)
+        if opener is None:
+            fail("netray diff --open needs the viewer's split view (open_diff), which this viewer does not have yet", debug)
+            return
+        opener(str(file_a), str(file_b))
 
 
 @cli.command("formats")
