@@ -8,7 +8,11 @@ with only netray-core and plugins installed (no Qt) still runs ``netray info`` a
 
 from __future__ import annotations
 
-from netray.ir import Graph
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from netray.ir import Graph, Model
 from netray.scene import Scene
 from netray_viewer import run, snapshot
 
@@ -27,4 +31,30 @@ def render_scene(scene: Scene, fmt: str, *, theme: str = "light", title: str = "
     return render(scene, fmt, theme, title=title, edge_labels=edge_labels)
 
 
-__all__ = ["render_graph", "render_scene", "run", "snapshot"]
+def render_diff(result: Any, path: str | Path, *, theme: str = "light", models: Sequence[Model | None] | None = None) -> Path:
+    """Write both sides of ``result`` (:class:`netray.diff.DiffResult`) with their changes marked to ``path``.
+
+    ``.png``, ``.pdf`` or ``.svg`` by the extension; offscreen, no display needed. The
+    models are ``models`` (A, B) when given, else the ones the result holds.
+    """
+    from netray_viewer.diff_export import write_diff
+
+    return write_diff(result, path, theme=theme, models=models)
+
+
+def open_diff(a_path: str | Path, b_path: str | Path, *, theme: str | None = None) -> int:
+    """Open the split view on ``a_path`` and ``b_path`` (``netray diff A B --open``); returns the exit code."""
+    from PyQt6.QtCore import QTimer
+
+    from netray_viewer.app import application, install_error_hook
+    from netray_viewer.diff_window import CompareWindow
+
+    app = application()
+    window = CompareWindow(theme=theme)
+    install_error_hook(window)
+    window.show()
+    QTimer.singleShot(0, lambda: window.compare(a_path, b_path))
+    return int(app.exec())
+
+
+__all__ = ["open_diff", "render_diff", "render_graph", "render_scene", "run", "snapshot"]

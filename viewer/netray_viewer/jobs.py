@@ -18,6 +18,7 @@ from netray.errors import FormatError
 from netray.ir import Model
 from netray.scene import Scene
 from netray_viewer.costs_worker import CostJob
+from netray_viewer.diff_worker import DiffJob
 from netray_viewer.geometry import SceneGeometry
 from netray_viewer.layout_worker import LayoutJob
 from netray_viewer.navigation import GraphLevel, Navigation
@@ -42,6 +43,8 @@ class Jobs(QObject):
     run_done = pyqtSignal(object, object)  # RunResult, FeatureMaps
     run_failed = pyqtSignal(str)
     run_cancelled = pyqtSignal()
+    diff_ready = pyqtSignal(object)  # netray.diff.DiffResult
+    diff_failed = pyqtSignal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +57,8 @@ class Jobs(QObject):
         self._costs_job: CostJob | None = None
         self._run_token = 0
         self._run_job: RunJob | None = None
+        self._diff_token = 0
+        self._diff_job: DiffJob | None = None
         self._running: set[QThread] = set()
 
     # -- state ----------------------------------------------------------------------------
@@ -225,6 +230,43 @@ class Jobs(QObject):
             self._run_job = None
             self.run_cancelled.emit()
 
+    # -- comparing two models ---------------------------------------------------------------
+    @property
+    def diffing(self) -> bool:
+        """Two models are being compared (not part of :attr:`busy`: both graphs are usable meanwhile)."""
+        return self._diff_job is not None
+
+    def diff(self, a: Model, b: Model, weights: bool = True, tolerance: float = 0.0) -> None:
+        """Compare ``a`` with ``b``; the result of a comparison still running is ignored."""
+        self._diff_token += 1
+        job = DiffJob(self._diff_token, a, b, weights, tolerance)
+        job.done.connect(self._on_diff)
+        job.failed.connect(self._on_diff_failed)
+        self._start(job)
+        self._diff_job = job
+
+    def wait_for_diff(self, timeout_s: float | None = None) -> bool:
+        """Process events until no comparison is in progress (tests, pictures); False on timeout."""
+        app = QApplication.instance()
+        start = time.monotonic()
+        while self._diff_job is not None:
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                return False
+            if app is not None:
+                app.processEvents()
+            time.sleep(0.002)
+        return True
+
+    def _on_diff(self, token: int, result: object) -> None:
+        if token == self._diff_token:
+            self._diff_job = None
+            self.diff_ready.emit(result)
+
+    def _on_diff_failed(self, token: int, message: str) -> None:
+        if token == self._diff_token:
+            self._diff_job = None
+            self.diff_failed.emit(message)
+
     # -- all --------------------------------------------------------------------------------
     def cancel(self) -> str:
         """Esc: cancel the layout, else stop waiting for the file. Says which ("layout", "open", "")."""
@@ -253,6 +295,8 @@ class Jobs(QObject):
             self._on_costs_failed(self._costs_token, "costs stopped without a result")
         elif job is self._run_job:
             self._on_run_failed(self._run_token, "the run stopped without a result")
+        elif job is self._diff_job:
+            self._on_diff_failed(self._diff_token, "the comparison stopped without a result")
 
     def stop_all(self, wait_ms: int = 5000) -> None:
         """Cancel what can be cancelled and wait for every thread (the window is closing)."""

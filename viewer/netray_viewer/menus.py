@@ -1,6 +1,6 @@
 """The window's menus, toolbar and shortcuts, as actions on a :class:`~netray_viewer.window.MainWindow`.
 
-File: Open, Recent files, Export (PNG, SVG, PDF of what the window shows), Copy image,
+File: Open, Recent files, Compare… (the split view), Export (PNG, SVG, PDF of what the window shows), Copy image,
 Load node data, Export metrics as CSV. Edit: Copy name, Find. View: fit and zoom,
 groups, named dimensions, the View settings (names, attributes, weights, edge shapes,
 constants folded, direction, theme), tensors and panels. Metric: what colours the
@@ -77,6 +77,8 @@ class WindowActions:
         file_menu = _menu(bar, "&File")
         self.open = self.action("&Open…", w.open_dialog, QKeySequence.StandardKey.Open, file_menu)
         self.recent_menu = _menu(file_menu, "Recent files")
+        self.compare = self.action("&Compare…", w.compare_dialog, None, file_menu)
+        self.compare.setToolTip("Open a second model beside this one (A) and see what changed")
         file_menu.addSeparator()
         self.export_menu = _menu(file_menu, "&Export")
         self.exports = {fmt: self.action(text, self._exporter(fmt), None, self.export_menu) for text, fmt in EXPORT_FORMATS}
@@ -218,6 +220,7 @@ class WindowActions:
         self.up.setEnabled(w.navigation is not None and len(w.navigation.levels) > 1)
         has_graph = w.model is not None and w.navigation is not None and w.navigation.has_graph
         self.load_node_data.setEnabled(has_graph)
+        self.compare.setEnabled(has_graph)
         self.dimensions.setEnabled(has_graph)
         self.export_metrics.setEnabled(has_graph and bool(w.overlays.metrics))
         runs = w.runs

@@ -14,6 +14,7 @@ from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt
 from PyQt6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
 from netray.scene import ItemKind, Scene
+from netray_viewer.diff_marks import DiffMarks, paint_marks
 from netray_viewer.edge_paths import arrowheads_path
 from netray_viewer.geometry import TITLE_HEIGHT, SceneGeometry, rects_path
 from netray_viewer.overlay import NEUTRAL_KEY, OverlayPaint
@@ -69,6 +70,7 @@ class ScenePainter:
         self.selected_edge: int | None = None
         self.show_edge_labels = True  # tensor shapes on edges (View › Show edge shapes)
         self.overlay: OverlayPaint | None = None  # boxes coloured by a metric instead of by category
+        self.marks: DiffMarks | None = None  # changes against another model (the split view, diff pictures)
         self._titles: dict[int, tuple[QFont, QFontMetricsF, str]] = {}
         self._lines: dict[int, list[str]] = {}
         self.title_font = QFont()
@@ -122,6 +124,8 @@ class ScenePainter:
             self._paint_boxes(painter, boxes, zoom)
         else:
             self._paint_outline_boxes(painter, boxes, zoom, whole, visible)
+        if self.marks is not None and self.marks.scene is scene:
+            paint_marks(painter, self.marks, self.theme.name, zoom, visible)
         self._paint_selection(painter, zoom, visible)
         return len(boxes)
 
@@ -143,6 +147,8 @@ class ScenePainter:
         self._paint_edges(painter, zoom, True, False, everything)
         self._paint_frame_titles(painter, frames, zoom)
         self._paint_boxes(painter, boxes, zoom)
+        if self.marks is not None and self.marks.scene is s:
+            paint_marks(painter, self.marks, self.theme.name, zoom)
         return len(boxes)
 
     def _pen(self, colour: QColor, pixels: float, zoom: float) -> QPen:

@@ -220,6 +220,27 @@ class MainWindow(QMainWindow):
         if not self.raise_errors:
             QMessageBox.warning(self, "netray — cannot open file", str(exc))
 
+    def compare_dialog(self) -> None:
+        """File › Compare…: choose model B; the split view opens with this window's model as A."""
+        if self.model is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Compare with", str(self.settings.value("last_dir", "")))
+        if path:
+            self.compare_with(path)
+
+    def compare_with(self, path: str | Path) -> Any:
+        """Open the split view: this window's model (A) against the file at ``path`` (B)."""
+        from netray_viewer.diff_window import CompareWindow
+
+        if self.model is None:
+            return None
+        window = CompareWindow(settings=self.settings, theme=self.view_settings.theme, raise_errors=self.raise_errors)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.compare_windows = [w for w in getattr(self, "compare_windows", []) if w.isVisible()] + [window]
+        window.show()
+        window.compare((self.model.source, self.model), path)
+        return window
+
     def recent_files(self) -> list[str]:
         return self.recent.paths()
 
