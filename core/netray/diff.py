@@ -324,7 +324,7 @@ class _Matcher:
             lambda n: n.name or None,
             lambda n: next((v.name for v in n.output_values()), None),
         ]
-        for key in keys:
+        for k_index, key in enumerate(keys):
             index_b: dict[Any, list[Node]] = defaultdict(list)
             for nb in self.gb.nodes:
                 if self.free_b(nb):
@@ -342,17 +342,21 @@ class _Matcher:
                 if nodes_b is None or len(nodes_a) != 1 or len(nodes_b) != 1:
                     continue
                 na, nb = nodes_a[0], nodes_b[0]
-                if self.same_kind(na, nb) or na.op == nb.op or self._outputs_named_alike(na, nb):
+                # Another kind of op under the same node name: an op swapped in place, when its
+                # values are named alike too (an output's name alone says too little: optimizers
+                # give a fused or quantized replacement the output of what it replaces).
+                if self.same_kind(na, nb) or (k_index < 2 and self._ports_named_alike(na, nb)):
                     self.pair(na, nb)
 
     @staticmethod
-    def _outputs_named_alike(na: Node, nb: Node) -> bool:
-        names_a = [v.name for v in na.output_values()]
-        return bool(names_a) and names_a == [v.name for v in nb.output_values()]
+    def _ports_named_alike(na: Node, nb: Node) -> bool:
+        outs = [v.name for v in na.output_values()]
+        ins = [v.name for v in na.input_values() if v.initializer is None]
+        return bool(outs) and outs == [v.name for v in nb.output_values()] and ins == [v.name for v in nb.input_values() if v.initializer is None]
 
     def graph_ports(self) -> None:
         """Seed the neighbours round from graph inputs and outputs (by name, else by position)."""
-        for va, vb in _pair_values(self.ga.inputs, self.gb.inputs):
+        for va, vb in _pair_values(_live(self.ga.inputs), _live(self.gb.inputs)):
             self._consumers(va, vb)
         for va, vb in _pair_values(self.ga.outputs, self.gb.outputs):
             pa, pb = va.producer, vb.producer
@@ -362,12 +366,11 @@ class _Matcher:
     def propagate(self) -> None:
         while self.queue:
             na, nb = self.queue.pop()
-            ins_a, ins_b = _inputs(na), _inputs(nb)
-            if len(ins_a) == len(ins_b):
-                for va, vb in zip(ins_a, ins_b, strict=True):
-                    pa, pb = va.producer, vb.producer
-                    if pa is not None and pb is not None and self.free_a(pa) and self.free_b(pb) and self.same_kind(pa, pb):
-                        self.pair(pa, pb)
+            # By position: optional inputs trail (a Conv given a bias by a fusion keeps X and W first).
+            for va, vb in zip(_inputs(na), _inputs(nb), strict=False):
+                pa, pb = va.producer, vb.producer
+                if pa is not None and pb is not None and self.free_a(pa) and self.free_b(pb) and self.same_kind(pa, pb):
+                    self.pair(pa, pb)
             outs_a, outs_b = _outputs(na), _outputs(nb)
             if len(outs_a) == len(outs_b):
                 for va, vb in zip(outs_a, outs_b, strict=True):
@@ -433,7 +436,7 @@ class _Matcher:
             ab.setdefault(id(va), vb)
             ba.setdefault(id(vb), va)
 
-        for va, vb in _pair_values(self.ga.inputs, self.gb.inputs):
+        for va, vb in _pair_values(_live(self.ga.inputs), _live(self.gb.inputs)):
             link(va, vb)
         for va, vb in _pair_values(self.ga.outputs, self.gb.outputs):
             link(va, vb)
@@ -449,10 +452,8 @@ class _Matcher:
             nb = self.a_to_b.get(id(na))
             if nb is None:
                 continue
-            ins_a, ins_b = _inputs(na), _inputs(nb)
-            if len(ins_a) == len(ins_b):
-                for va, vb in zip(ins_a, ins_b, strict=True):
-                    link(va, vb)
+            for va, vb in zip(_inputs(na), _inputs(nb), strict=False):
+                link(va, vb)
         return ab, ba
 
     def fusions(self) -> None:
@@ -498,16 +499,19 @@ class _Matcher:
         ins, outs = _boundary(region, graph)
         if ins is None or outs is None or not outs:
             return
+        if not ins:
+            # Constants (no input but weights): folded into what consumes them, unless the other
+            # side feeds that consumer from a computed value instead.
+            mapped = [mapping.get(id(v)) for v in outs]
+            if all(m is None or m.initializer is not None or m.producer is None or not _has_live_input(m.producer) for m in mapped):
+                host = self._pair_of_consumer(outs, side)
+                if host is not None:
+                    self._extend(host, region, side, "constant-folded")
+            return
         mapped_outs = _map_ids(outs, mapping)
         if mapped_outs is None:
             return
         mapped_ins = _map_ids(ins, mapping)
-        if all(v.initializer is not None for v in mapped_outs):
-            # Constant-folded: the other side holds the result as a weight.
-            host = self._pair_of_consumer(outs, side)
-            if host is not None:
-                self._extend(host, region, side, "constant-folded")
-            return
         if mapped_ins is None or len({id(v) for v in mapped_outs}) != 1:
             return
         target = mapped_outs[0]
@@ -583,6 +587,11 @@ class _Matcher:
                 out.append(([na], [nb], ""))
         out.extend(self.groups)
         return out
+
+
+def _live(values: Sequence[Value]) -> list[Value]:
+    """Graph inputs that are not weights (older ONNX files list every initializer as an input)."""
+    return [v for v in values if v.initializer is None]
 
 
 def _position(node: Node, value: Value) -> int:
@@ -689,6 +698,16 @@ def _attr_value(attr: Attribute) -> Any:
     return v
 
 
+DEFAULT_LOOKING = (0, 0.0, False, "", "NOTSET", ())
+
+
+def _default_looking(attr: Attribute) -> bool:
+    """Whether a value is what tools write out for "the default" (0, NOTSET, empty): optimizers
+    (onnxruntime's) spell out defaults the exporter left out; that is no change."""
+    value = _attr_value(attr)
+    return any(type(value) is type(d) and value == d for d in DEFAULT_LOOKING)
+
+
 def _attr_key(node: Node) -> dict[str, Any]:
     return {a.name: _attr_value(a) for a in node.attributes}
 
@@ -725,6 +744,8 @@ def _node_fields(na: Node, nb: Node, cross: bool) -> list[FieldChange]:
             x, y = attrs_a.get(name), attrs_b.get(name)
             if x is not None and y is not None and _attr_value(x) == _attr_value(y):
                 continue
+            if (x is None and y is not None and _default_looking(y)) or (y is None and x is not None and _default_looking(x)):
+                continue  # written out by one side, left to its default by the other
             fields.append(FieldChange(f"attribute:{name}", x.text() if x else None, y.text() if y else None))
     ins_a = [v for v in na.input_values()]
     ins_b = [v for v in nb.input_values()]
@@ -902,16 +923,23 @@ def _weights_fields(nodes_a: list[Node], nodes_b: list[Node], comparer: _WeightC
     if len(nodes_a) == 1 and len(nodes_b) == 1 and len(wa) == len(wb):
         pairs = list(zip(wa, wb, strict=True))
     else:
-        by_size: dict[Any, list[Value]] = defaultdict(list)
+        # Fused or split: the same name, else the same shape (matrices and kernels only: a
+        # BatchNormalization's scale and a Conv's bias share a shape and nothing else).
+        names_b = {v.name: v for v in wb}
+        by_shape: dict[Any, list[Value]] = defaultdict(list)
         for v in wb:
             t = v.initializer
-            if t is not None and (t.size or 0) > 1:
-                by_size[t.size].append(v)
+            if t is not None and t.shape is not None and len(t.shape) >= 2:
+                by_shape[t.shape].append(v)
         for v in wa:
             t = v.initializer
-            if t is None or (t.size or 0) <= 1:
+            if t is None:
                 continue
-            candidates = by_size.get(t.size)
+            same = names_b.get(v.name)
+            if same is not None:
+                pairs.append((v, same))
+                continue
+            candidates = by_shape.get(t.shape) if t.shape is not None and len(t.shape) >= 2 else None
             if candidates:
                 pairs.append((v, candidates.pop(0)))
         if len(nodes_a) == 1 and len(nodes_b) == 1:
@@ -924,6 +952,34 @@ def _weights_fields(nodes_a: list[Node], nodes_b: list[Node], comparer: _WeightC
         change = comparer.compare(f"weight:{va.name}", va, vb, graph_b)
         if change is not None:
             fields.append(change)
+    return fields
+
+
+def _is_quantization(node: Node) -> bool:
+    op = normalise(node.op)
+    return node.category.value == "quantization" or "quant" in op or op.endswith("integer") or op.startswith("qlinear")
+
+
+def _is_weight(graph: Graph, name: str) -> bool:
+    v = graph.values.get(name)
+    return v is not None and v.initializer is not None
+
+
+def _group_fields(nodes_a: list[Node], nodes_b: list[Node]) -> list[FieldChange]:
+    """What a many-to-many pair says: the ops fused (or split), and constants folded away."""
+    ops_a = [n for n in nodes_a if _has_live_input(n)]
+    ops_b = [n for n in nodes_b if _has_live_input(n)]
+    const_a = len(nodes_a) - len(ops_a)
+    const_b = len(nodes_b) - len(ops_b)
+    fields: list[FieldChange] = []
+    text_a = "+".join(n.op for n in ops_a)
+    text_b = "+".join(n.op for n in ops_b)
+    if text_a != text_b:
+        quantized = any(_is_quantization(n) for n in ops_b) and not any(_is_quantization(n) for n in ops_a)
+        how = "quantized" if quantized else "fused" if len(ops_a) > len(ops_b) else "split" if len(ops_a) < len(ops_b) else "replaced"
+        fields.append(FieldChange(how, text_a or None, text_b or None, f"{len(ops_a)} -> {len(ops_b)} ops"))
+    if const_a or const_b:
+        fields.append(FieldChange("constant-folded", const_a, const_b, "constant nodes (folded into weights on the other side)"))
     return fields
 
 
@@ -940,15 +996,23 @@ def _model_fields(a: Model, b: Model, ga: Graph, gb: Graph, comparer: _WeightCom
         x, y = getattr(a, name), getattr(b, name)
         if x != y:
             fields.append(FieldChange(name, x or None, y or None))
+    used_a = {n.domain for n in ga.nodes} | {"", "ai.onnx"}
+    used_b = {n.domain for n in gb.nodes} | {"", "ai.onnx"}
     for domain in dict.fromkeys([*a.imports, *b.imports]):
         x, y = a.imports.get(domain), b.imports.get(domain)
+        if (x is None and domain not in used_b) or (y is None and domain not in used_a):
+            continue  # a domain declared but used by no node (onnxruntime declares all of its own)
         if x != y:
             fields.append(FieldChange(f"opset:{domain}", x, y))
     for key in dict.fromkeys([*a.metadata, *b.metadata]):
         x, y = a.metadata.get(key), b.metadata.get(key)
         if x != y:
             fields.append(FieldChange(f"metadata:{key}", meta_text(x) if x is not None else None, meta_text(y) if y is not None else None))
-    for label, ports_a, ports_b in (("graph_input", ga.inputs, gb.inputs), ("graph_output", ga.outputs, gb.outputs)):
+    # Inputs that are weights are no inputs; nor is an unused input that was a weight on the
+    # other side (onnxruntime keeps the inputs of initializers it folded away).
+    live_a = [v for v in ga.inputs if v.initializer is None and not (not v.consumers and _is_weight(gb, v.name))]
+    live_b = [v for v in gb.inputs if v.initializer is None and not (not v.consumers and _is_weight(ga, v.name))]
+    for label, ports_a, ports_b in (("graph_input", live_a, live_b), ("graph_output", ga.outputs, gb.outputs)):
         paired = list(_pair_values(ports_a, ports_b))
         done_a = {id(x) for x, _ in paired}
         done_b = {id(y) for _, y in paired}
@@ -1001,7 +1065,7 @@ def diff_models(
         if len(nodes_a) == 1 and len(nodes_b) == 1 and not how:
             fields = _node_fields(nodes_a[0], nodes_b[0], cross)
         else:
-            fields = [FieldChange("fused" if how == "fused" else how, "+".join(n.op for n in nodes_a), "+".join(n.op for n in nodes_b), f"{len(nodes_a)} -> {len(nodes_b)} nodes")]
+            fields = _group_fields(nodes_a, nodes_b)
         structural = bool(fields)
         fields += _weights_fields(nodes_a, nodes_b, comparer, gb)
         if fields:
