@@ -157,6 +157,22 @@ def test_planted_edits_report_exactly_those(cnn: Path, tmp_path: Path) -> None:
     assert set(weight.values) == {"conv1", "fc"}
 
 
+def test_weights_held_as_tensor_attributes_are_compared(tmp_path: Path) -> None:
+    """onnx's light ResNet-50 makes every weight with ConstantOfShape(value=...): scaling one
+    by 1.01 and shifting another are weight changes, with their numbers, and nothing else."""
+    model = onnx.load(RESNET)
+    makers = [n for n in model.graph.node if n.op_type == "ConstantOfShape"]
+    scaled, shifted = makers[128], makers[178]
+    for node, change in ((scaled, lambda x: x * np.float32(1.01)), (shifted, lambda x: x + np.float32(0.5))):
+        value = numpy_helper.to_array(node.attribute[0].t)
+        node.attribute[0].t.CopyFrom(numpy_helper.from_array(change(value), node.attribute[0].t.name))
+    result = _diff(RESNET, _save(model, tmp_path / "edited.onnx"))
+    assert [c.kind for c in result.changes] == ["weights", "weights"]
+    by_value = {f.field: f.numbers for c in result.changes for f in c.fields}
+    assert by_value[f"weight:{scaled.output[0]}"]["max_rel"] == pytest.approx(0.01, rel=1e-3)
+    assert by_value[f"weight:{shifted.output[0]}"]["max_abs"] == pytest.approx(0.5)
+
+
 def test_tolerance_and_no_weights(cnn: Path, tmp_path: Path) -> None:
     model = small_cnn()
     _set_init(model, "fc.w", _get_init(model, "fc.w") + 1e-4)

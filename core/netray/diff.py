@@ -794,6 +794,13 @@ class _WeightComparer:
         self.cache[key] = result
         return result
 
+    def compare_tensors(self, label: str, ta: Tensor, tb: Tensor, graph_b: Graph) -> FieldChange | None:
+        """Two tensors held as attributes (a Constant's or ConstantOfShape's ``value``)."""
+        key = (id(ta), id(tb))
+        if key not in self.cache:
+            self.cache[key] = self._compare(label, ta, tb, Value(tb.name, initializer=tb), graph_b)
+        return self.cache[key]
+
     def _compare(self, label: str, ta: Tensor, tb: Tensor, vb: Value, graph_b: Graph) -> FieldChange | None:
         desc_a = f"{ta.dtype}[{shape_text(ta.shape)}]"
         desc_b = f"{tb.dtype}[{shape_text(tb.shape)}]"
@@ -955,6 +962,25 @@ def _weights_fields(nodes_a: list[Node], nodes_b: list[Node], comparer: _WeightC
     return fields
 
 
+def _tensor_attribute_fields(nodes_a: list[Node], nodes_b: list[Node], comparer: _WeightComparer, graph_b: Graph) -> list[FieldChange]:
+    """Weights held as tensor attributes of a one-to-one pair (ONNX ``Constant``/``ConstantOfShape``
+    ``value``: onnx's light models make every weight that way), compared like weights."""
+    if len(nodes_a) != 1 or len(nodes_b) != 1:
+        return []
+    na, nb = nodes_a[0], nodes_b[0]
+    held_b = {a.name: a.value for a in nb.attributes if isinstance(a.value, Tensor)}
+    fields: list[FieldChange] = []
+    for attr in na.attributes:
+        tb = held_b.get(attr.name)
+        if isinstance(attr.value, Tensor) and tb is not None:
+            made = next(iter(na.output_values()), None)
+            label = f"weight:{made.name if made is not None else na.name}" + ("" if attr.name == "value" else f".{attr.name}")
+            change = comparer.compare_tensors(label, attr.value, tb, graph_b)
+            if change is not None:
+                fields.append(change)
+    return fields
+
+
 def _is_quantization(node: Node) -> bool:
     op = normalise(node.op)
     return node.category.value == "quantization" or "quant" in op or op.endswith("integer") or op.startswith("qlinear")
@@ -1068,6 +1094,7 @@ def diff_models(
             fields = _group_fields(nodes_a, nodes_b)
         structural = bool(fields)
         fields += _weights_fields(nodes_a, nodes_b, comparer, gb)
+        fields += _tensor_attribute_fields(nodes_a, nodes_b, comparer, gb)
         if fields:
             changes.append(Change("changed" if structural else "weights", nodes_a, nodes_b, fields, _scope(nodes_a, nodes_b)))
     for n in ga.nodes:
