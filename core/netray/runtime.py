@@ -51,8 +51,11 @@ class Runtime(Protocol):
     "litert"); ``backward_supported`` whether :meth:`backward` works.
     """
 
-    name: str
-    backward_supported: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backward_supported(self) -> bool: ...
 
     def forward(self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
         """Run once; call ``capture`` for every intermediate value (graph inputs, weights

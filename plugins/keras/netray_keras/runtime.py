@@ -161,8 +161,8 @@ class KerasRuntime:
             for i, kx in enumerate(keras_inputs):
                 history = getattr(kx, "_keras_history", None)
                 name = getattr(getattr(history, "operation", None), "name", None) or getattr(kx, "name", None)
-                value = by_name.get(str(name)) if name is not None else None
-                ordered.append(np.asarray(inputs[(value or ir_inputs[i]).name]))
+                found = by_name.get(str(name)) if name is not None else None
+                ordered.append(np.asarray(inputs[(found or ir_inputs[i]).name]))
         else:
             ordered = [np.asarray(inputs[v.name]) for v in ir_inputs]
         ops = self.keras.ops

@@ -49,9 +49,11 @@ def interpreter_class() -> Any | None:
 
 def tensor_index(value: Value) -> int | None:
     raw = value.metadata.get("tensor_index")
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        return None
     try:
-        return int(raw) if raw is not None else None
-    except (TypeError, ValueError):
+        return int(raw)
+    except ValueError:
         return None
 
 
