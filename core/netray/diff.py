@@ -31,6 +31,7 @@ Nothing here knows Qt: the CLI prints a :class:`DiffResult`, the viewer paints i
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -715,12 +716,14 @@ def _attr_key(node: Node) -> dict[str, Any]:
 def _shapes_equal(a: Shape | None, b: Shape | None, cross: bool) -> bool:
     if a is None or b is None:
         return True  # unknown on one side: nothing to compare
+    if cross:
+        # Formats lay the same tensor out differently (NHWC against CHW, a batch axis or not,
+        # Core ML's trailing 1x1): the same sizes, in any order, ones aside.
+        known_a = sorted(d for d in a if isinstance(d, int) and d != 1)
+        known_b = sorted(d for d in b if isinstance(d, int) and d != 1)
+        return known_a == known_b
     if len(a) != len(b):
         return False
-    if cross:
-        known_a = sorted(d for d in a if isinstance(d, int))
-        known_b = sorted(d for d in b if isinstance(d, int))
-        return known_a == known_b
     for x, y in zip(a, b, strict=True):
         if isinstance(x, int) and isinstance(y, int) and x != y:
             return False
@@ -822,6 +825,7 @@ class _WeightComparer:
                 y = tb.numpy()
         except Exception as exc:  # an unreadable weight is reported, not fatal
             return FieldChange(label, desc_a, desc_b, f"cannot compare: {exc}")
+        y, permuted = _aligned(x, y)
         numbers = _stats(x, y)
         if numbers is None:
             return None
@@ -830,13 +834,35 @@ class _WeightComparer:
         detail = f"max |diff| {numbers['max_abs']:.3g}, max rel {numbers['max_rel']:.3g}, cosine {numbers['cosine']:.6f}"
         if quantized:
             detail = f"quantized to {tb.dtype}: " + detail
-        if ta.shape != tb.shape:
+        if permuted:
+            detail += f" (axes {permuted} of {shape_text(tb.shape)} against {shape_text(ta.shape)})"
+        elif ta.shape != tb.shape:
             detail += f" (shape {shape_text(ta.shape)} -> {shape_text(tb.shape)})"
         return FieldChange(label, desc_a, desc_b, detail, numbers)
 
 
 def _is_float(dtype: str | None) -> bool:
     return bool(dtype) and (str(dtype).startswith(("float", "bfloat", "complex")))
+
+
+def _aligned(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, str]:
+    """``y`` with its axes in ``x``'s order where the two hold the same sizes in another order
+    (Keras's HWIO kernel against Core ML's OIHW, a Dense kernel against its transpose): the
+    permutation that agrees best, judged on a sample. Returns ``y`` as it is otherwise."""
+    if x.shape == y.shape or x.ndim != y.ndim or sorted(x.shape) != sorted(y.shape) or x.ndim > 5:
+        return y, ""
+    candidates = [p for p in itertools.permutations(range(y.ndim)) if tuple(y.shape[i] for i in p) == x.shape]
+    if not candidates:
+        return y, ""
+    sample = slice(0, min(x.size, CHUNK))
+
+    def agreement(order: tuple[int, ...]) -> float:
+        a = x.reshape(-1)[sample].astype(np.float64)
+        b = np.transpose(y, order).reshape(-1)[sample].astype(np.float64)
+        return -float(np.abs(a - b).sum())
+
+    best = max(candidates, key=agreement)
+    return np.ascontiguousarray(np.transpose(y, best)), "".join(str(i) for i in best)
 
 
 def _stats(x: np.ndarray, y: np.ndarray) -> dict[str, float] | None:
