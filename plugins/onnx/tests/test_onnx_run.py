@@ -368,3 +368,19 @@ def test_unconvertible_op_is_named(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="Hardmax") as info:
         runtime.backward({"x": x}, None, lambda n, a: None, lambda: False)
     assert "the_hardmax" in str(info.value)
+
+
+def test_cancelled_while_running(resnet: tuple[netray.Model, dict[str, np.ndarray]]) -> None:
+    """The first poll (before the run) says go on; every later one, during or after it, says stop."""
+    model, inputs = resnet
+    polls = []
+
+    def cancelled() -> bool:
+        polls.append(1)
+        return len(polls) > 1
+
+    runtime = OrtRuntime(model)
+    with pytest.raises(RunCancelled):
+        runtime.forward(inputs, lambda n, a: None, cancelled)
+    outputs = runtime.forward(inputs, lambda n, a: None, lambda: False)  # the same runtime runs again
+    assert outputs
