@@ -118,13 +118,3 @@ def indexes_listing(shard: Path, max_files: int = 16) -> list[tuple[ShardIndex, 
         if shard.name in shards:
             found.append((index, shards))
     return found
-    for candidate in candidates:
-        try:
-            shard_path(candidate, candidate.name)  # the index itself must not be a link out of the folder
-            index = read_index(candidate, max_bytes=MAX_INDEX // 4)
-        except FormatError:
-            continue
-        shards = index.shards()
-        if shard.name in shards:
-            return index, shards
-    return None
