@@ -46,3 +46,11 @@ class RunError(Exception):
 
 class RunCancelled(RunError):
     """The user cancelled the run."""
+
+
+def error_line(error: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (whitespace collapsed, cut at ``limit``), or its type's name.
+
+    Libraries' messages span lines (tracebacks, advice); a message box or a RunError wants one.
+    """
+    return " ".join(str(error).split())[:limit] or type(error).__name__

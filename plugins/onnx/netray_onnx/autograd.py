@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from netray.errors import error_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
 
 if TYPE_CHECKING:
@@ -73,10 +74,6 @@ def onnx2torch_available() -> bool:
     return True
 
 
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
 def _failing_op(proto: onnx.ModelProto) -> str:
     """The first node onnx2torch cannot convert, as "op (node name): reason"; "" when none fails alone."""
     import_onnx2torch()
@@ -98,7 +95,7 @@ def _failing_op(proto: onnx.ModelProto) -> str:
             converter(node, graph)
         except Exception as exc:
             domain = f"{node.domain}." if node.domain else ""
-            return f"{domain}{node.operation_type} (node {node.name!r}): {_line(exc)}"
+            return f"{domain}{node.operation_type} (node {node.name!r}): {error_line(exc)}"
     return ""
 
 
@@ -112,7 +109,7 @@ class TorchGraph:
             onnx2torch = import_onnx2torch()
         except ImportError as exc:
             raise RunError(
-                f"{NAME}: onnx2torch is not installed (pip install netray-plugin-onnx[run]): {_line(exc)}"
+                f"{NAME}: onnx2torch is not installed (pip install netray-plugin-onnx[run]): {error_line(exc)}"
             ) from None
         import torch
 
@@ -121,14 +118,14 @@ class TorchGraph:
         try:
             onnx.load_external_data_for_model(model, str(base))
         except Exception as exc:
-            raise RunError(f"{NAME}: cannot read the weights: {_line(exc)}") from None
+            raise RunError(f"{NAME}: cannot read the weights: {error_line(exc)}") from None
         self.inputs = [v.name for v in model.graph.input if v.name not in {t.name for t in model.graph.initializer}]
         self.outputs = [v.name for v in model.graph.output]
         try:
             module = onnx2torch.convert(model, attach_onnx_mapping=True)
         except Exception as exc:
             failing = _failing_op(model)
-            reason = f"onnx2torch cannot convert {failing}" if failing else f"onnx2torch failed: {_line(exc)}"
+            reason = f"onnx2torch cannot convert {failing}" if failing else f"onnx2torch failed: {error_line(exc)}"
             raise RunError(f"{NAME}: {reason}") from None
         self.initializers = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
         from onnx2torch.onnx_graph import OnnxGraph
@@ -243,7 +240,7 @@ class TorchGraph:
         except (RunCancelled, RunError):
             raise
         except Exception as exc:
-            raise RunError(f"{NAME}: {_line(exc)}") from None
+            raise RunError(f"{NAME}: {error_line(exc)}") from None
         if cancelled():
             raise RunCancelled()
         for name, tensor in values.items():

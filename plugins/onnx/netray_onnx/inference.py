@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from netray.errors import error_line
 from netray.ir import Graph, TensorType
 from netray_onnx import proto as onnx_proto
 
@@ -75,7 +76,7 @@ def fill_shapes(graph: Graph, structure: bytes) -> str:
     try:
         proto = infer(structure)
     except Exception as exc:  # onnx's InferenceError and friends: a note, not a failure to open
-        return " ".join(str(exc).split())[:300] or type(exc).__name__
+        return error_line(exc)
     for vi in [*proto.graph.value_info, *proto.graph.output]:
         value = graph.values.get(vi.name)
         if value is None or value.initializer is not None or _complete(value.type):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from netray import Model
+from netray.errors import error_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def load_proto(model: Model, runtime: str) -> tuple[onnx.ModelProto, Path]:
         else:
             proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, ParseError, OSError...
-        raise RunError(f"{runtime}: cannot read {path.name}: {_line(exc)}") from None
+        raise RunError(f"{runtime}: cannot read {path.name}: {error_line(exc)}") from None
     base = path.parent
     for tensor in _all_tensors(proto.graph):
         if tensor.data_location == _EXTERNAL:
@@ -87,10 +88,6 @@ def _all_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from _all_tensors(attribute.g)
             for sub in attribute.graphs:
                 yield from _all_tensors(sub)
-
-
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def non_tensor_values(proto: onnx.ModelProto) -> set[str]:
@@ -275,7 +272,7 @@ class OrtRuntime:
         try:
             session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise RunError(f"{ORT_NAME}: cannot load the model: {_line(exc)}") from None
+            raise RunError(f"{ORT_NAME}: cannot load the model: {error_line(exc)}") from None
         self._sessions = {key: session}  # one session at a time: each holds the weights
         return session
 
@@ -301,7 +298,7 @@ class OrtRuntime:
             except Exception as exc:
                 if stopped.is_set():
                     raise RunCancelled() from None
-                raise RunError(f"{ORT_NAME}: {_line(exc)}") from None
+                raise RunError(f"{ORT_NAME}: {error_line(exc)}") from None
         if stopped.is_set():
             raise RunCancelled()
         return list(zip(names, values, strict=True))
@@ -397,7 +394,7 @@ class ReferenceRuntime:
             onnx.load_external_data_for_model(proto, str(base))
             self.evaluator = ReferenceEvaluator(proto, new_ops=[_inference_batch_norm()])
         except Exception as exc:
-            raise RunError(f"{REFERENCE_NAME}: cannot load the model: {_line(exc)}") from None
+            raise RunError(f"{REFERENCE_NAME}: cannot load the model: {error_line(exc)}") from None
         self.outputs = [o.name for o in proto.graph.output]
         self.weights = {t.name for t in proto.graph.initializer}  # old models list them as inputs too
         self.names = captured_names(model, proto)
@@ -414,7 +411,7 @@ class ReferenceRuntime:
         try:
             values = self.evaluator.run(wanted, feeds)
         except Exception as exc:
-            raise RunError(f"{REFERENCE_NAME}: {_line(exc)}") from None
+            raise RunError(f"{REFERENCE_NAME}: {error_line(exc)}") from None
         _check(cancelled)
         results: dict[str, np.ndarray] = {}
         captured = set(self.names)
