@@ -9,22 +9,62 @@ window never waits forever. The window only connects to its signals.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtWidgets import QApplication
 
 from netray.errors import FormatError
 from netray.ir import Model
-from netray.scene import Scene
 from netray_viewer.costs_worker import CostJob
 from netray_viewer.diff_worker import DiffJob
-from netray_viewer.geometry import SceneGeometry
 from netray_viewer.layout_worker import LayoutJob
 from netray_viewer.navigation import GraphLevel, Navigation
 from netray_viewer.open_worker import OpenJob
 from netray_viewer.run_worker import RunJob
 from netray_viewer.view_settings import LayoutOptions
+
+
+class _Slot:
+    """One kind of background work: the job running and a token that outdates every earlier one.
+
+    Each start takes a new token; a result carries the token of the job that made it, and
+    :meth:`relay` passes it on only if no newer job (or :meth:`forget`) came since.
+    """
+
+    def __init__(self) -> None:
+        self.token = 0
+        self.job: QThread | None = None
+
+    def start(self) -> int:
+        self.token += 1
+        return self.token
+
+    def forget(self) -> None:
+        """Ignore whatever the running job says from now on."""
+        self.token += 1
+        self.job = None
+
+    def relay(self, signal: Any) -> Callable[..., None]:
+        """A slot for a job's result signal (token first) that emits ``signal`` with the rest."""
+
+        def deliver(token: int, *args: Any) -> None:
+            if token == self.token:
+                self.job = None
+                signal.emit(*args)
+
+        return deliver
+
+    def current(self, signal: Any) -> Callable[..., None]:
+        """A slot for a job's progress signal (token first): passed on, the job left running."""
+
+        def deliver(token: int, *args: Any) -> None:
+            if token == self.token:
+                signal.emit(*args)
+
+        return deliver
 
 
 class Jobs(QObject):
@@ -48,27 +88,22 @@ class Jobs(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._open_token = 0
-        self._open_job: OpenJob | None = None
+        self._open = _Slot()
         self._opening = Path()
-        self._layout_token = 0
-        self._layout_job: LayoutJob | None = None
-        self._costs_token = 0
-        self._costs_job: CostJob | None = None
-        self._run_token = 0
-        self._run_job: RunJob | None = None
-        self._diff_token = 0
-        self._diff_job: DiffJob | None = None
+        self._layout = _Slot()
+        self._costs = _Slot()
+        self._run = _Slot()
+        self._diff = _Slot()
         self._running: set[QThread] = set()
 
     # -- state ----------------------------------------------------------------------------
     @property
     def opening(self) -> bool:
-        return self._open_job is not None
+        return self._open.job is not None
 
     @property
     def laying_out(self) -> bool:
-        return self._layout_job is not None
+        return self._layout.job is not None
 
     @property
     def busy(self) -> bool:
@@ -77,23 +112,35 @@ class Jobs(QObject):
     @property
     def computing_costs(self) -> bool:
         """Costs are being computed (not part of :attr:`busy`: the graph is usable meanwhile)."""
-        return self._costs_job is not None
+        return self._costs.job is not None
 
     @property
     def running_model(self) -> bool:
         """A Run… is in progress (not part of :attr:`busy`: the graph is usable meanwhile)."""
-        return self._run_job is not None
+        return self._run.job is not None
 
-    def wait_until_idle(self, timeout_s: float | None = None) -> bool:
-        """Process events until nothing is pending (snapshot and tests); False on timeout."""
+    @property
+    def diffing(self) -> bool:
+        """Two models are being compared (not part of :attr:`busy`: both graphs are usable meanwhile)."""
+        return self._diff.job is not None
+
+    def _wait(self, pending: Callable[[], bool], timeout_s: float | None) -> bool:
+        """Process events while ``pending()`` (snapshot and tests); False on timeout."""
         app = QApplication.instance()
         start = time.monotonic()
-        while self.busy:
+        while pending():
             if timeout_s is not None and time.monotonic() - start > timeout_s:
                 return False
             if app is not None:
                 app.processEvents()
             time.sleep(0.002)
+        return True
+
+    def wait_until_idle(self, timeout_s: float | None = None) -> bool:
+        """Process events until nothing is read or laid out; False on timeout."""
+        if not self._wait(lambda: self.busy, timeout_s):
+            return False
+        app = QApplication.instance()
         if app is not None:
             app.processEvents()
         return True
@@ -101,202 +148,114 @@ class Jobs(QObject):
     # -- reading ----------------------------------------------------------------------------
     def open(self, path: Path, expand: str) -> None:
         """Read ``path`` and group its main graph; a file still being read is abandoned."""
-        self._open_token += 1
-        job = OpenJob(self._open_token, path, expand)
+        job = OpenJob(self._open.start(), path, expand)
         job.opened.connect(self._on_opened)
-        job.failed.connect(self._on_open_failed)
-        job.stage.connect(lambda token, text: self.stage.emit(text) if token == self._open_token else None)
-        self._start(job)
-        self._open_job = job
+        job.failed.connect(self._open.relay(self.open_failed))
+        job.stage.connect(self._open.current(self.stage))
+        self._start(self._open, job)
         self._opening = path
 
     def _on_opened(self, token: int, navigation: Navigation) -> None:
-        if token == self._open_token:
-            self._open_job = None
+        if token == self._open.token:
+            self._open.job = None
             self.opened.emit(self._opening, navigation)
-
-    def _on_open_failed(self, token: int, error: FormatError) -> None:
-        if token == self._open_token:
-            self._open_job = None
-            self.open_failed.emit(error)
 
     # -- layout -----------------------------------------------------------------------------
     def layout(self, level: GraphLevel, options: LayoutOptions, expanded: frozenset[str]) -> None:
         """Lay out ``level``'s graph at ``expanded`` with ``options``; a layout still running is cancelled."""
-        if self._layout_job is not None:
-            self._layout_job.cancel()
-        self._layout_token += 1
-        job = LayoutJob(self._layout_token, level, options, expanded)
-        job.progressed.connect(lambda token, done, total: self.progress.emit(done, total) if token == self._layout_token else None)
-        job.finished_scene.connect(self._on_scene)
-        job.failed.connect(self._on_layout_failed)
-        job.cancelled.connect(self._on_layout_cancelled)
-        self._start(job)
-        self._layout_job = job
-
-    def _on_scene(self, token: int, scene: Scene, geometry: SceneGeometry) -> None:
-        if token == self._layout_token:
-            self._layout_job = None
-            self.scene_ready.emit(scene, geometry)
-
-    def _on_layout_failed(self, token: int, message: str) -> None:
-        if token == self._layout_token:
-            self._layout_job = None
-            self.layout_failed.emit(message)
-
-    def _on_layout_cancelled(self, token: int) -> None:
-        if token == self._layout_token:
-            self._layout_job = None
-            self.layout_cancelled.emit()
+        if isinstance(self._layout.job, LayoutJob):
+            self._layout.job.cancel()
+        job = LayoutJob(self._layout.start(), level, options, expanded)
+        job.progressed.connect(self._layout.current(self.progress))
+        job.finished_scene.connect(self._layout.relay(self.scene_ready))
+        job.failed.connect(self._layout.relay(self.layout_failed))
+        job.cancelled.connect(self._layout.relay(self.layout_cancelled))
+        self._start(self._layout, job)
 
     # -- costs ------------------------------------------------------------------------------
     def costs(self, model: Model, dims: dict[str, int] | None = None) -> None:
         """Compute ``model``'s costs (named dimensions as in ``dims``); the result of one still running is ignored."""
-        self._costs_token += 1
-        job = CostJob(self._costs_token, model, dims or {})
-        job.done.connect(self._on_costs)
-        job.failed.connect(self._on_costs_failed)
-        self._start(job)
-        self._costs_job = job
+        job = CostJob(self._costs.start(), model, dims or {})
+        job.done.connect(self._costs.relay(self.costs_ready))
+        job.failed.connect(self._costs.relay(self.costs_failed))
+        self._start(self._costs, job)
 
     def forget_costs(self) -> None:
         """Ignore the costs being computed (another model was opened)."""
-        self._costs_token += 1
-        self._costs_job = None
-
-    def _on_costs(self, token: int, report: object) -> None:
-        if token == self._costs_token:
-            self._costs_job = None
-            self.costs_ready.emit(report)
-
-    def _on_costs_failed(self, token: int, message: str) -> None:
-        if token == self._costs_token:
-            self._costs_job = None
-            self.costs_failed.emit(message)
+        self._costs.forget()
 
     # -- running the model ------------------------------------------------------------------
     def run(self, model: Model, options: object) -> bool:
         """Run ``model`` with ``options`` (:class:`netray.run.RunOptions`); False while a run is in progress."""
-        if self._run_job is not None:
+        if self._run.job is not None:
             return False
-        self._run_token += 1
-        job = RunJob(self._run_token, model, options)
-        job.progressed.connect(lambda token, done, total: self.run_progress.emit(done, total) if token == self._run_token else None)
-        job.done.connect(self._on_run_done)
-        job.failed.connect(self._on_run_failed)
-        job.cancelled.connect(self._on_run_cancelled)
-        self._start(job)
-        self._run_job = job
+        job = RunJob(self._run.start(), model, options)
+        job.progressed.connect(self._run.current(self.run_progress))
+        job.done.connect(self._run.relay(self.run_done))
+        job.failed.connect(self._run.relay(self.run_failed))
+        job.cancelled.connect(self._run.relay(self.run_cancelled))
+        self._start(self._run, job)
         return True
 
     def cancel_run(self) -> bool:
         """Ask the run in progress to stop (the runtime polls the flag); False if none runs."""
-        if self._run_job is None:
+        if not isinstance(self._run.job, RunJob):
             return False
-        self._run_job.cancel()
+        self._run.job.cancel()
         return True
 
     def forget_run(self) -> None:
         """Stop the run in progress and ignore whatever it says (another model was opened)."""
-        if self._run_job is not None:
-            self._run_job.cancel()
-        self._run_token += 1
-        self._run_job = None
+        self.cancel_run()
+        self._run.forget()
 
     def wait_for_run(self, timeout_s: float | None = None) -> bool:
         """Process events until no run is in progress (tests, snapshots); False on timeout."""
-        app = QApplication.instance()
-        start = time.monotonic()
-        while self._run_job is not None:
-            if timeout_s is not None and time.monotonic() - start > timeout_s:
-                return False
-            if app is not None:
-                app.processEvents()
-            time.sleep(0.002)
-        return True
-
-    def _on_run_done(self, token: int, result: object, features: object) -> None:
-        if token == self._run_token:
-            self._run_job = None
-            self.run_done.emit(result, features)
-
-    def _on_run_failed(self, token: int, message: str) -> None:
-        if token == self._run_token:
-            self._run_job = None
-            self.run_failed.emit(message)
-
-    def _on_run_cancelled(self, token: int) -> None:
-        if token == self._run_token:
-            self._run_job = None
-            self.run_cancelled.emit()
+        return self._wait(lambda: self._run.job is not None, timeout_s)
 
     # -- comparing two models ---------------------------------------------------------------
-    @property
-    def diffing(self) -> bool:
-        """Two models are being compared (not part of :attr:`busy`: both graphs are usable meanwhile)."""
-        return self._diff_job is not None
-
     def diff(self, a: Model, b: Model, weights: bool = True, tolerance: float = 0.0) -> None:
         """Compare ``a`` with ``b``; the result of a comparison still running is ignored."""
-        self._diff_token += 1
-        job = DiffJob(self._diff_token, a, b, weights, tolerance)
-        job.done.connect(self._on_diff)
-        job.failed.connect(self._on_diff_failed)
-        self._start(job)
-        self._diff_job = job
+        job = DiffJob(self._diff.start(), a, b, weights, tolerance)
+        job.done.connect(self._diff.relay(self.diff_ready))
+        job.failed.connect(self._diff.relay(self.diff_failed))
+        self._start(self._diff, job)
 
     def wait_for_diff(self, timeout_s: float | None = None) -> bool:
         """Process events until no comparison is in progress (tests, pictures); False on timeout."""
-        app = QApplication.instance()
-        start = time.monotonic()
-        while self._diff_job is not None:
-            if timeout_s is not None and time.monotonic() - start > timeout_s:
-                return False
-            if app is not None:
-                app.processEvents()
-            time.sleep(0.002)
-        return True
-
-    def _on_diff(self, token: int, result: object) -> None:
-        if token == self._diff_token:
-            self._diff_job = None
-            self.diff_ready.emit(result)
-
-    def _on_diff_failed(self, token: int, message: str) -> None:
-        if token == self._diff_token:
-            self._diff_job = None
-            self.diff_failed.emit(message)
+        return self._wait(lambda: self._diff.job is not None, timeout_s)
 
     # -- all --------------------------------------------------------------------------------
     def cancel(self) -> str:
         """Esc: cancel the layout, else stop waiting for the file. Says which ("layout", "open", "")."""
-        if self._layout_job is not None:
-            self._layout_job.cancel()
+        if isinstance(self._layout.job, LayoutJob):
+            self._layout.job.cancel()
             return "layout"
-        if self._open_job is not None:
-            self._open_token += 1  # its result will be ignored when it arrives
-            self._open_job = None
+        if self._open.job is not None:
+            self._open.forget()  # its result will be ignored when it arrives
             return "open"
         return ""
 
-    def _start(self, job: QThread) -> None:
+    def _start(self, slot: _Slot, job: QThread) -> None:
         job.finished.connect(lambda j=job: self._ended(j))
         self._running.add(job)
         job.start()
+        slot.job = job
 
     def _ended(self, job: QThread) -> None:
         """A thread ended. Its result signal came first (same queue); if none did, it died silently."""
         self._running.discard(job)
-        if job is self._layout_job:
-            self._on_layout_failed(self._layout_token, "layout stopped without a result")
-        elif job is self._open_job:
-            self._on_open_failed(self._open_token, FormatError(self._opening, "", "reading stopped without a result"))
-        elif job is self._costs_job:
-            self._on_costs_failed(self._costs_token, "costs stopped without a result")
-        elif job is self._run_job:
-            self._on_run_failed(self._run_token, "the run stopped without a result")
-        elif job is self._diff_job:
-            self._on_diff_failed(self._diff_token, "the comparison stopped without a result")
+        failures: tuple[tuple[_Slot, Any, object], ...] = (
+            (self._layout, self.layout_failed, "layout stopped without a result"),
+            (self._open, self.open_failed, FormatError(self._opening, "", "reading stopped without a result")),
+            (self._costs, self.costs_failed, "costs stopped without a result"),
+            (self._run, self.run_failed, "the run stopped without a result"),
+            (self._diff, self.diff_failed, "the comparison stopped without a result"),
+        )
+        for slot, signal, reason in failures:
+            if job is slot.job:
+                slot.relay(signal)(slot.token, reason)
+                return
 
     def stop_all(self, wait_ms: int = 5000) -> None:
         """Cancel what can be cancelled and wait for every thread (the window is closing)."""
