@@ -11,6 +11,19 @@ from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpi
 MAX_DIM = 2**31 - 1
 
 
+def dimension_boxes(form: QFormLayout, values: dict[str, int]) -> dict[str, QSpinBox]:
+    """A spin box (1 up) per named dimension, added to ``form`` in the order of ``values``."""
+    boxes: dict[str, QSpinBox] = {}
+    for name, value in values.items():
+        box = QSpinBox()
+        box.setRange(1, MAX_DIM)
+        box.setValue(int(value))
+        box.setAccessibleName(name)
+        form.addRow(name, box)
+        boxes[name] = box
+    return boxes
+
+
 class DimensionsDialog(QDialog):
     """One spin box per named dimension, starting at its current number."""
 
@@ -22,14 +35,7 @@ class DimensionsDialog(QDialog):
         note.setWordWrap(True)
         column.addWidget(note)
         form = QFormLayout()
-        self.boxes: dict[str, QSpinBox] = {}
-        for name in names:
-            box = QSpinBox()
-            box.setRange(1, MAX_DIM)
-            box.setValue(int(values.get(name, 1)))
-            box.setAccessibleName(name)
-            form.addRow(name, box)
-            self.boxes[name] = box
+        self.boxes = dimension_boxes(form, {name: values.get(name, 1) for name in names})
         column.addLayout(form)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         ok = buttons.button(QDialogButtonBox.StandardButton.Ok)

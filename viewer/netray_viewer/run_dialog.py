@@ -33,11 +33,12 @@ from PyQt6.QtWidgets import (
 )
 
 from netray.run import RunOptions
+from netray.run_inputs import IMAGE_SUFFIXES
+from netray_viewer.dimensions import dimension_boxes
 
-MAX_DIM = 2**31 - 1
 IMAGENET_MEAN = "0.485, 0.456, 0.406"
 IMAGENET_STD = "0.229, 0.224, 0.225"
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
+IMAGE_FILTER = "Images (" + " ".join(f"*{suffix}" for suffix in IMAGE_SUFFIXES) + ");;All files (*)"  # what the engine reads
 ARRAY_FILTER = "Arrays (*.npy *.npz);;All files (*)"
 COMPARE_NONE, COMPARE_REFERENCE, COMPARE_FILE = "none", "reference", "file"
 
@@ -100,14 +101,7 @@ class RunDialog(QDialog):
         self.dim_boxes: dict[str, QSpinBox] = {}
         if dims:
             box = QGroupBox("Named dimensions")
-            dims_form = QFormLayout(box)
-            for name, value in dims.items():
-                spin = QSpinBox()
-                spin.setRange(1, MAX_DIM)
-                spin.setValue(int(value))
-                spin.setAccessibleName(name)
-                dims_form.addRow(name, spin)
-                self.dim_boxes[name] = spin
+            self.dim_boxes = dimension_boxes(QFormLayout(box), dims)
             column.addWidget(box)
 
         # -- options --
