@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netray import dtypes
-from netray.hierarchy import CONSTANT_OPS, Hierarchy, execution_order
-from netray.ir import AttrKind, Graph, Model, Node, Shape, Value
+from netray.hierarchy import Hierarchy, execution_sequence, is_constant_op
+from netray.ir import Graph, Model, Node, Shape, Value
 from netray.metrics import Metric
 from netray.opkinds import normalise, op_kind
 
@@ -398,14 +398,10 @@ def constant_values(graph: Graph) -> set[int]:
         if node.subgraphs or node.control_inputs:
             continue
         ins = list(node.input_values())
-        if all(id(v) in constant for v in ins) and (ins or _makes_constant(node)):
+        # A node with no inputs makes a constant only as a constant op (not a random or input op).
+        if all(id(v) in constant for v in ins) and (ins or is_constant_op(node)):
             constant.update(id(v) for v in node.output_values())
     return constant
-
-
-def _makes_constant(node: Node) -> bool:
-    """A node with no inputs makes a constant when it is a constant op (not a random or input op)."""
-    return node.op.lower() in CONSTANT_OPS or any(a.kind is AttrKind.TENSOR for a in node.attributes)
 
 
 def _value_bytes(value: Value, shape: tuple[int, ...] | None) -> int | None:
@@ -530,8 +526,7 @@ def peak_memory(graph: Graph, constant: set[int], size_of: Callable[[Value], int
     """
     if not graph.nodes:
         return None, None
-    rank = execution_order(graph)
-    order = sorted(range(len(graph.nodes)), key=lambda i: int(rank[i]))
+    order = execution_sequence(graph)
     position = {id(graph.nodes[i]): step for step, i in enumerate(order)}
     outputs = {id(v) for v in graph.outputs}
     end = len(order)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from netray.arrays import unique
-from netray.ir import AttrKind, Category, Graph
+from netray.ir import AttrKind, Category, Graph, Node
 
 # A group with fewer direct ops than this is left as it is.
 FOLD_MIN_OPS = 64
@@ -400,6 +400,16 @@ class Hierarchy:
         return count
 
 
+def is_constant_op(node: Node) -> bool:
+    """A constant op (``Constant``, ``Const``, Paddle's ``fill_constant``...) or a node holding a tensor attribute."""
+    return node.op.lower() in CONSTANT_OPS or any(a.kind is AttrKind.TENSOR for a in node.attributes)
+
+
+def execution_sequence(graph: Graph) -> list[int]:
+    """The graph's node indices in execution order (:func:`execution_order`'s ranks, sorted)."""
+    return np.argsort(execution_order(graph), kind="stable").tolist()
+
+
 def foldable_constants(graph: Graph) -> np.ndarray:
     """Which nodes are constants a picture may fold into their consumers (a bool per node).
 
@@ -416,7 +426,7 @@ def foldable_constants(graph: Graph) -> np.ndarray:
         made = [v for p in node.outputs for v in p.values]
         if len(made) != 1 or not made[0].consumers or id(made[0]) in outputs:
             continue
-        if node.op.lower() in CONSTANT_OPS or any(a.kind is AttrKind.TENSOR for a in node.attributes):
+        if is_constant_op(node):
             mask[i] = True
     return mask
 

@@ -133,10 +133,9 @@ class RunResult:
 
 
 def execution_nodes(graph: Graph) -> list[Node]:
-    from netray.hierarchy import execution_order
+    from netray.hierarchy import execution_sequence
 
-    rank = execution_order(graph)
-    return [graph.nodes[i] for i in sorted(range(len(graph.nodes)), key=lambda i: int(rank[i]))]
+    return [graph.nodes[i] for i in execution_sequence(graph)]
 
 
 class _Collector:

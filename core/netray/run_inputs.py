@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netray import dtypes
 from netray.errors import RunError
 from netray.ir import Graph, Model, Value
 from netray.opkinds import op_kind
@@ -46,13 +47,10 @@ def concrete_shape(value: Value, dims: Mapping[str, int], assumed: dict[str, int
 
 
 def _numpy_dtype(value: Value) -> np.dtype:
-    name = value.type.dtype or "float32"
-    try:
-        return np.dtype(name)
-    except TypeError:
-        import ml_dtypes  # bfloat16 and friends
-
-        return np.dtype(getattr(ml_dtypes, name))
+    dtype = dtypes.numpy_dtype(value.type.dtype or "float32")  # ml_dtypes' for bfloat16 and friends
+    if dtype is None:
+        raise RunError(f"input {value.name!r} of type {value.type.dtype} has no array type: give it with --inputs")
+    return np.dtype(dtype)
 
 
 def _embedding_rows(value: Value) -> int | None:
