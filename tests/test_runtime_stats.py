@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from netray.runtime import Difference, ValueStats
+from netray.value_stats import StatsBatch
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64, np.int32, np.uint8])
@@ -69,3 +70,73 @@ def test_histogram_far_from_zero_keeps_its_bins() -> None:
     assert (counts[0], counts[-1], len(edges)) == (10_000, 10_000, 33)
     constant = ValueStats.of(np.full(20_000, 3.0, dtype=np.float32), bins=4)
     assert constant.histogram is not None and sum(constant.histogram[0]) == 20_000
+
+
+def _same_stats(batched: ValueStats, alone: ValueStats) -> None:
+    assert (batched.shape, batched.dtype, batched.nonfinite, batched.zeros) == (alone.shape, alone.dtype, alone.nonfinite, alone.zeros)
+    for figure in ("min", "max", "mean", "std", "mean_abs", "max_abs", "norm"):
+        mine, theirs = getattr(batched, figure), getattr(alone, figure)
+        assert (mine is None) == (theirs is None), figure
+        if mine is not None:
+            assert mine == pytest.approx(theirs, rel=1e-6, abs=1e-9), figure
+    assert (batched.histogram is None) == (alone.histogram is None)
+    if batched.histogram is not None and alone.histogram is not None:
+        assert batched.histogram[1] == pytest.approx(alone.histogram[1], rel=1e-12)
+        assert sum(batched.histogram[0]) == sum(alone.histogram[0])
+
+
+@pytest.mark.parametrize("bins", [0, 16])
+def test_a_batch_gives_each_array_its_own_statistics_in_order(bins: int) -> None:
+    """Small arrays reduced together equal each reduced alone; large, NaN-holding, empty, bool,
+    integer, float16 and string arrays go their own way; the order is the order added."""
+    rng = np.random.default_rng(3)
+    arrays = {
+        "relu": np.maximum(rng.standard_normal((4, 8)), 0).astype(np.float32),
+        "ids": rng.integers(-5, 1000, (2, 7)).astype(np.int64),
+        "mask": rng.integers(0, 2, (3, 3)).astype(bool),
+        "half": rng.standard_normal(100).astype(np.float16),
+        "nan": np.array([1.0, np.nan, -np.inf, 2.0], np.float32),
+        "large": rng.standard_normal((3, 100, 100)).astype(np.float32),
+        "empty": np.zeros((0, 4), np.float32),
+        "one": np.array([7.0], np.float32),
+        "text": np.array(["a", "b"]),
+        "negative": -np.abs(rng.standard_normal(50)),
+    }
+    batch = StatsBatch(bins)
+    for name, array in arrays.items():
+        batch.add(name, array)
+    found = batch.flush()
+    assert [name for name, _ in found] == list(arrays)
+    for name, stats in found:
+        _same_stats(stats, ValueStats.of(arrays[name], bins))
+    assert batch.flush() == []
+
+
+def test_a_batch_copies_the_arrays_it_waits_with() -> None:
+    buffer = np.arange(12, dtype=np.float32).reshape(3, 4)
+    batch = StatsBatch()
+    batch.add("x", buffer)
+    buffer[:] = -1  # the runtime writes its next run into the same buffer
+    [(_, stats)] = batch.flush()
+    assert (stats.min, stats.max, stats.mean) == (0.0, 11.0, 5.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_histogram_counts_equal_numpys_on_the_same_edges(dtype: type) -> None:
+    """Large float32 data is binned in float32, float64 in float64; both count as numpy does with
+    our edges (values are placed mid-bin so that rounding at an edge cannot decide)."""
+    rng = np.random.default_rng(5)
+    bins = 32
+    where = rng.integers(0, bins, 300_000)
+    array = (-3.0 + (where + rng.uniform(0.05, 0.95, where.size)) * (6.0 / bins)).astype(dtype)
+    array[:2] = [-3.0, 3.0]  # the range's ends: the top edge belongs to the last bin
+    stats = ValueStats.of(array, bins=bins)
+    assert stats.histogram is not None
+    counts, edges = stats.histogram
+    assert (edges[0], edges[-1]) == (-3.0, 3.0)
+    expected, _ = np.histogram(array.astype(np.float64), bins=np.array(edges))
+    assert counts == expected.tolist()
+    small = ValueStats.of(array[:5000], bins=bins)  # the batched (float64) path, same rule
+    assert small.histogram is not None
+    expected_small, _ = np.histogram(array[:5000].astype(np.float64), bins=np.array(small.histogram[1]))
+    assert small.histogram[0] == expected_small.tolist()

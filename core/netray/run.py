@@ -24,6 +24,7 @@ from netray.ir import Graph, Model, Node, Value
 from netray.metrics import Metric
 from netray.run_inputs import make_inputs
 from netray.runtime import Difference, Runtime, ValueStats
+from netray.value_stats import StatsBatch
 
 Progress = Callable[[int, int], None]
 
@@ -139,30 +140,38 @@ def execution_nodes(graph: Graph) -> list[Node]:
 
 
 class _Collector:
-    """The capture callback: statistics at once, arrays kept only when asked."""
+    """The capture callback: statistics as values come (small ones batched), arrays kept only when asked."""
 
     def __init__(
         self, keep: bool, bins: int, total: int, progress: Progress | None, chosen: Callable[[str, np.ndarray], bool] | None = None
     ) -> None:
-        self.stats: dict[str, ValueStats] = {}
+        self._stats: dict[str, ValueStats] = {}
+        self._seen: set[str] = set()
+        self._batch = StatsBatch(bins)
         self.arrays: dict[str, np.ndarray] = {}
         self.chosen: dict[str, np.ndarray] = {}
         self.keep = keep
         self.choose = chosen
-        self.bins = bins
         self.total = total
         self.progress = progress
 
     def __call__(self, name: str, array: np.ndarray) -> None:
-        if name in self.stats:
+        if name in self._seen:
             return
-        self.stats[name] = ValueStats.of(array, self.bins)
+        self._seen.add(name)
+        self._batch.add(name, array)
         if self.keep:
             self.arrays[name] = np.array(array, copy=True)
         if self.choose is not None and self.choose(name, array):
             self.chosen[name] = self.arrays[name] if self.keep else np.array(array, copy=True)
         if self.progress is not None:
-            self.progress(len(self.stats), self.total)
+            self.progress(len(self._seen), self.total)
+
+    @property
+    def stats(self) -> dict[str, ValueStats]:
+        """Statistics by value name, in the order the values came."""
+        self._stats.update(self._batch.flush())
+        return self._stats
 
 
 def _runtime(model: Model, name: str) -> Runtime:

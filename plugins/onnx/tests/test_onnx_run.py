@@ -384,3 +384,37 @@ def test_cancelled_while_running(resnet: tuple[netray.Model, dict[str, np.ndarra
         runtime.forward(inputs, lambda n, a: None, cancelled)
     outputs = runtime.forward(inputs, lambda n, a: None, lambda: False)  # the same runtime runs again
     assert outputs
+
+
+def test_a_second_capture_writes_the_same_values_and_leaves_the_first_outputs_alone(
+    resnet: tuple[netray.Model, dict[str, np.ndarray]],
+) -> None:
+    """The runtime has onnxruntime write a capture into the previous capture's arrays: the values
+    are the same as a fresh run's, and the outputs it returned before stay as they were."""
+    model, inputs = resnet
+    runtime = OrtRuntime(model)
+    first, outputs = _run(runtime, inputs)
+    kept = {name: array.copy() for name, array in outputs.items()}
+    other = {name: (array * 0.5).astype(array.dtype) for name, array in inputs.items()}
+    second_other, _ = _run(runtime, other)  # through the reused arrays (same shapes)
+    again, outputs_again = _run(runtime, inputs)
+    assert all(np.array_equal(first[n], again[n]) for n in first)
+    assert all(np.array_equal(outputs[n], kept[n]) and np.array_equal(outputs_again[n], kept[n]) for n in kept)
+    fresh, _ = _run(OrtRuntime(model), other)
+    assert all(np.array_equal(second_other[n], fresh[n]) for n in fresh)
+
+
+def test_a_shape_that_depends_on_the_data_is_captured_afresh(tmp_path: Path) -> None:
+    """NonZero's output has as many columns as the input has non-zeros: same input shape, new output shape."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["where"]), helper.make_node("Shape", ["where"], ["n"])],
+        "nonzero",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [6])],
+        [helper.make_tensor_value_info("n", TensorProto.INT64, [2])],
+    )
+    path = tmp_path / "nonzero.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    runtime = OrtRuntime(netray.load_model(path))
+    for x, count in (([1, -1, 2, 0, 3, -2], 3), ([1, 1, 1, 1, 1, -1], 5), ([-1] * 6, 0), ([1, 2, -3, 0, 0, 0], 2)):
+        captured, outputs = _run(runtime, {"x": np.array(x, np.float32)})
+        assert captured["where"].shape == (1, count) and outputs["n"].tolist() == [1, count]
