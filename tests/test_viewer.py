@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -291,10 +292,14 @@ def _distinct_colours(png: Path) -> int:
     return len(colours)
 
 
-def test_snapshot_writes_a_picture_and_reports(qtbot: Any, tmp_path: Path) -> None:
+def test_snapshot_writes_a_picture_and_reports(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = conv_net(tmp_path / "conv.onnx")
     out = tmp_path / "conv.png"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     result = netray_viewer.snapshot(str(model), str(out), expand="all", size=(900, 2400))
+    assert list(temporary.iterdir()) == []  # its private settings folder is gone
     assert set(result) >= {"ready_s", "nodes", "visible"}
     assert result["nodes"] == 3 * 3 + 3
     assert result["visible"] >= result["nodes"]  # tall enough to fit: every op plus the input and output boxes

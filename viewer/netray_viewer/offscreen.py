@@ -33,14 +33,25 @@ def snapshot(
     from PyQt6.QtCore import QSettings
 
     from netray_viewer.app import application
-    from netray_viewer.navigation import displayed_node_count
-    from netray_viewer.window import MainWindow
 
     start = t0 if t0 is not None else _MODULE_START
     app = application()
-    settings_dir = tempfile.mkdtemp(prefix="netray-snapshot-")
-    # A private settings file: a snapshot must not touch the user's recent files.
-    settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
+    # A private settings file: a snapshot must not touch the user's recent files (removed afterwards).
+    with tempfile.TemporaryDirectory(prefix="netray-snapshot-") as settings_dir:
+        settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
+        try:
+            return _grab(app, settings, path, out_png, start, expand, select, size, theme)
+        finally:
+            settings.sync()  # written now, while its folder exists: nothing is left to write later
+
+
+def _grab(
+    app: Any, settings: Any, path: str, out_png: str, start: float, expand: str, select: str | None, size: tuple[int, int], theme: str | None
+) -> dict[str, Any]:
+    """The window showing ``path``, grabbed to ``out_png`` (see :func:`snapshot`)."""
+    from netray_viewer.navigation import displayed_node_count
+    from netray_viewer.window import MainWindow
+
     window = MainWindow(expand=expand, settings=settings, raise_errors=True, theme=theme)
     window.resize(*size)
     window.show()
