@@ -397,6 +397,11 @@ def test_backward_adds_gradient_norms(numpy_plugin: NumpyPlugin, make_window: An
     window.reveal_node(node_named(window, "relu"))
     settle(window)
     assert "Gradient" in window.panel.plain_text() and "norm" in window.panel.plain_text()
+    # The gradient's histogram is drawn under its statistics, with the run's bins.
+    view = window.panel.run_views[0]
+    assert isinstance(view, RunView) and view.gradient_plot is not None and view.gradient_histogram is not None
+    gradient = window.runs.result.value_gradients[view.name]  # type: ignore[union-attr]
+    assert view.gradient_histogram == gradient.histogram and sum(gradient.histogram[0]) == gradient.size  # type: ignore[index]
 
 
 # -- cancel and failures ---------------------------------------------------------------------------------------------

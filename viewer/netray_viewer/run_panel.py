@@ -1,7 +1,7 @@
 """What the last run found about one value, in the side panel: statistics, a histogram, feature maps.
 
 :class:`RunView` shows a value's statistics (shape, dtype, min, max, mean, std,
-NaN/Inf, zeros), the histogram of its finite values, its gradient's statistics after
+NaN/Inf, zeros), the histogram of its finite values, its gradient's statistics and histogram after
 a backward run and its difference from the other runtime after a comparison. A 4-D
 activation also shows as a grid of feature-map images (:class:`FeatureGrid`): the
 first sample, up to 64 channels, each channel normalised to its own min and max and
@@ -193,6 +193,24 @@ def _table(title: str, rows: list[tuple[str, str]], note: str = "") -> str:
     return f"<div style='margin-top:4px'><b>{escape(title)}</b>{small}</div><table cellspacing=0 cellpadding=1>{body}</table>"
 
 
+VALUE_BRUSH = (80, 140, 220, 150)
+GRADIENT_BRUSH = (220, 130, 60, 150)
+
+
+def _histogram_plot(histogram: tuple[list[int], list[float]] | None, brush: tuple[int, int, int, int]) -> pg.PlotWidget | None:
+    """A fixed, small histogram of (counts, edges); None when there is nothing to draw."""
+    if histogram is None or not any(int(c) for c in histogram[0]):
+        return None
+    counts, edges = histogram
+    plot = pg.PlotWidget()
+    plot.setFixedHeight(HISTOGRAM_HEIGHT)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    plot.plot(np.asarray(edges), np.asarray(counts), stepMode="center", fillLevel=0, brush=brush)
+    return plot
+
+
 class RunView(QWidget):
     """One value as the last run saw it: statistics and histogram, gradient, difference, feature maps."""
 
@@ -223,23 +241,25 @@ class RunView(QWidget):
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.header)
-        self.plot: pg.PlotWidget | None = None
         histogram = histogram or stats.histogram
         self.histogram = histogram
-        if histogram is not None and any(int(c) for c in histogram[0]):
-            counts, edges = histogram
-            self.plot = pg.PlotWidget()
-            self.plot.setFixedHeight(HISTOGRAM_HEIGHT)
-            self.plot.setMenuEnabled(False)
-            self.plot.setMouseEnabled(x=False, y=False)
-            self.plot.hideButtons()
-            self.plot.plot(np.asarray(edges), np.asarray(counts), stepMode="center", fillLevel=0, brush=(80, 140, 220, 150))
+        self.plot = _histogram_plot(histogram, VALUE_BRUSH)
+        if self.plot is not None:
             layout.addWidget(self.plot)
         extra = []
+        self.gradient_histogram = gradient.histogram if gradient is not None else None
+        self.gradient_plot: pg.PlotWidget | None = None
         if gradient is not None:
             rows = [(k, escape(v)) for k, v in stats_rows(gradient) if k not in ("shape", "dtype", "zeros")]
             rows.append(("norm", escape(_number(gradient.norm))))
-            extra.append(_table("Gradient", rows, "of the loss (the sum of the outputs) at this value"))
+            gradient_table = QLabel(_table("Gradient", rows, "of the loss (the sum of the outputs) at this value"))
+            gradient_table.setWordWrap(True)
+            gradient_table.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(gradient_table)
+            self.gradient_plot = _histogram_plot(self.gradient_histogram, GRADIENT_BRUSH)
+            if self.gradient_plot is not None:
+                layout.addWidget(self.gradient_plot)
+        self.gradient_label = gradient_table if gradient is not None else None
         if difference is not None:
             rows = [("max |diff|", escape(_number(difference.max_abs))), ("max rel", escape(_number(difference.max_rel)))]
             if difference.shape_mismatch:
@@ -267,7 +287,9 @@ class RunView(QWidget):
         from PyQt6.QtGui import QTextDocument
 
         texts = []
-        for label in (self.header, self.details, self.maps_label):
+        for label in (self.header, self.gradient_label, self.details, self.maps_label):
+            if label is None:
+                continue
             if label.isVisibleTo(self) or label is self.header:
                 doc = QTextDocument()
                 doc.setHtml(label.text())
@@ -277,10 +299,12 @@ class RunView(QWidget):
     def apply_theme(self, theme: Theme) -> None:
         """Histogram and feature maps in the theme's colours."""
         self.theme = theme
-        if self.plot is not None:
-            self.plot.setBackground(QColor(theme.background))
+        for plot in (self.plot, self.gradient_plot):
+            if plot is None:
+                continue
+            plot.setBackground(QColor(theme.background))
             for name in ("left", "bottom"):
-                axis = self.plot.getAxis(name)
+                axis = plot.getAxis(name)
                 axis.setPen(pg.mkPen(QColor(theme.muted_text)))
                 axis.setTextPen(pg.mkPen(QColor(theme.text)))
         if self.grid is not None:
