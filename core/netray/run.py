@@ -12,6 +12,7 @@ runtime or another file of the same graph, and turns all of it into per-node
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,9 +245,17 @@ def _compare(
     return label, differences, first
 
 
-def run_model(model: Model, options: RunOptions | None = None) -> RunResult:
-    """Run ``model`` once (and backward, and a comparison, if asked); see the module's note."""
+def run_model(model: Model | str | Path, options: RunOptions | None = None, **fields: Any) -> RunResult:
+    """Run ``model`` (a Model, or a model file to load) once, and backward, and a comparison, if
+    asked; see the module's note. ``fields`` are :class:`RunOptions`' fields, over ``options``:
+    ``run_model(model, backward=True, dims={"batch": 2})``."""
+    if not isinstance(model, Model):
+        from netray.api import load_model
+
+        model = load_model(model)
     options = options or RunOptions()
+    if fields:
+        options = dataclasses.replace(options, **fields)
     graph = model.main
     runtime = _runtime(model, options.runtime)
     inputs, assumed = make_inputs(model, options.inputs, options.seed, options.dims, options.mean, options.std)
