@@ -3,7 +3,9 @@
 The file is loaded with ``keras.saving.load_model(path, compile=False, safe_mode=True)``
 and no custom objects: a layer whose class is not Keras' own, or a ``Lambda`` (Python code),
 is refused before Keras sees the file, naming the layer. Keras 2 ``.h5`` files go through
-Keras 3's legacy loader; where it fails, the error is Keras' own reason.
+Keras 3's legacy loader; a Keras 2.0-2.1 Sequential, whose config is a bare list that loader
+refuses, is built from the form Keras 2.2+ writes (:func:`load_listed_sequential`); where
+loading fails, the error is Keras' own reason.
 
 Execution walks the model's own graph the way ``Functional.call`` does
 (``_nodes_by_depth``, each node's arguments filled from the tensors computed so far, the
@@ -81,6 +83,40 @@ def unsafe_layers(model: Model) -> list[Node]:
     return [node for node in model.main.nodes if node.op in UNSAFE_CLASSES or node.domain]
 
 
+def load_listed_sequential(path: Path) -> Any:
+    """A Keras 2.0-2.1 ``.h5`` Sequential, whose config is the bare list of its layers, built
+    the way Keras 3's legacy loader builds a model (safe mode, no custom objects, weights from
+    ``model_weights``) from the config Keras 2.2+ would have written; None for any other file.
+
+    Keras 3's loader takes ``config["config"]`` to be a dict and fails on these files with
+    "pop expected at most 1 argument". The file is only read.
+    """
+    import json
+
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format, saving_options, saving_utils
+    from keras.src.saving import serialization_lib
+
+    try:
+        with h5py.File(path, "r") as f:
+            text = f.attrs.get("model_config")
+            config = json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+            if not (isinstance(config, dict) and config.get("class_name") == "Sequential" and isinstance(config.get("config"), list)):
+                return None
+            layers = [dict(layer, config=dict(layer.get("config") or {})) for layer in config["config"]]
+            first = layers[0]["config"] if layers else {}
+            if "batch_input_shape" in first:  # Keras 2.2+ writes it as an InputLayer of its own
+                shape = first.pop("batch_input_shape")
+                layers.insert(0, {"class_name": "InputLayer", "config": {"batch_input_shape": shape, "dtype": first.get("dtype", "float32"), "name": "input"}})
+            config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+            with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(True):
+                model = saving_utils.model_from_config(config, custom_objects={})
+                legacy_h5_format.load_weights_from_hdf5_group(legacy_h5_format.safe_get_h5_group(f, "model_weights"), model)
+            return model
+    except Exception as exc:  # the same failures as Keras' own loader, in its words
+        raise RunError(f"keras: cannot load {path.name}: {one_line(exc)}") from exc
+
+
 def is_keras_model(layer: Any) -> bool:
     return hasattr(layer, "_nodes_by_depth") or type(layer).__name__ == "Sequential"
 
@@ -106,7 +142,9 @@ class KerasRuntime:
         try:
             self.kmodel = self.keras.saving.load_model(str(self.path), compile=False, safe_mode=True)
         except Exception as exc:  # Keras raises ValueError, TypeError, KeyError ... with its reason
-            raise RunError(f"keras: cannot load {self.path.name}: {one_line(exc)}") from exc
+            self.kmodel = load_listed_sequential(self.path)
+            if self.kmodel is None:
+                raise RunError(f"keras: cannot load {self.path.name}: {one_line(exc)}") from exc
         self.graph = model.main
         self.ir_nodes: dict[tuple[tuple[str, ...], str], Node] = {(tuple(n.scope), n.name): n for n in self.graph.nodes}
         self.layers: dict[tuple[tuple[str, ...], str], Any] = {}
