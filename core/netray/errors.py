@@ -48,6 +48,19 @@ class RunCancelled(RunError):
     """The user cancelled the run."""
 
 
+def first_line(error: BaseException, limit: int = 300, named: bool = True) -> str:
+    """An exception's first non-empty line, cut at ``limit``, after its type's name when ``named``
+    (``TypeError: ...``); its type's name alone when it says nothing.
+
+    For libraries whose messages run to pages (torch, Keras, TFLite's interpreter) and say
+    what went wrong first; :func:`error_line` keeps every line.
+    """
+    line = next((t.strip() for t in str(error).splitlines() if t.strip()), "")
+    if not line:
+        return type(error).__name__
+    return f"{type(error).__name__}: {line[:limit]}" if named else line[:limit]
+
+
 def error_line(error: BaseException, limit: int = 300) -> str:
     """An exception's message on one line (whitespace collapsed, cut at ``limit``), or its type's name.
 

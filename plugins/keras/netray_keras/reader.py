@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from netray import FormatError, Graph, Model
+from netray.errors import first_line
 from netray_keras.archive import (
     FORMAT,
     HDF5_MAGIC,
@@ -43,7 +44,7 @@ def read_keras(path: str | Path) -> Model:
         if hdf5:
             return read_hdf5(path)
     except ConfigError as exc:
-        raise FormatError(path, FORMAT, f"unexpected model config: {one_line(exc)}") from exc
+        raise FormatError(path, FORMAT, f"unexpected model config: {first_line(exc, named=False)}") from exc
     except RecursionError as exc:
         raise FormatError(path, FORMAT, "the model config nests too deeply") from exc
     raise FormatError(path, FORMAT, "neither a .keras zip archive nor an HDF5 file")
@@ -63,17 +64,12 @@ def hdf5_after_user_block(f: BinaryIO) -> bool:
     return False
 
 
-def one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__
-
-
 # -- Keras 3 .keras ------------------------------------------------------------------------
 def read_archive(path: Path) -> Model:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise FormatError(path, FORMAT, f"not a readable zip archive: {one_line(exc)}") from exc
+        raise FormatError(path, FORMAT, f"not a readable zip archive: {first_line(exc, named=False)}") from exc
     with archive:
         config = read_json_member(archive, "config.json", path)
         names = set(archive.namelist())
@@ -104,7 +100,7 @@ def archive_weights(path: Path, info: zipfile.ZipInfo) -> WeightStore:
     try:
         offset = stored_member_offset(path, info)
     except OSError as exc:
-        raise FormatError(path, FORMAT, f"cannot read {WEIGHTS_MEMBER}: {one_line(exc)}") from exc
+        raise FormatError(path, FORMAT, f"cannot read {WEIGHTS_MEMBER}: {first_line(exc, named=False)}") from exc
     if offset is not None:
         if offset + info.file_size > path.stat().st_size:
             raise FormatError(path, FORMAT, f"{WEIGHTS_MEMBER} runs past the end of the archive (truncated)")
@@ -149,7 +145,7 @@ def parse_json_attribute(path: Path, value: str, name: str, required: bool = Tru
         return json.loads(value)
     except (ValueError, RecursionError) as exc:
         if required:
-            raise FormatError(path, FORMAT, f"{name} is not valid JSON: {one_line(exc)}") from exc
+            raise FormatError(path, FORMAT, f"{name} is not valid JSON: {first_line(exc, named=False)}") from exc
         return None
 
 
@@ -166,7 +162,7 @@ def build(path: Path, config: dict[str, Any], store: WeightStore | None) -> Mode
     try:
         graph.outputs = builder.build_model(config, (), None)
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise FormatError(path, FORMAT, f"unexpected model config structure ({type(exc).__name__}: {one_line(exc)})") from exc
+        raise FormatError(path, FORMAT, f"unexpected model config structure ({type(exc).__name__}: {first_line(exc, named=False)})") from exc
     graph.link()
     infer_shapes(graph, builder.layers)
     model = Model(FORMAT, [graph])

@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 
 from netray import Model, Node, Value
+from netray.errors import first_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
+from netray.torch_loss import torch_loss
 
 RUNTIME = "keras"
 INSTALL = "pip install netray-plugin-keras[run]"
@@ -70,12 +72,6 @@ def import_keras() -> Any:
             "netray runs Keras models on torch: set KERAS_BACKEND=torch before Keras is imported"
         )
     return keras
-
-
-def one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
 
 
 def unsafe_layers(model: Model) -> list[Node]:
@@ -114,7 +110,7 @@ def load_listed_sequential(path: Path) -> Any:
                 legacy_h5_format.load_weights_from_hdf5_group(legacy_h5_format.safe_get_h5_group(f, "model_weights"), model)
             return model
     except Exception as exc:  # the same failures as Keras' own loader, in its words
-        raise RunError(f"keras: cannot load {path.name}: {one_line(exc)}") from exc
+        raise RunError(f"keras: cannot load {path.name}: {first_line(exc)}") from exc
 
 
 def is_keras_model(layer: Any) -> bool:
@@ -144,7 +140,7 @@ class KerasRuntime:
         except Exception as exc:  # Keras raises ValueError, TypeError, KeyError ... with its reason
             self.kmodel = load_listed_sequential(self.path)
             if self.kmodel is None:
-                raise RunError(f"keras: cannot load {self.path.name}: {one_line(exc)}") from exc
+                raise RunError(f"keras: cannot load {self.path.name}: {first_line(exc)}") from exc
         self.graph = model.main
         self.ir_nodes: dict[tuple[tuple[str, ...], str], Node] = {(tuple(n.scope), n.name): n for n in self.graph.nodes}
         self.layers: dict[tuple[tuple[str, ...], str], Any] = {}
@@ -214,7 +210,7 @@ class KerasRuntime:
         except (RunError, RunCancelled):
             raise
         except Exception as exc:
-            raise RunError(f"keras: {self.path.name}: {one_line(exc)}") from exc
+            raise RunError(f"keras: {self.path.name}: {first_line(exc)}") from exc
 
     def _run_model(self, kmodel: Any, scope: tuple[str, ...], tensors: list[Any], emit: Emit, cancelled: Cancelled) -> list[Any]:
         tree = self.keras.tree
@@ -245,7 +241,7 @@ class KerasRuntime:
                     try:
                         outputs = operation(*args, **kwargs)
                     except Exception as exc:
-                        raise RunError(f"keras: layer {operation.name!r} ({type(operation).__name__}): {one_line(exc)}") from exc
+                        raise RunError(f"keras: layer {operation.name!r} ({type(operation).__name__}): {first_line(exc)}") from exc
                     flat = list(tree.flatten(outputs))
                     if not is_keras_model(operation):
                         emit(scope, operation.name, call, flat)
@@ -299,7 +295,7 @@ class KerasRuntime:
             try:
                 x = layer(x, **kwargs)
             except Exception as exc:
-                raise RunError(f"keras: layer {layer.name!r} ({type(layer).__name__}): {one_line(exc)}") from exc
+                raise RunError(f"keras: layer {layer.name!r} ({type(layer).__name__}): {first_line(exc)}") from exc
             emit(scope, layer.name, 0, list(self.keras.tree.flatten(x)))
         return list(self.keras.tree.flatten(x))
 
@@ -361,9 +357,7 @@ class KerasRuntime:
                 tensors = self.model_inputs(inputs)
                 tensors = [t.detach().requires_grad_(True) if t.is_floating_point() else t for t in tensors]
                 outputs = self.run(tensors, emit, cancelled)
-                loss = self._loss(outputs, target)
-                if not loss.requires_grad:
-                    raise RunError("keras: the outputs do not depend on any weight or input through differentiable layers")
+                loss = torch_loss(dict(zip(self.output_names(), outputs, strict=False)), target, RUNTIME)
                 try:
                     # oneDNN's channels-last convolution backward corrupts memory in torch 2.13 on CPU
                     # (a 1x1 stride-2 Conv2D, as in Xception's shortcuts, aborts the process); torch's
@@ -371,7 +365,7 @@ class KerasRuntime:
                     with torch.backends.mkldnn.flags(enabled=False):
                         loss.backward()
                 except RuntimeError as exc:
-                    raise RunError(f"keras: backward failed: {one_line(exc)}") from exc
+                    raise RunError(f"keras: backward failed: {first_line(exc)}") from exc
             for name, tensor in kept:
                 if cancelled():
                     raise RunCancelled("keras: cancelled")
@@ -387,23 +381,6 @@ class KerasRuntime:
             for name, p in parameters.items():
                 p.grad = None
                 p.requires_grad_(restore[name])
-
-    def _loss(self, outputs: list[Any], target: Mapping[str, np.ndarray] | None) -> Any:
-        import torch
-
-        names = self.output_names()
-        loss = torch.zeros((), dtype=torch.float64)
-        for name, out in zip(names, outputs, strict=False):
-            if not out.is_floating_point():
-                continue
-            if target is None:
-                loss = loss + out.to(torch.float64).sum()
-            else:
-                if name not in target:
-                    raise RunError(f"keras: no target given for output {name!r}")
-                t = torch.as_tensor(np.asarray(target[name]), dtype=torch.float64, device=out.device)
-                loss = loss + ((out.to(torch.float64) - t) ** 2).sum()
-        return loss
 
 
 def to_numpy(tensor: Any) -> np.ndarray:

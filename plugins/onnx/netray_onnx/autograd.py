@@ -26,6 +26,7 @@ import numpy as np
 
 from netray.errors import error_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
+from netray.torch_loss import torch_loss
 
 if TYPE_CHECKING:
     import onnx
@@ -225,17 +226,7 @@ class TorchGraph:
             with torch.enable_grad():
                 result = Recorder(self.module).run(*arguments)
                 outputs = [result] if isinstance(result, torch.Tensor) else list(result)
-                loss = torch.zeros((), dtype=torch.float64)
-                for name, out in zip(self.outputs, outputs, strict=False):
-                    if not out.is_floating_point():
-                        continue
-                    if target is not None and name in target:
-                        wanted = torch.from_numpy(np.asarray(target[name], dtype=np.float64))
-                        loss = loss + ((out.double() - wanted) ** 2).sum()
-                    else:
-                        loss = loss + out.double().sum()
-                if not loss.requires_grad:
-                    raise RunError(f"{NAME}: the outputs do not depend on any weight or float input")
+                loss = torch_loss(dict(zip(self.outputs, outputs, strict=False)), target, NAME)
                 loss.backward()
         except (RunCancelled, RunError):
             raise

@@ -33,8 +33,10 @@ import torch
 import torch.fx
 
 from netray import Model
+from netray.errors import first_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
-from netray_pytorch.torch_run import GradientCapture, first_line, loss_of, scalar_array, to_numpy, to_tensor
+from netray.torch_loss import torch_loss
+from netray_pytorch.torch_run import GradientCapture, scalar_array, to_numpy, to_tensor
 
 RUNTIME_NAME = "torch (ExportedProgram, FX interpreter: every node)"
 
@@ -328,7 +330,7 @@ class ExportedProgramRuntime:
         args, leaves = self._arguments(inputs, grad=True)
         with torch.enable_grad():
             outputs = self._run(args, grads.watch, cancelled, leaves=not self.mutating)
-            loss = loss_of({k: v for k, v in outputs.items() if k in self.user_outputs}, target)
+            loss = torch_loss({k: v for k, v in outputs.items() if k in self.user_outputs}, target, "torch")
             try:
                 loss.backward()
             except Exception as exc:

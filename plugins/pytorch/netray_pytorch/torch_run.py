@@ -1,13 +1,12 @@
 """What the torch runtimes (ExportedProgram here, TorchScript in its plugin) share.
 
-Arrays in and out of torch, the loss :meth:`netray.runtime.Runtime.backward` differentiates,
-and the hooks that hand each intermediate value's gradient to ``capture`` as autograd
+Arrays in and out of torch and the hooks that hand each intermediate value's gradient to ``capture`` as autograd
 computes it. Imported only when a model is run: it imports torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,13 +15,6 @@ import torch
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
 
 _NUMPY_UNSUPPORTED = {torch.bfloat16: torch.float32}  # numpy has no bfloat16: widened exactly
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception as one short line (torch's messages run to pages)."""
-    text = str(exc).strip().splitlines()
-    line = next((t.strip() for t in text if t.strip()), "")
-    return f"{type(exc).__name__}: {line[:300]}" if line else type(exc).__name__
 
 
 def to_tensor(array: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -69,31 +61,6 @@ def scalar_array(value: Any) -> np.ndarray | None:
 
 def differentiable(t: Any) -> bool:
     return isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex())
-
-
-def loss_of(outputs: Mapping[str, Any], target: Mapping[str, np.ndarray] | None) -> torch.Tensor:
-    """The contract's loss: the sum of every floating output, or with ``target`` the summed
-    squared error against it; accumulated in float64 so the gradient reaching each output
-    is exactly one (or ``2 * (output - target)``) in the output's own dtype."""
-    total: torch.Tensor | None = None
-    for name, out in outputs.items():
-        if not differentiable(out) or not out.requires_grad:
-            continue
-        o = out.to(torch.float64) if not out.is_complex() else out.abs().to(torch.float64)
-        if target is not None:
-            if name not in target:
-                continue
-            t = torch.from_numpy(np.asarray(target[name], dtype=np.float64))
-            if tuple(t.shape) != tuple(o.shape):
-                raise RunError(f"torch: target {name!r} has shape {tuple(t.shape)}, the output {tuple(o.shape)}")
-            term = ((o - t) ** 2).sum()
-        else:
-            term = o.sum()
-        total = term if total is None else total + term
-    if total is None:
-        which = "the target's outputs" if target is not None else "the outputs"
-        raise RunError(f"torch: no floating-point output among {which} depends on a weight or input: nothing to differentiate")
-    return total
 
 
 class GradientCapture:

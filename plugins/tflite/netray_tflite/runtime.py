@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from netray import Model, Value
+from netray.errors import first_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
 
 RUNTIME = "litert"
@@ -79,7 +80,7 @@ class LiteRtRuntime:
             )
             self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
-            raise RunError(f"litert: cannot load {self.path.name}: {one_line(exc)}") from exc
+            raise RunError(f"litert: cannot load {self.path.name}: {first_line(exc, named=False)}") from exc
         # (value, tensor index) of each value an operator of the main graph writes, in execution order.
         self.produced: list[tuple[Value, int]] = []
         seen: set[str] = set()
@@ -121,12 +122,12 @@ class LiteRtRuntime:
             try:
                 self.interpreter.allocate_tensors()
             except (RuntimeError, ValueError) as exc:
-                raise RunError(f"litert: the inputs' shapes do not fit the model: {one_line(exc)}") from exc
+                raise RunError(f"litert: the inputs' shapes do not fit the model: {first_line(exc, named=False)}") from exc
         for index, array in arrays:
             try:
                 self.interpreter.set_tensor(index, np.ascontiguousarray(array))
             except ValueError as exc:
-                raise RunError(f"litert: cannot set input tensor {index}: {one_line(exc)}") from exc
+                raise RunError(f"litert: cannot set input tensor {index}: {first_line(exc, named=False)}") from exc
 
     def invoke(self, inputs: Mapping[str, np.ndarray], cancelled: Cancelled) -> None:
         if cancelled():
@@ -135,7 +136,7 @@ class LiteRtRuntime:
         try:
             self.interpreter.invoke()
         except (RuntimeError, ValueError) as exc:
-            raise RunError(f"litert: {self.path.name}: {one_line(exc)}") from exc
+            raise RunError(f"litert: {self.path.name}: {first_line(exc, named=False)}") from exc
         if cancelled():
             raise RunCancelled("litert: cancelled")
 
@@ -143,7 +144,7 @@ class LiteRtRuntime:
         try:
             return np.asarray(self.interpreter.get_tensor(index))
         except (RuntimeError, ValueError) as exc:
-            raise RunError(f"litert: cannot read tensor {index} ({value.name!r}): {one_line(exc)}") from exc
+            raise RunError(f"litert: cannot read tensor {index} ({value.name!r}): {first_line(exc, named=False)}") from exc
 
     def forward(self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
         """Invoke once; then hand every operator's output to ``capture`` in execution order."""
@@ -166,7 +167,3 @@ class LiteRtRuntime:
         raise RunError(NO_GRADIENTS)
 
 
-def one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    text = " ".join(lines[:2]) if lines else type(exc).__name__
-    return text[:300]

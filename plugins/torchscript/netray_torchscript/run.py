@@ -34,7 +34,8 @@ import torch
 
 from netray import Model
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
-from netray_pytorch.torch_run import GradientCapture, loss_of, scalar_array, to_numpy, to_tensor
+from netray.torch_loss import torch_loss
+from netray_pytorch.torch_run import GradientCapture, scalar_array, to_numpy, to_tensor
 from netray_torchscript.convert import FOLDED_KINDS
 from netray_torchscript.torch_messages import one_line, warnings_collected
 
@@ -320,7 +321,7 @@ class TorchScriptRuntime:
             args = self._arguments(program, inputs, grad=True)
             with torch.enable_grad():
                 outputs = self._call(program, args, _Session(grads.watch, cancelled))
-                loss = loss_of(outputs, target)
+                loss = torch_loss(outputs, target, "torch")
                 try:
                     loss.backward()
                 except Exception as exc:
