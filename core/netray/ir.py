@@ -606,6 +606,7 @@ class Model:
         "properties",
         "tensors",
         "_node_ids",
+        "__weakref__",  # plugins may keep what they know of a model (a live in-memory source) by weak reference
     )
 
     def __init__(self, format: str, graphs: list[Graph] | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import weakref
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,10 @@ import numpy as np
 from netray import FormatError, Model, TensorType
 from netray.ir import TensorLoader
 from netray_pytorch.exported_program import FORMAT, build_model
+
+# The programs in-memory models were read from: the runtime runs the user's own object (no file
+# to load). Weak keys: a program lives as long as the Model read from it.
+_PROGRAMS: weakref.WeakKeyDictionary[Model, Any] = weakref.WeakKeyDictionary()
 
 
 def is_torch_module(obj: Any) -> bool:
@@ -63,4 +68,10 @@ def load_module(obj: Any, options: dict[str, Any]) -> Model:
 
     model = build_model(data, source, where)
     model.properties["source"] = "in memory (torch.export)"
+    _PROGRAMS[model] = program
     return model
+
+
+def program_of(model: Model) -> Any:
+    """The live ExportedProgram ``model`` was read from (for running it), while both exist; None otherwise."""
+    return _PROGRAMS.get(model)

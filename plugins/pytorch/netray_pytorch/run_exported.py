@@ -221,13 +221,13 @@ class ExportedProgramRuntime:
     backward_supported = True
     granularity = "every node of the lifted FX graph (the .pt2's own graph)"
 
-    def __init__(self, model: Model, path: Path) -> None:
-        self.path = path
-        self.program = load_program(path)
+    def __init__(self, model: Model, program: Any, where: str) -> None:
+        self.where = where  # the file's name, or what the in-memory program was
+        self.program = program
         self.graph_module = self.program.graph_module
         graph = model.main
         if graph is None:
-            raise RunError(f"torch: {path.name} has no graph to run")
+            raise RunError(f"torch: {where} has no graph to run")
         self.node_values: dict[str, list[str]] = {
             node.name: [v.name for v in node.output_values()] for node in graph.nodes
         }
@@ -244,7 +244,7 @@ class ExportedProgramRuntime:
         placeholders = [n for n in self.graph_module.graph.nodes if n.op == "placeholder"]
         specs = list(self.program.graph_signature.input_specs)
         if len(specs) != len(placeholders):
-            raise RunError(f"torch: {self.path.name}: {len(specs)} input specs for {len(placeholders)} placeholders")
+            raise RunError(f"torch: {self.where}: {len(specs)} input specs for {len(placeholders)} placeholders")
         state = dict(self.program.state_dict)
         constants = dict(self.program.constants)
         self.slots: list[tuple[str, str, Any]] = []  # (kind, placeholder name, tensor or declared dtype)
@@ -261,12 +261,12 @@ class ExportedProgramRuntime:
             target = spec.target
             tensor = state.get(target) if target in state else constants.get(target)
             if tensor is None:
-                raise RunError(f"torch: {self.path.name}: no data for {spec.kind.name.lower()} {target!r} ({name})")
+                raise RunError(f"torch: {self.where}: no data for {spec.kind.name.lower()} {target!r} ({name})")
             if spec.kind == InputKind.PARAMETER:
                 self.parameters.append(name)
                 self.slots.append(("parameter", name, tensor))
             elif spec.kind == InputKind.TOKEN:
-                raise RunError(f"torch: {self.path.name}: side-effect tokens are not supported")
+                raise RunError(f"torch: {self.where}: side-effect tokens are not supported")
             else:
                 self.slots.append(("weight", name, tensor))
         self.input_names = [name for kind, name, _ in self.slots if kind == "input"]
@@ -275,7 +275,7 @@ class ExportedProgramRuntime:
         self.user_outputs = [getattr(spec.arg, "name", "") for spec in outputs if spec.kind == OutputKind.USER_OUTPUT]
         missing = [v.name for v in graph.inputs if v.name not in self.input_names]
         if missing:
-            raise RunError(f"torch: {self.path.name}: the program has no input named {missing[0]!r}")
+            raise RunError(f"torch: {self.where}: the program has no input named {missing[0]!r}")
 
     def _arguments(self, inputs: Mapping[str, np.ndarray], grad: bool) -> tuple[list[Any], dict[str, torch.Tensor]]:
         args: list[Any] = []
@@ -305,7 +305,7 @@ class ExportedProgramRuntime:
         result = interpreter.run(*args, enable_io_processing=False)
         values = _flatten(result) if isinstance(result, (list, tuple)) else [result]
         if len(values) != len(self.output_names):
-            raise RunError(f"torch: {self.path.name} returned {len(values)} values for {len(self.output_names)} outputs")
+            raise RunError(f"torch: {self.where} returned {len(values)} values for {len(self.output_names)} outputs")
         if cancelled():
             raise RunCancelled("cancelled after the last node")
         return dict(zip(self.output_names, values, strict=True))
@@ -344,9 +344,16 @@ class ExportedProgramRuntime:
 
 
 def runtime_for(model: Model) -> ExportedProgramRuntime:
-    if model.source is None:
-        raise RunError("torch: an in-memory ExportedProgram cannot be run from netray; save it with torch.export.save")
-    return ExportedProgramRuntime(model, Path(model.source))
+    """The runtime of a ``.pt2`` file (checked, then loaded), or of the program an in-memory module was read from."""
+    if model.source is not None:
+        path = Path(model.source)
+        return ExportedProgramRuntime(model, load_program(path), path.name)
+    from netray_pytorch.from_module import program_of
+
+    program = program_of(model)
+    if program is None:
+        raise RunError("torch: this model was read from neither a file nor a live ExportedProgram; nothing to run")
+    return ExportedProgramRuntime(model, program, "the in-memory program")
 
 
 __all__ = ["RUNTIME_NAME", "ExportedProgramRuntime", "check_archive", "load_program", "runtime_for"]

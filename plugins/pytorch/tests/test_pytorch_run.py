@@ -415,3 +415,37 @@ def test_a_symbolic_expression_that_is_not_arithmetic_is_refused(programs: Any, 
     with pytest.raises(RunError, match="exec"):
         check_archive(_rewritten(programs["gpt"][1], tmp_path, code))
     check_archive(programs["llama"][1])  # the real exports pass
+
+
+def test_an_in_memory_module_runs_on_its_own_program(programs: Any) -> None:
+    """netray.load_model(module, example_inputs=...) keeps the live program: the run (no file) captures what
+    the saved file's run captures, its outputs are the module's, its gradients autograd's on the module."""
+    from netray.run import run_model
+
+    module, path, example = programs["gpt"]
+    model = netray.load_model(module, example_inputs=example)
+    assert model.source is None
+    runtime = netray.plugins.get_manager().runtime(model)
+    outputs, captured, order = collect(runtime, feed(model, example))
+    _, from_file = opened(path)
+    file_outputs, file_captured, file_order = collect(from_file, feed(model, example))
+    assert all(np.array_equal(outputs[n], file_outputs[n]) for n in file_outputs)
+    assert order == file_order and all(np.array_equal(captured[n], file_captured[n]) for n in order)
+    with torch.no_grad():
+        expected = module(*example)
+    assert np.array_equal(next(iter(outputs.values())), expected.numpy())
+    grads = runtime.backward(feed(model, example), None, lambda name, array: None, lambda: False)
+    reference, _ = _reference_gradients(module, example)
+    for fqn, wanted in reference.items():
+        np.testing.assert_allclose(_by_fqn(model, grads)[fqn], wanted.numpy(), rtol=1e-6, atol=1e-7, err_msg=fqn)
+    result = run_model(model, inputs=None, seed=0)  # the engine's own path, random token ids
+    assert result.runtime == runtime.name and len(result.values) == len(captured)
+
+
+def test_a_model_with_neither_file_nor_program_cannot_run(programs: Any) -> None:
+    from netray_pytorch.run_exported import runtime_for
+
+    model = netray.load_model(programs["gpt"][1])
+    model.source = None  # as a Model built by hand, or whose program is gone
+    with pytest.raises(RunError, match="neither a file nor a live ExportedProgram"):
+        runtime_for(model)
