@@ -140,3 +140,34 @@ def test_histogram_counts_equal_numpys_on_the_same_edges(dtype: type) -> None:
     assert small.histogram is not None
     expected_small, _ = np.histogram(array[:5000].astype(np.float64), bins=np.array(small.histogram[1]))
     assert small.histogram[0] == expected_small.tolist()
+
+
+def test_a_runtime_is_recognised_without_reading_its_properties() -> None:
+    """The plugin manager asks is_runtime, not isinstance on the protocol: that reads every property,
+    and ONNX's backward_supported imports torch (1.4 s) just to answer."""
+    from netray.runtime import is_runtime
+
+    class Lazy:
+        name = "lazy"
+
+        @property
+        def backward_supported(self) -> bool:
+            raise AssertionError("read")
+
+        def forward(self, inputs: object, capture: object, cancelled: object) -> dict[str, np.ndarray]:
+            return {}
+
+        def backward(self, inputs: object, target: object, capture: object, cancelled: object) -> dict[str, np.ndarray]:
+            return {}
+
+    class Named:  # the name set per instance
+        backward_supported = False
+
+        def __init__(self) -> None:
+            self.name = "named"
+
+        forward = Lazy.forward
+        backward = Lazy.backward
+
+    assert is_runtime(Lazy()) and is_runtime(Named())
+    assert not is_runtime(object()) and not is_runtime(None) and not is_runtime("onnxruntime")

@@ -308,12 +308,12 @@ class PluginManager:
 
     def runtime(self, model: Model, name: str = "") -> Runtime:
         """The runtime a plugin offers for ``model``; RunError saying what to install, or that none exists."""
-        from netray.runtime import Runtime, RuntimeMissing
+        from netray.runtime import RuntimeMissing, is_runtime
 
         missing: list[RuntimeMissing] = []
         for _, answer in self._call_each("netray_runtime", {"model": model, "name": name}, model.source):
-            if isinstance(answer, Runtime):
-                return answer
+            if is_runtime(answer):
+                return answer  # type: ignore[return-value]
             if isinstance(answer, RuntimeMissing):
                 missing.append(answer)
         where = f"{model.source}: " if model.source else ""

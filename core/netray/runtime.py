@@ -25,7 +25,7 @@ import numpy as np
 from netray.errors import RunCancelled, RunError
 from netray.value_stats import ValueStats, finite_histogram
 
-__all__ = ["Capture", "Cancelled", "Difference", "RunCancelled", "RunError", "Runtime", "RuntimeMissing", "ValueStats", "finite_histogram"]
+__all__ = ["Capture", "Cancelled", "Difference", "RunCancelled", "RunError", "Runtime", "RuntimeMissing", "ValueStats", "finite_histogram", "is_runtime"]
 
 Capture = Callable[[str, np.ndarray], None]
 """Called with (value name, array) for each value as the runtime produces it. The array may be
@@ -70,6 +70,20 @@ class Runtime(Protocol):
         ``capture``, named by the value). Raise :class:`RunError` naming the op that cannot be
         differentiated."""
         ...
+
+
+_RUNTIME_MEMBERS = ("name", "backward_supported", "forward", "backward")
+
+
+def is_runtime(answer: object) -> bool:
+    """Whether ``answer`` has the :class:`Runtime` protocol's members, judged without reading them.
+
+    ``isinstance`` on the runtime-checkable protocol reads every property, and a runtime's
+    ``backward_supported`` may import torch to answer (1.4 s for ONNX's onnx2torch) on every
+    run, backward or not.
+    """
+    own = getattr(answer, "__dict__", {})
+    return all(member in own or any(member in vars(k) for k in type(answer).__mro__) for member in _RUNTIME_MEMBERS)
 
 
 @dataclass
