@@ -94,3 +94,62 @@ def test_backward_gives_every_weight_a_gradient(deep: Path, tmp_path: Path) -> N
     assert set(document["gradients"]) == {f"w{k}" for k in range(POISONED + 1)}
     assert all(g["nonfinite"] == 0 and (g["norm"] or 0) > 0 for g in document["gradients"].values())
     assert set(document["value_gradients"]) >= {f"t{k}" for k in range(POISONED + 1)}
+
+
+def _masked_model(path: Path) -> Path:
+    """A -inf mask made by ConstantOfShape (the file's own infinity), added to the scores of a row
+    that is all masked: Softmax of all -inf is NaN (born from infinities, no NaN before it); then
+    a separate branch whose Exp overflows a finite input to +inf."""
+    minus_inf = helper.make_tensor("value", TensorProto.FLOAT, [1], [float("-inf")])
+    nodes = [
+        helper.make_node("Shape", ["scores"], ["shape"], name="mask/shape"),
+        helper.make_node("ConstantOfShape", ["shape"], ["mask"], name="mask/fill", value=minus_inf),
+        helper.make_node("Add", ["scores", "mask"], ["masked"], name="attention/add_mask"),
+        helper.make_node("Softmax", ["masked"], ["weights"], name="attention/softmax", axis=-1),
+        helper.make_node("Relu", ["weights"], ["probs"], name="attention/relu"),
+        helper.make_node("Mul", ["scores", "scale"], ["big"], name="other/scale"),
+        helper.make_node("Exp", ["big"], ["overflow"], name="other/exp"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "masked",
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [2, 4]), helper.make_tensor_value_info("overflow", TensorProto.FLOAT, [2, 4])],
+        [numpy_helper.from_array(np.array(1000.0, np.float32), "scale")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_a_masks_infinity_is_the_files_own_and_a_nan_born_of_infinities_is_found(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    path = _masked_model(tmp_path / "masked.onnx")
+    np.save(tmp_path / "scores.npy", np.abs(np.random.default_rng(0).standard_normal((2, 4))).astype(np.float32) + 1)
+    result = CliRunner().invoke(cli, ["run", str(path), "--inputs", str(tmp_path / "scores.npy"), "--json", "-"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["values"]["weights"]["nan"] == 8 and document["values"]["mask"]["nan"] == 0
+    # Softmax makes the NaN from -inf inputs; the mask's -inf is a constant's; Exp's overflow comes later.
+    assert document["first_nonfinite"]["name"] == "attention/softmax"
+    assert [c["name"] for c in document["constant_infinities"]] == ["mask/fill"]
+    text = CliRunner().invoke(cli, ["run", str(path), "--inputs", str(tmp_path / "scores.npy")]).output
+    assert "first NaN/Inf: attention/softmax (Softmax) made weights non-finite" in " ".join(text.split())
+
+
+def test_an_overflow_is_found_and_a_mask_alone_is_no_error(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from netray.run import run_model
+
+    path = _masked_model(tmp_path / "masked.onnx")
+    model = onnx.load(path)
+    del model.graph.node[2:5]  # no softmax branch: only the mask and the overflow
+    del model.graph.output[0]
+    model.graph.output.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [2, 4]))
+    onnx.save(model, tmp_path / "overflow.onnx")
+    result = run_model(tmp_path / "overflow.onnx", seed=0)
+    assert result.first_nonfinite is not None and result.first_nonfinite["name"] == "other/exp"
+    del model.graph.node[2:]  # the mask alone
+    del model.graph.output[0]
+    onnx.save(model, tmp_path / "mask.onnx")
+    alone = run_model(tmp_path / "mask.onnx", seed=0)
+    assert alone.first_nonfinite is None and [c["op"] for c in alone.constant_infinities] == ["ConstantOfShape"]

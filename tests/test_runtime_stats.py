@@ -32,10 +32,13 @@ def test_stats_equal_numpy(dtype: type, shape: tuple[int, ...]) -> None:
 def test_nonfinite_are_counted_and_left_out() -> None:
     array = np.array([1.0, np.nan, -np.inf, 3.0, 0.0], dtype=np.float32)
     stats = ValueStats.of(array)
-    assert stats.nonfinite == 2 and stats.zeros == 1
+    assert stats.nonfinite == 2 and stats.nan == 1 and stats.zeros == 1
     assert (stats.min, stats.max, stats.mean) == (0.0, 3.0, pytest.approx(4 / 3))
     only_nan = ValueStats.of(np.full(4, np.nan, dtype=np.float32))
-    assert only_nan.nonfinite == 4 and only_nan.mean is None
+    assert only_nan.nonfinite == 4 and only_nan.nan == 4 and only_nan.mean is None
+    large = np.zeros(100_000, np.float32)
+    large[[5, 7]] = np.inf
+    assert (ValueStats.of(large).nonfinite, ValueStats.of(large).nan) == (2, 0)
 
 
 def test_bfloat16_bool_and_strings() -> None:

@@ -63,6 +63,7 @@ class RunResult:
     values: dict[str, ValueStats]
     assumed_dims: dict[str, int] = field(default_factory=dict)
     first_nonfinite: dict[str, Any] | None = None
+    constant_infinities: list[dict[str, Any]] = field(default_factory=list)  # masks' -inf: the file's own
     gradients: dict[str, ValueStats] = field(default_factory=dict)  # weights
     backward_error: str = ""  # why gradients were asked for and not computed
     value_gradients: dict[str, ValueStats] = field(default_factory=dict)
@@ -81,6 +82,7 @@ class RunResult:
             "values": {k: s.to_json() for k, s in self.values.items()},
             "assumed_dims": self.assumed_dims,
             "first_nonfinite": self.first_nonfinite,
+            "constant_infinities": self.constant_infinities,
             "gradients": {k: s.to_json() for k, s in self.gradients.items()},
             "backward_error": self.backward_error or None,
             "value_gradients": {k: s.to_json() for k, s in self.value_gradients.items()},
@@ -192,23 +194,45 @@ def _weight_finite(value: Value) -> bool:
     return array.dtype.kind != "f" or bool(np.isfinite(array).all())
 
 
-def first_nonfinite(graph: Graph, inputs: dict[str, ValueStats], values: dict[str, ValueStats]) -> dict[str, Any] | None:
-    """The first node (in execution order) whose output holds NaN or Inf while its activation
-    inputs were finite; a non-finite weight it reads is named as the cause."""
+def nonfinite_origins(graph: Graph, inputs: dict[str, ValueStats], values: dict[str, ValueStats]) -> list[dict[str, Any]]:
+    """Every node where non-finite values start, in execution order: a NaN where no activation
+    input held one, or an infinity where every activation input was finite.
+
+    Each is ``{"node", "name", "op", "value"}``, with ``"cause"`` when a weight it reads holds
+    non-finite values, and ``"constant": True`` for infinities (no NaN) made by a node that reads
+    no floating-point activation: a constant, ``ConstantOfShape``, ``full``, whose infinities are
+    the file's own (an attention mask's -inf), not a computation gone wrong.
+    """
     known = {**inputs, **values}
+    found: list[dict[str, Any]] = []
     for node in execution_nodes(graph):
+        outs = [values[v.name] for v in node.output_values() if v.name in values]
         bad = [v.name for v in node.output_values() if v.name in values and values[v.name].nonfinite]
         if not bad:
             continue
-        ins = list(node.input_values())
-        if any(known[v.name].nonfinite for v in ins if v.name in known and v.initializer is None):
+        activations = [known.get(v.name) for v in node.input_values() if v.initializer is None]
+        makes_nan = any(s.nan for s in outs) and not any(s is not None and s.nan for s in activations)
+        makes_inf = not any(s is not None and s.nonfinite for s in activations)
+        if not (makes_nan or makes_inf):
             continue
-        found: dict[str, Any] = {"node": node.id, "name": node.name, "op": node.op, "value": bad[0]}
-        poisoned = [v.name for v in ins if v.initializer is not None and not _weight_finite(v)]
+        origin: dict[str, Any] = {"node": node.id, "name": node.name, "op": node.op, "value": bad[0]}
+        poisoned = [v.name for v in node.input_values() if v.initializer is not None and not _weight_finite(v)]
         if poisoned:
-            found["cause"] = f"weight {poisoned[0]} holds non-finite values"
-        return found
-    return None
+            origin["cause"] = f"weight {poisoned[0]} holds non-finite values"
+        elif not makes_nan and not any(s is None or _floating(s) for s in activations):
+            origin["constant"] = True
+        found.append(origin)
+    return found
+
+
+def _floating(stats: ValueStats) -> bool:
+    return "float" in stats.dtype or "complex" in stats.dtype
+
+
+def first_nonfinite(graph: Graph, inputs: dict[str, ValueStats], values: dict[str, ValueStats]) -> dict[str, Any] | None:
+    """The first node (in execution order) where NaN or Inf starts, constants' own infinities left
+    out (see :func:`nonfinite_origins`); a non-finite weight it reads is named as the cause."""
+    return next((o for o in nonfinite_origins(graph, inputs, values) if not o.get("constant")), None)
 
 
 def _compare(
@@ -274,7 +298,9 @@ def run_model(model: Model | str | Path, options: RunOptions | None = None, **fi
         assumed,
     )
     result.arrays = collected.chosen
-    result.first_nonfinite = first_nonfinite(graph, result.inputs, collected.stats)
+    origins = nonfinite_origins(graph, result.inputs, collected.stats)
+    result.first_nonfinite = next((o for o in origins if not o.get("constant")), None)
+    result.constant_infinities = [o for o in origins if o.get("constant")]
     if options.backward:
         # A runtime without gradients says why in its own words (what to convert to), from backward();
         # the forward results stand either way.

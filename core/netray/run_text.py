@@ -41,7 +41,12 @@ def print_run(result: RunResult, console: Console | None = None) -> None:
         console.print(escape(f"assumed     {named} (set with --dim NAME=SIZE)"))
     _stats_table("outputs", list(result.outputs.items()), console)
     found = result.first_nonfinite
-    if found is None:
+    constants = result.constant_infinities
+    if found is None and constants:
+        first = constants[0]
+        more = f" and {len(constants) - 1:,} more" if len(constants) > 1 else ""
+        console.print(escape(f"first NaN/Inf: none made by a computation; infinities set by constants only (masks): {first['name'] or first['node']} ({first['op']}){more}"))
+    elif found is None:
         console.print("first NaN/Inf: none, every captured value is finite")
     else:
         cause = f"; {found['cause']}" if found.get("cause") else " while all its inputs were finite"

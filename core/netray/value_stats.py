@@ -48,6 +48,7 @@ class ValueStats:
     max_abs: float | None = None
     norm: float | None = None  # L2 norm of the finite elements
     histogram: tuple[list[int], list[float]] | None = field(default=None, repr=False)
+    nan: int = 0  # of the non-finite elements, how many are NaN (the rest are infinities)
 
     @classmethod
     def of(cls, array: Any, bins: int = 0) -> ValueStats:
@@ -76,7 +77,7 @@ class ValueStats:
         return math.prod(self.shape)
 
     def to_json(self) -> dict[str, Any]:
-        """The issue's schema: shape, dtype, min, max, mean, std, nonfinite, zeros (plus mean_abs, max_abs, norm)."""
+        """The issue's schema: shape, dtype, min, max, mean, std, nonfinite, zeros (plus nan, mean_abs, max_abs, norm)."""
         return {
             "shape": list(self.shape),
             "dtype": self.dtype,
@@ -85,6 +86,7 @@ class ValueStats:
             "mean": self.mean,
             "std": self.std,
             "nonfinite": self.nonfinite,
+            "nan": self.nan,
             "zeros": self.zeros,
             "mean_abs": self.mean_abs,
             "max_abs": self.max_abs,
@@ -180,14 +182,15 @@ def _one(a: np.ndarray, shape: tuple[int, ...], dtype: str, bins: int) -> ValueS
         flat = flat.astype(np.float32)  # float16 and smaller: BLAS and exact sums need float32
     if flat.size == 0:
         return ValueStats(shape, dtype, None, None, None, None, 0, 0)
-    nonfinite = 0
+    nonfinite = nan = 0
     low, high = float(flat.min()), float(flat.max())
     if not (math.isfinite(low) and math.isfinite(high)):  # NaN or Inf somewhere: leave them out
         mask = np.isfinite(flat)
         nonfinite = int(flat.size - np.count_nonzero(mask))
+        nan = int(np.count_nonzero(np.isnan(flat)))
         flat = flat[mask]
         if flat.size == 0:
-            return ValueStats(shape, dtype, None, None, None, None, nonfinite, 0)
+            return ValueStats(shape, dtype, None, None, None, None, nonfinite, 0, nan=nan)
         low, high = float(flat.min()), float(flat.max())
     zeros = int(np.count_nonzero(flat == 0)) if low <= 0 <= high else 0  # 5x faster than counting non-zero floats
     count = flat.size
@@ -216,6 +219,7 @@ def _one(a: np.ndarray, shape: tuple[int, ...], dtype: str, bins: int) -> ValueS
         max(abs(low), abs(high)),
         math.sqrt(squares),
         finite_histogram(flat, low, high, bins) if bins > 0 else None,
+        nan,
     )
 
 

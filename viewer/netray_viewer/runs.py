@@ -172,6 +172,8 @@ class Runs:
         parts = [f"Ran on {r.runtime}: {len(r.values):,} values"]
         if r.first_nonfinite is not None:
             parts.append(f"first NaN/Inf at {self._where(r.first_nonfinite)} (Go › First NaN)")
+        elif r.constant_infinities:
+            parts.append(f"no NaN or Inf but the infinities of {len(r.constant_infinities):,} constants (masks)")
         else:
             parts.append("no NaN or Inf")
         if r.compared_with:
