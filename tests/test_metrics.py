@@ -71,6 +71,7 @@ def test_group_values_and_formatting() -> None:
     assert metric.group_value(["c"]) is None
     assert Metric("m", {"a": 1.0, "b": 2.0}).group_value(["a", "b"]) == 3.0
     assert format_number(4_089_184_256, "MAC") == "4.09 GMAC"
+    assert format_number(2.5e13, "FLOP") == "25 TFLOP" and format_number(9.81e18) == "9.81e+18"  # exponents past tera
     assert format_number(None, "MAC") == "unknown"
     with pytest.raises(ValueError):
         Metric("x", {}, aggregate="median")

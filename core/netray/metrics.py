@@ -79,6 +79,8 @@ def format_number(value: float | None, unit: str = "") -> str:
 
         return human_bytes(int(value))
     magnitude = abs(value)
+    if magnitude >= 1e15:  # past tera, a prefix reads worse than an exponent ("9.81e+06 T")
+        return f"{value:.3g} {unit}".rstrip()
     for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if magnitude >= scale:
             text = f"{value / scale:.3g} {prefix}{unit}"
