@@ -133,7 +133,7 @@ def test_a_masks_infinity_is_the_files_own_and_a_nan_born_of_infinities_is_found
     assert document["first_nonfinite"]["name"] == "attention/softmax"
     assert [c["name"] for c in document["constant_infinities"]] == ["mask/fill"]
     text = CliRunner().invoke(cli, ["run", str(path), "--inputs", str(tmp_path / "scores.npy")]).output
-    assert "first NaN/Inf: attention/softmax (Softmax) made weights non-finite" in " ".join(text.split())
+    assert "first NaN/Inf: attention/softmax (Softmax) made weights non-finite from infinities (NaN starts here)" in " ".join(text.split())
 
 
 def test_an_overflow_is_found_and_a_mask_alone_is_no_error(tmp_path: Path) -> None:

@@ -109,7 +109,7 @@ def test_first_nonfinite_is_the_log_and_statistics_stream(numpy_plugin: NumpyPlu
     ids = result.inputs["ids"]
     assert ids.shape == (2, 3) and ids.min is not None and 0 <= ids.min and (ids.max or 0) < 50  # within the table
     assert result.values["relu"].nonfinite == 0 and result.values["logged"].nonfinite > 0
-    assert result.first_nonfinite == {"node": "log", "name": "log", "op": "Log", "value": "logged"}
+    assert result.first_nonfinite == {"node": "log", "name": "log", "op": "Log", "value": "logged", "inputs_finite": True}
     assert set(result.outputs) == {"y"} and result.outputs["y"].nonfinite > 0
     assert result.largest(2)[0][1].max_abs == max(s.max_abs or 0 for s in result.values.values())
     metrics = {m.name: m for m in result.metrics()}

@@ -198,7 +198,7 @@ def nonfinite_origins(graph: Graph, inputs: dict[str, ValueStats], values: dict[
     """Every node where non-finite values start, in execution order: a NaN where no activation
     input held one, or an infinity where every activation input was finite.
 
-    Each is ``{"node", "name", "op", "value"}``, with ``"cause"`` when a weight it reads holds
+    Each is ``{"node", "name", "op", "value", "inputs_finite"}``, with ``"cause"`` when a weight it reads holds
     non-finite values, and ``"constant": True`` for infinities (no NaN) made by a node that reads
     no floating-point activation: a constant, ``ConstantOfShape``, ``full``, whose infinities are
     the file's own (an attention mask's -inf), not a computation gone wrong.
@@ -215,7 +215,7 @@ def nonfinite_origins(graph: Graph, inputs: dict[str, ValueStats], values: dict[
         makes_inf = not any(s is not None and s.nonfinite for s in activations)
         if not (makes_nan or makes_inf):
             continue
-        origin: dict[str, Any] = {"node": node.id, "name": node.name, "op": node.op, "value": bad[0]}
+        origin: dict[str, Any] = {"node": node.id, "name": node.name, "op": node.op, "value": bad[0], "inputs_finite": makes_inf}
         poisoned = [v.name for v in node.input_values() if v.initializer is not None and not _weight_finite(v)]
         if poisoned:
             origin["cause"] = f"weight {poisoned[0]} holds non-finite values"

@@ -49,7 +49,8 @@ def print_run(result: RunResult, console: Console | None = None) -> None:
     elif found is None:
         console.print("first NaN/Inf: none, every captured value is finite")
     else:
-        cause = f"; {found['cause']}" if found.get("cause") else " while all its inputs were finite"
+        inputs = " while all its inputs were finite" if found.get("inputs_finite", True) else " from infinities (NaN starts here)"
+        cause = f"; {found['cause']}" if found.get("cause") else inputs
         console.print(escape(f"first NaN/Inf: {found['name'] or found['node']} ({found['op']}) made {found['value']} non-finite{cause}"))
     _stats_table(f"largest magnitudes (top {TOP})", result.largest(TOP), console)
     if result.backward_error:
