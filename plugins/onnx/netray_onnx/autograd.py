@@ -103,7 +103,7 @@ def _failing_op(proto: onnx.ModelProto) -> str:
 class TorchGraph:
     """The model converted once to a float64 fx.GraphModule, with its values and weights named."""
 
-    def __init__(self, proto: onnx.ModelProto, base: Path) -> None:
+    def __init__(self, proto: Any, base: Path) -> None:
         import onnx
 
         try:
@@ -114,8 +114,7 @@ class TorchGraph:
             ) from None
         import torch
 
-        model = onnx.ModelProto()
-        model.CopyFrom(proto)
+        model = onnx.ModelProto.FromString(proto.SerializeToString())  # netray's own message class or onnx's
         try:
             onnx.load_external_data_for_model(model, str(base))
         except Exception as exc:
