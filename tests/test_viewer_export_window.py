@@ -30,6 +30,7 @@ from test_viewer_support import (
 )
 
 from netray.scene import ItemKind
+from netray_viewer.colour_scale import BINS
 from netray_viewer.export import picture_rect, png_scale
 from netray_viewer.window import MainWindow
 
@@ -158,3 +159,47 @@ def test_cli_export_takes_the_view_settings(tmp_path: Path) -> None:
     assert float(root.get("width", 0)) > 3 * float(root.get("height", 1))
     done = run_cli("export", str(model), "-o", str(out), "--expand", "all", "--hide-attributes")
     assert "3x3 pad 1" not in svg_texts(out) and "W 16x3x3x3" in svg_texts(out)
+
+
+def test_file_export_paints_the_metric_the_window_is_coloured_by(make_window: Any, save_as: Any, tmp_path: Path) -> None:
+    """With a metric chosen, File › Export draws the boxes in the overlay's colours, with its legend above the graph."""
+    from test_viewer_overlay import ranked
+
+    window = make_window("all")
+    open_and_wait(window, conv_net(tmp_path / "conv.onnx"))
+    plain = export(window, save_as, tmp_path / "plain.svg", "SVG drawing…")
+    window.overlays.add_metrics([ranked(window)])
+    window.overlays.choose("rank")
+    settle(window)
+    paint = window.overlays.paint
+    assert paint is not None
+    coloured = export(window, save_as, tmp_path / "coloured.svg", "SVG drawing…")
+    texts = svg_texts(coloured)
+    count = len(window.model.main.nodes)  # type: ignore[union-attr]
+    assert "rank (u)" in texts and "1 u" in texts and f"{count} u" in texts and "rank (u)" not in svg_texts(plain)
+    steps = [k for k in paint.key.tolist() if k < BINS]  # ramp steps (other keys are inputs' and outputs' usual colours)
+    lowest, highest = (paint.header(k, window.theme).name() for k in (min(steps), max(steps)))
+    svg = coloured.read_text()
+    assert f'fill="{lowest}"' in svg and f'fill="{highest}"' in svg and f'fill="{highest}"' not in plain.read_text()
+    png = export(window, save_as, tmp_path / "coloured.png", "PNG image…")
+    scene = window.scene
+    assert scene is not None
+    rect = picture_rect(scene)  # the graph's own bounds: the legend adds rows above them
+    assert QImage(str(png)).height() > rect.height() * png_scale(rect) + 40
+
+
+def test_cli_export_colours_by_a_cost_or_by_a_runs_node_data(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    model = conv_net(tmp_path / "conv.onnx")
+    out = tmp_path / "macs.svg"
+    done = run_cli("export", str(model), "-o", str(out), "--expand", "all", "--metric", "macs", "--dim", "batch=2")
+    assert done.returncode == 0, done.stderr
+    texts = svg_texts(out)
+    assert "MACs (MAC)" in texts and "log scale, sequential" in texts
+    nodes = tmp_path / "run.json"
+    done = run_cli("run", str(model), "--dim", "batch=1", "--node-data", str(nodes))
+    assert done.returncode == 0, done.stderr
+    done = run_cli("export", str(model), "-o", str(tmp_path / "run.png"), "--node-data", str(nodes), "--metric", "mean |x|")
+    assert done.returncode == 0, done.stderr and (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
+    done = run_cli("export", str(model), "-o", str(out), "--node-data", str(nodes), "--metric", "latency")
+    assert done.returncode == 2 and "no metric named 'latency' in run.json" in done.stderr and "'mean |x|'" in done.stderr

@@ -52,8 +52,9 @@ def export(
     ``direction``: TB or LR; ``theme``: light or dark; ``graph``: an index or a
     graph's name; and the viewer's View options: ``expand_groups`` and ``collapse_groups``
     (group ids, labels or patterns), ``fold_constants``, ``text`` (a
-    :class:`netray.labels.BoxText`), ``edge_labels``) and need no display. ``weights``
-    applies to ``.netray``. Written
+    :class:`netray.labels.BoxText`), ``edge_labels``) and need no display; ``metric``
+    (a Metric, a cost's name, or a metric's name in ``node_data``; ``dims`` for costs)
+    colours the boxes with a legend, as the viewer's overlay. ``weights`` applies to ``.netray``. Written
     beside ``path`` and renamed into place. Raises ``netray.exporter.ExportError``
     (a ValueError) for an unknown extension or option, FormatError for an unreadable
     model; see docs/api.md.

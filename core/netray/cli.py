@@ -184,6 +184,13 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option("--std", "std_text", metavar="S[,S,S]", help="With an image input: divided per channel after the mean.")
 @click.option("--save", type=click.Path(path_type=Path), help="Save every captured value to this .npz.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the statistics as JSON to this file (- for standard output).")
+@click.option(
+    "--node-data",
+    "node_data",
+    type=click.Path(path_type=Path),
+    help="Write the per-node run metrics (mean |x|, std, max |x|, NaN/Inf count, zeros %, ...) as node data JSON: "
+    "netray export --node-data paints them, the viewer loads them.",
+)
 @user_errors
 def run_command(
     file: Path,
@@ -200,6 +207,7 @@ def run_command(
     std_text: str | None,
     save: Path | None,
     json_path: Path | None,
+    node_data: Path | None,
 ) -> None:
     """Run FILE on its runtime: output statistics, the first NaN, the largest values; gradients and comparisons on request."""
     from netray.api import load_model
@@ -215,6 +223,10 @@ def run_command(
         save=save, mean=_floats(mean_text) or (0.0,), std=_floats(std_text) or (1.0,), atol=atol, rtol=rtol,
     )
     result = run_model(load_model(file), options)
+    if node_data is not None:
+        from netray.metrics import write_node_data
+
+        write_node_data(result.metrics(), node_data)
     if json_path is not None:
         text = json.dumps(result.to_json(), indent=1, default=str)
         if str(json_path) == "-":
@@ -247,6 +259,14 @@ def run_command(
 @click.option("--hide-edge-shapes", is_flag=True, help="Leave tensor shapes off the edges.")
 @click.option("--graph", "graph", default="0", show_default=True, help="Which graph: an index into the model's graphs or a graph's name.")
 @click.option("--no-weights", "no_weights", is_flag=True, help="For .netray: store structure only, no tensor values.")
+@click.option(
+    "--metric",
+    metavar="NAME",
+    help="Colour the boxes by a metric, with its legend, as the viewer's overlay: a cost (MACs, FLOPs, parameters, "
+    "'weight bytes', 'activation bytes', 'arithmetic intensity') or a metric of --node-data.",
+)
+@click.option("--node-data", "node_data", type=click.Path(path_type=Path), help="Node data JSON (netray run --node-data, Model Explorer's) to colour by.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", help="With a cost --metric: set a named dimension (batch=8). Repeatable.")
 @user_errors
 def export_command(
     file: Path,
@@ -263,6 +283,9 @@ def export_command(
     hide_edge_shapes: bool,
     graph: str,
     no_weights: bool,
+    metric: str | None,
+    node_data: Path | None,
+    dims: tuple[str, ...],
 ) -> None:
     """Write FILE as a picture (.svg .png .pdf), JSON or a .netray file; needs no display.
 
@@ -271,6 +294,12 @@ def export_command(
     from netray.app import ViewerMissing
     from netray.exporter import ExportError, export_model
     from netray.labels import BoxText
+    from netray.shapes import parse_dims
+
+    try:
+        sizes = parse_dims(dims)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
     try:
         written = export_model(
@@ -286,6 +315,9 @@ def export_command(
             fold_constants=fold_constants,
             text=BoxText(names=names, attributes=not hide_attributes, weights=not hide_weights),
             edge_labels=not hide_edge_shapes,
+            metric=metric,
+            node_data=node_data,
+            dims=sizes,
         )
     except (ExportError, ViewerMissing) as exc:
         fail(str(exc), bool(click.get_current_context().obj.get("debug")))

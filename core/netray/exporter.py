@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netray.app import viewer
 from netray.atomic import replacing
@@ -30,6 +30,10 @@ from netray.ir import Graph, Model
 from netray.labels import DEFAULT_TEXT, BoxText
 from netray.netrayfile import model_json
 from netray.scene import Scene
+
+if TYPE_CHECKING:
+    from netray.hierarchy import Hierarchy
+    from netray.metrics import Metric
 
 PICTURE_FORMATS = (".svg", ".png", ".pdf")
 EXPORT_FORMATS = (*PICTURE_FORMATS, ".json", ".netray")
@@ -171,6 +175,9 @@ def export_model(
     fold_constants: bool = True,
     text: BoxText = DEFAULT_TEXT,
     edge_labels: bool = True,
+    metric: Metric | str | None = None,
+    node_data: str | Path | None = None,
+    dims: Mapping[str, int] | None = None,
 ) -> Path:
     """Write ``source`` (a Model, a model file's path or an in-memory model) to ``path``.
 
@@ -179,8 +186,12 @@ def export_model(
     ``.netray`` (:func:`netray.save_model`, with tensor values unless
     ``weights=False``). ``graph`` and the options of :class:`Picture` (``expand``,
     ``expand_groups``, ``collapse_groups``, ``direction``, ``theme``,
-    ``fold_constants``, ``text``, ``edge_labels``) shape pictures only. Returns the
-    path written. Raises ExportError for a bad extension or option (a group pattern
+    ``fold_constants``, ``text``, ``edge_labels``) shape pictures only. ``metric``
+    colours a picture's boxes as the viewer's overlay does, with its legend: a
+    :class:`netray.metrics.Metric`, the name of one in the ``node_data`` file, or the
+    name of a cost (MACs, FLOPs, parameters, weight bytes, activation bytes, arithmetic
+    intensity; named dimensions from ``dims``); such pictures need the viewer, SVG too.
+    Returns the path written. Raises ExportError for a bad extension or option (a group pattern
     matching nothing too), FormatError when the model cannot be read, OSError when
     the target cannot be written.
     """
@@ -199,12 +210,43 @@ def export_model(
     if fmt == ".json":
         return write_bytes(target, model_json(model).encode("utf-8"))
     chosen = pick_graph(model, graph)
-    data = render_scene_picture(build_picture_scene(chosen, picture), fmt, picture, chosen.name)
+    colour_by = resolve_metric(model, chosen, metric, node_data, dims)
+    scene, hierarchy = layout_picture(chosen, picture)
+    data = render_scene_picture(scene, fmt, picture, chosen.name, (colour_by, hierarchy) if colour_by is not None else None)
     return write_bytes(target, data)
 
 
-def build_picture_scene(graph: Graph, picture: Picture) -> Scene:
-    """Lay out ``graph`` as ``picture`` asks: its expansion, direction, folding and box text."""
+def resolve_metric(
+    model: Model, graph: Graph, metric: Metric | str | None, node_data: str | Path | None, dims: Mapping[str, int] | None
+) -> Metric | None:
+    """The metric a picture is coloured by: ``metric`` itself, or the one of that name among the
+    ``node_data`` file's or ``graph``'s costs (ExportError naming the choices when none matches)."""
+    from netray.metrics import Metric, load_node_data
+
+    if isinstance(metric, Metric):
+        return metric
+    if metric is None and node_data is None:
+        return None
+    if node_data is not None:
+        found = load_node_data(node_data, model)
+        where = f"in {Path(node_data).name}"
+        if metric is None and len(found) == 1:
+            return found[0]
+    else:
+        from netray.costs import compute_costs
+
+        found = compute_costs(model, graph, dims=dims).metrics()
+        where = "among the costs"
+    wanted = str(metric or "").strip().lower()
+    for candidate in found:
+        if candidate.name.lower() == wanted:
+            return candidate
+    names = ", ".join(repr(m.name) for m in found)
+    raise ExportError(f"no metric named {metric!r} {where}; choose one of {names}" if metric else f"choose a metric {where}: {names}")
+
+
+def layout_picture(graph: Graph, picture: Picture) -> tuple[Scene, Hierarchy]:
+    """Lay out ``graph`` as ``picture`` asks (its expansion, direction, folding and box text), with its hierarchy."""
     from netray.hierarchy import Hierarchy
     from netray.layout import LayoutCache
 
@@ -214,7 +256,12 @@ def build_picture_scene(graph: Graph, picture: Picture) -> Scene:
     except ValueError as exc:
         raise ExportError(str(exc)) from exc
     cache = LayoutCache(graph, hierarchy, direction=picture.direction, fold_constants=picture.fold_constants, text=picture.text)
-    return cache.scene(expanded)
+    return cache.scene(expanded), hierarchy
+
+
+def build_picture_scene(graph: Graph, picture: Picture) -> Scene:
+    """Lay out ``graph`` as ``picture`` asks: its expansion, direction, folding and box text."""
+    return layout_picture(graph, picture)[0]
 
 
 def build_scene(graph: Graph, expand: str = "auto", direction: str = "TB") -> Scene:
@@ -222,20 +269,25 @@ def build_scene(graph: Graph, expand: str = "auto", direction: str = "TB") -> Sc
     return build_picture_scene(graph, Picture(expand=expand, direction=direction).checked())
 
 
-def render_scene_picture(scene: Scene, fmt: str, picture: Picture, title: str = "") -> bytes:
+def render_scene_picture(
+    scene: Scene, fmt: str, picture: Picture, title: str = "", overlay: tuple[Metric, Hierarchy | None] | None = None
+) -> bytes:
     """``scene`` drawn as ``fmt`` (".svg", ".png" or ".pdf") bytes in ``picture``'s theme.
 
     SVG is drawn here, without Qt; PNG and PDF by the viewer's painters, offscreen if
-    headless (:class:`netray.app.ViewerMissing` when the viewer is not installed).
+    headless (:class:`netray.app.ViewerMissing` when the viewer is not installed), and
+    so is every picture coloured by an ``overlay`` (a metric, and the hierarchy whose
+    collapsed groups take its totals): the overlay's colours and legend are the viewer's.
     """
-    if fmt == ".svg":
+    if fmt == ".svg" and overlay is None:
         from netray.palette import palette_named
         from netray.svg import scene_svg
 
         return scene_svg(scene, palette_named(picture.theme), title, edge_labels=picture.edge_labels)
-    front = viewer(f"{fmt[1:].upper()} export")
+    front = viewer(f"{fmt[1:].upper()} export" + (" coloured by a metric" if overlay is not None else ""))
     prepare_qt_platform()
-    data: bytes = front.render_scene(scene, fmt, theme=picture.theme, title=title, edge_labels=picture.edge_labels)
+    colour_by: dict[str, Any] = {"metric": overlay[0], "hierarchy": overlay[1]} if overlay is not None else {}
+    data: bytes = front.render_scene(scene, fmt, theme=picture.theme, title=title, edge_labels=picture.edge_labels, **colour_by)
     return data
 
 

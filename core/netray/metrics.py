@@ -180,18 +180,22 @@ def load_node_data(path: str | Path, model: Model) -> list[Metric]:
     return metrics
 
 
-def write_node_data(metric: Metric, path: str | Path) -> Path:
-    """Write a metric in netray's node data form (what :func:`load_node_data` reads back)."""
+def write_node_data(metrics: Metric | Sequence[Metric], path: str | Path) -> Path:
+    """Write one metric, or a list of them, in netray's node data form (what :func:`load_node_data` reads back)."""
     path = Path(path)
-    document = {
-        "name": metric.name,
-        "unit": metric.unit,
-        "description": metric.description,
-        "aggregate": metric.aggregate,
-        "diverging": metric.diverging,
-        "log": metric.log,
-        "values": metric.values,
-    }
+
+    def table(metric: Metric) -> dict[str, Any]:
+        return {
+            "name": metric.name,
+            "unit": metric.unit,
+            "description": metric.description,
+            "aggregate": metric.aggregate,
+            "diverging": metric.diverging,
+            "log": metric.log,
+            "values": metric.values,
+        }
+
+    document: Any = table(metrics) if isinstance(metrics, Metric) else [table(m) for m in metrics]
     path.write_text(json.dumps(document, indent=1), encoding="utf-8")
     return path
 

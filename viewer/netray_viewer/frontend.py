@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from netray.hierarchy import Hierarchy
 from netray.ir import Graph, Model
+from netray.metrics import Metric
 from netray.scene import Scene
 from netray_viewer import run, snapshot
 
@@ -24,11 +26,23 @@ def render_graph(graph: Graph, fmt: str, *, expand: str = "auto", direction: str
     return render(graph, fmt, expand=expand, direction=direction, theme=theme)
 
 
-def render_scene(scene: Scene, fmt: str, *, theme: str = "light", title: str = "", edge_labels: bool = True) -> bytes:
-    """A laid-out ``scene`` drawn as ``fmt`` (".png", ".pdf" or ".svg") bytes with the viewer's painter, offscreen."""
+def render_scene(
+    scene: Scene,
+    fmt: str,
+    *,
+    theme: str = "light",
+    title: str = "",
+    edge_labels: bool = True,
+    metric: Metric | None = None,
+    hierarchy: Hierarchy | None = None,
+) -> bytes:
+    """A laid-out ``scene`` drawn as ``fmt`` (".png", ".pdf" or ".svg") bytes with the viewer's painter, offscreen;
+    coloured by ``metric`` (collapsed groups by their totals over ``hierarchy``) with its legend, if given."""
+    from netray_viewer.export import Overlay
     from netray_viewer.export import render_scene as render
 
-    return render(scene, fmt, theme, title=title, edge_labels=edge_labels)
+    overlay = Overlay(metric, hierarchy) if metric is not None else None
+    return render(scene, fmt, theme, title=title, edge_labels=edge_labels, overlay=overlay)
 
 
 def render_diff(result: Any, path: str | Path, *, theme: str = "light", models: Sequence[Model | None] | None = None) -> Path:

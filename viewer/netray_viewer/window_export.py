@@ -2,9 +2,10 @@
 
 The picture is the scene on screen, as it is: the groups the user expanded, the
 direction, the theme and the View settings (names, attributes, weights, edge
-shapes, folded constants), at full detail whatever the zoom. PNG and PDF come from
-the window's own painter (:mod:`netray_viewer.export`), SVG from the core's writer
-(:mod:`netray.svg`), which keeps text as text. A group's picture is its frame and
+shapes, folded constants), the metric it is coloured by with its legend, at full
+detail whatever the zoom. PNG and PDF come from the window's own painter
+(:mod:`netray_viewer.export`), SVG from the core's writer (:mod:`netray.svg`), which
+keeps text as text, or from Qt's SVG painter when the graph is coloured by a metric. A group's picture is its frame and
 what it holds, laid out with the group expanded if it is collapsed on screen.
 """
 
@@ -22,7 +23,7 @@ from netray.hierarchy import Group
 from netray.palette import palette_named
 from netray.scene import ItemKind, Scene
 from netray.svg import scene_svg
-from netray_viewer.export import pdf_bytes, png_bytes, png_image
+from netray_viewer.export import Overlay, pdf_bytes, png_bytes, png_image, svg_bytes
 from netray_viewer.theme import Theme
 
 if TYPE_CHECKING:
@@ -31,21 +32,32 @@ if TYPE_CHECKING:
 FILTERS = {".png": "PNG image (*.png)", ".svg": "SVG drawing (*.svg)", ".pdf": "PDF document (*.pdf)"}
 
 
-def picture_bytes(scene: Scene, fmt: str, theme: Theme, title: str, edge_labels: bool) -> bytes:
-    """``scene`` as ``fmt`` bytes, drawn as the window draws it."""
+def picture_bytes(scene: Scene, fmt: str, theme: Theme, title: str, edge_labels: bool, overlay: Overlay | None = None) -> bytes:
+    """``scene`` as ``fmt`` bytes, drawn as the window draws it (coloured by ``overlay``'s metric if given)."""
     if fmt == ".svg":
+        if overlay is not None:
+            return svg_bytes(scene, theme, title, edge_labels, overlay)
         return scene_svg(scene, palette_named(theme.name), title, edge_labels=edge_labels)
     if fmt == ".png":
-        return png_bytes(scene, theme, edge_labels)
+        return png_bytes(scene, theme, edge_labels, overlay)
     if fmt == ".pdf":
-        return pdf_bytes(scene, theme, title, edge_labels)
+        return pdf_bytes(scene, theme, title, edge_labels, overlay)
     raise ValueError(f"not a picture format: {fmt!r}")
 
 
-def write_picture(scene: Scene, path: str | Path, theme: Theme, title: str, edge_labels: bool) -> Path:
+def window_overlay(window: MainWindow, scene: Scene) -> Overlay | None:
+    """The metric the window colours the graph by (None: usual colours), with the hierarchy of ``scene``'s graph."""
+    metric = window.overlays.state.metric
+    if metric is None:
+        return None
+    level = window.level
+    return Overlay(metric, level.hierarchy if level is not None and level.graph is scene.graph else None)
+
+
+def write_picture(scene: Scene, path: str | Path, theme: Theme, title: str, edge_labels: bool, overlay: Overlay | None = None) -> Path:
     """Write ``scene`` to ``path`` (its extension picks the format), beside it first and renamed into place."""
     target = Path(path)
-    data = picture_bytes(scene, target.suffix.lower(), theme, title, edge_labels)
+    data = picture_bytes(scene, target.suffix.lower(), theme, title, edge_labels, overlay)
     with replacing(target) as tmp:
         tmp.write_bytes(data)
     return target
@@ -72,7 +84,9 @@ def export_to(window: MainWindow, scene: Scene, path: str | Path) -> Path | None
     """Write ``scene`` as the window shows it to ``path``; errors become a message."""
     QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
     try:
-        written = write_picture(scene, path, window.theme, window.title_text(), window.view_settings.show_edge_shapes)
+        written = write_picture(
+            scene, path, window.theme, window.title_text(), window.view_settings.show_edge_shapes, window_overlay(window, scene)
+        )
     except (OSError, ValueError, MemoryError) as exc:
         QMessageBox.warning(window, "netray — cannot export", f"{path}: {exc}")
         return None
@@ -85,7 +99,7 @@ def export_to(window: MainWindow, scene: Scene, path: str | Path) -> Path | None
 
 def copy_image(window: MainWindow, scene: Scene) -> None:
     """The whole picture (as PNG would hold it) on the clipboard."""
-    image = png_image(scene, window.theme, window.view_settings.show_edge_shapes)
+    image = png_image(scene, window.theme, window.view_settings.show_edge_shapes, window_overlay(window, scene))
     clipboard = QGuiApplication.clipboard()
     if clipboard is not None:
         clipboard.setImage(image)
