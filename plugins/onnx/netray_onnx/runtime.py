@@ -10,8 +10,9 @@ alone is made a graph output (tests/test_onnx_run.py checks every value of ResNe
 graph outputs are those of a plain run under the same options.
 
 Memory: the runtime holds every intermediate at once (252 MB for ResNet-50 at batch 1).
-When the IR's shapes say the values would take more than ``max_capture_bytes``, the values
-are split into batches in graph order, one session (and one run) per batch: time for memory.
+When the IR's shapes say the values would take more than ``max_capture_bytes`` (a quarter of
+the memory available, :func:`capture_budget`), the values are split into batches in graph
+order, one session (and one run) per batch: time for memory.
 The runtime keeps the last capture's arrays and has onnxruntime write the next capture with
 the same inputs' shapes into them (an IOBinding): asking ``run`` for every value made a new
 numpy array per value, more than doubling a small model's run.
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 ORT_NAME = "onnxruntime"
 REFERENCE_NAME = "onnx reference"
 MAX_CAPTURE_BYTES = 8 * 1024**3  # above this (by the IR's shapes), values are captured in batches
+MIN_CAPTURE_BYTES = 256 * 1024**2
 _EXTERNAL = 1  # TensorProto.EXTERNAL
 _CANCEL_POLL_SECONDS = 0.05
 
@@ -160,6 +162,25 @@ def _estimated_bytes(model: Model, name: str, inputs: Mapping[str, np.ndarray]) 
     return count * itemsize
 
 
+def capture_budget() -> int:
+    """Bytes of values one capture may hold: a quarter of the memory available now, within
+    256 MiB .. 8 GiB (8 GiB where the system does not say). A capture holds every value it
+    asks for at once, where a plain run reuses its buffers; more values than this take more
+    runs, each asking for a batch."""
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        pass
+    if available is None:
+        return MAX_CAPTURE_BYTES
+    return max(MIN_CAPTURE_BYTES, min(MAX_CAPTURE_BYTES, available // 4))
+
+
 def batches(sizes: list[int], budget: int) -> list[range]:
     """Consecutive ranges of ``sizes`` whose sums stay within ``budget`` (a lone larger item gets its own)."""
     ranges: list[range] = []
@@ -249,14 +270,14 @@ class OrtRuntime:
 
     name = ORT_NAME
 
-    def __init__(self, model: Model, max_capture_bytes: int = MAX_CAPTURE_BYTES) -> None:
+    def __init__(self, model: Model, max_capture_bytes: int | None = None) -> None:
         import onnxruntime  # noqa: F401  (fails here, not at the first run, when it is missing)
 
         self.model = model
         self.proto, self.base = load_proto(model, ORT_NAME, with_onnx=False)
         self.outputs = [o.name for o in self.proto.graph.output]
         self.names = captured_names(model, self.proto)
-        self.max_capture_bytes = max_capture_bytes
+        self.max_capture_bytes = max_capture_bytes if max_capture_bytes is not None else capture_budget()
         self._sessions: dict[tuple[str, ...], tuple[Any, list[str]]] = {}  # the session and its output names
         self._torch: Any = None
         self._sizes: dict[tuple[Any, ...], list[int]] = {}  # estimated bytes per value, by the inputs' shapes

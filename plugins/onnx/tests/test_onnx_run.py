@@ -19,7 +19,14 @@ from netray.runtime import RunCancelled, RunError, Runtime, RuntimeMissing
 ort = pytest.importorskip("onnxruntime")
 
 from netray_onnx import plugin  # noqa: E402
-from netray_onnx.runtime import OrtRuntime, ReferenceRuntime, batches  # noqa: E402
+from netray_onnx.runtime import (  # noqa: E402
+    MAX_CAPTURE_BYTES,
+    MIN_CAPTURE_BYTES,
+    OrtRuntime,
+    ReferenceRuntime,
+    batches,
+    capture_budget,
+)
 
 RESNET = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
 IN_CI = os.environ.get("CI") == "true"
@@ -132,6 +139,7 @@ def test_batched_capture_equals_all_at_once(resnet: tuple[netray.Model, dict[str
     assert all(np.array_equal(whole[n], parts[n]) for n in whole)
     assert all(np.array_equal(outputs[n], outputs2[n]) for n in outputs)
     assert batches([3, 3, 3, 10, 1], 6) == [range(0, 2), range(2, 3), range(3, 4), range(4, 5)]
+    assert MIN_CAPTURE_BYTES <= capture_budget() <= MAX_CAPTURE_BYTES
 
 
 def test_reference_agrees_with_onnxruntime(resnet: tuple[netray.Model, dict[str, np.ndarray]]) -> None:
