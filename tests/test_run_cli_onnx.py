@@ -156,3 +156,37 @@ def test_an_overflow_is_found_and_a_mask_alone_is_no_error(tmp_path: Path) -> No
     onnx.save(model, tmp_path / "mask.onnx")
     alone = run_model(tmp_path / "mask.onnx", seed=0)
     assert alone.first_nonfinite is None and [c["op"] for c in alone.constant_infinities] == ["ConstantOfShape"]
+
+
+def test_a_stored_mask_value_is_the_files_own_and_a_nan_weight_is_the_cause(tmp_path: Path) -> None:
+    """A -inf kept as a weight (a mask value) and used by Where is the file's own; a weight holding
+    NaN makes the first NaN at the node that reads it, named as the cause."""
+    pytest.importorskip("onnxruntime")
+    from netray.run import run_model
+
+    nodes = [
+        helper.make_node("Greater", ["x", "zero"], ["keep"], name="mask/compare"),
+        helper.make_node("Where", ["keep", "x", "minus_inf"], ["masked"], name="mask/where"),
+        helper.make_node("Relu", ["masked"], ["relu"], name="after/relu"),
+        helper.make_node("Mul", ["x", "poisoned"], ["scaled"], name="poison/mul"),
+    ]
+    weights = [
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(-np.inf, np.float32), "minus_inf"),
+        numpy_helper.from_array(np.array([1.0, np.nan, 1.0, 1.0], np.float32), "poisoned"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "stored",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("relu", TensorProto.FLOAT, [2, 4]), helper.make_tensor_value_info("scaled", TensorProto.FLOAT, [2, 4])],
+        weights,
+    )
+    path = tmp_path / "stored.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    result = run_model(path, seed=0)
+    assert result.values["masked"].nonfinite > 0 and result.values["masked"].nan == 0  # random x: some masked
+    assert [c["name"] for c in result.constant_infinities] == ["mask/where"]
+    assert result.constant_infinities[0]["cause"] == "weight minus_inf holds infinities"
+    found = result.first_nonfinite
+    assert found is not None and found["name"] == "poison/mul" and found["cause"] == "weight poisoned holds NaN"

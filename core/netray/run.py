@@ -183,25 +183,29 @@ def _runtime(model: Model, name: str) -> Runtime:
     return get_manager().runtime(model, name)
 
 
-def _weight_finite(value: Value) -> bool:
+def _weight_nonfinite(value: Value) -> str:
+    """What non-finite numbers a weight holds: "nan", "inf" (infinities only) or "" (none, or unreadable)."""
     tensor = value.initializer
     if tensor is None or not tensor.has_data:
-        return True
+        return ""
     try:
         array = tensor.numpy()
     except Exception:  # an unreadable weight is not evidence of a NaN
-        return True
-    return array.dtype.kind != "f" or bool(np.isfinite(array).all())
+        return ""
+    if array.dtype.kind not in "fc" or bool(np.isfinite(array).all()):
+        return ""
+    return "nan" if bool(np.isnan(array).any()) else "inf"
 
 
 def nonfinite_origins(graph: Graph, inputs: dict[str, ValueStats], values: dict[str, ValueStats]) -> list[dict[str, Any]]:
     """Every node where non-finite values start, in execution order: a NaN where no activation
     input held one, or an infinity where every activation input was finite.
 
-    Each is ``{"node", "name", "op", "value", "inputs_finite"}``, with ``"cause"`` when a weight it reads holds
-    non-finite values, and ``"constant": True`` for infinities (no NaN) made by a node that reads
-    no floating-point activation: a constant, ``ConstantOfShape``, ``full``, whose infinities are
-    the file's own (an attention mask's -inf), not a computation gone wrong.
+    Each is ``{"node", "name", "op", "value", "inputs_finite"}``, with ``"cause"`` when a weight it
+    reads holds non-finite values, and ``"constant": True`` for infinities (no NaN) that are the
+    file's own (an attention mask's -inf), not a computation gone wrong: made by a node that reads
+    no floating-point activation (a constant, ``ConstantOfShape``, ``full``) or taken from a weight
+    that holds infinities and no NaN (a stored mask value).
     """
     known = {**inputs, **values}
     found: list[dict[str, Any]] = []
@@ -216,10 +220,12 @@ def nonfinite_origins(graph: Graph, inputs: dict[str, ValueStats], values: dict[
         if not (makes_nan or makes_inf):
             continue
         origin: dict[str, Any] = {"node": node.id, "name": node.name, "op": node.op, "value": bad[0], "inputs_finite": makes_inf}
-        poisoned = [v.name for v in node.input_values() if v.initializer is not None and not _weight_finite(v)]
+        poisoned = {v.name: kind for v in node.input_values() if v.initializer is not None and (kind := _weight_nonfinite(v))}
         if poisoned:
-            origin["cause"] = f"weight {poisoned[0]} holds non-finite values"
-        elif not makes_nan and not any(s is None or _floating(s) for s in activations):
+            name, kind = next(iter(poisoned.items()))
+            origin["cause"] = f"weight {name} holds {'NaN' if kind == 'nan' else 'infinities'}"
+        stored_infinities = bool(poisoned) and "nan" not in poisoned.values()
+        if not makes_nan and (stored_infinities or not (poisoned or any(s is None or _floating(s) for s in activations))):
             origin["constant"] = True
         found.append(origin)
     return found

@@ -110,6 +110,8 @@ class StatsBatch:
         self._elements = 0
 
     def add(self, key: str, array: np.ndarray) -> None:
+        if not isinstance(array, np.ndarray):  # a plugin's scalar or list: numpy's view of it
+            array = np.asarray(array)
         size = array.size
         if 0 < size <= SMALL and array.dtype.kind in "biuf":
             self._pending.append(array.copy())
