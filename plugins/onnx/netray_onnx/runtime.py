@@ -30,16 +30,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from netray import Model
 from netray.errors import error_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
-
-if TYPE_CHECKING:
-    pass
 
 ORT_NAME = "onnxruntime"
 REFERENCE_NAME = "onnx reference"
