@@ -204,3 +204,22 @@ def test_cli_run(numpy_plugin: NumpyPlugin, tmp_path: Path) -> None:
     assert "first divergence: negated at negate (Neg)" in text.output
     unknown = runner.invoke(cli, ["run", str(path), "--runtime", "nonesuch"])
     assert unknown.exit_code == 2 and "no installed plugin runs ONNX 'nonesuch' models" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("relative", "message"),
+    [
+        ("caffe/bvlc_caffe/bvlc_alexnet_deploy.prototxt", "netray has no runtime for Caffe models; Caffe (pycaffe) or OpenCV's dnn module"),
+        ("darknet/pjreddie_darknet/tiny.cfg", "netray has no runtime for Darknet models; darknet itself, or OpenCV's dnn module"),
+        ("safetensors/hf_safetensors_samples/B.safetensors", "this safetensors file holds weights only: there is no graph to run"),
+    ],
+)
+def test_a_format_without_a_runtime_says_what_runs_it(shared_models: Path, relative: str, message: str) -> None:
+    """The issue: "a format with no runtime says which package would run it"; weights alone have nothing to run."""
+    from click.testing import CliRunner
+
+    from netray.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", str(shared_models / relative)])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output

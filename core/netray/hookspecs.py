@@ -55,6 +55,9 @@ class FormatInfo:
     * ``companions``: files read beside the main one, as glob patterns in its folder where
       ``{stem}`` stands for its name without the last extension (``"{stem}.bin"``,
       ``"*.params"``); shown by ``netray formats``.
+
+    ``runs_with`` names what runs the format when the plugin offers no runtime for it
+    (``netray run`` says so): ``"OpenVINO (pip install openvino)"``.
     """
 
     name: str  # family first: "ONNX", "TFLite", "TensorFlow SavedModel"
@@ -65,6 +68,7 @@ class FormatInfo:
     patterns: tuple[bytes, ...] = ()
     contains: tuple[str, ...] = ()
     companions: tuple[str, ...] = ()
+    runs_with: str = ""
 
     def __post_init__(self) -> None:
         # Accept bare bytes for offset 0; store (offset, bytes) pairs only.

@@ -321,6 +321,11 @@ class PluginManager:
         if missing:
             hints = "; ".join(f"{m.runtime}: {m.install}" for m in missing)
             raise RunError(f"{where}{model.format} needs a runtime{asked} that is not installed ({hints})")
+        if model.weights_only:
+            raise RunError(f"{where}this {model.format} file holds weights only: there is no graph to run")
+        runs_with = next((f.runs_with for _, f in self.formats() if f.name == model.format and f.runs_with), "")
+        if runs_with and not name:
+            raise RunError(f"{where}netray has no runtime for {model.format} models; {runs_with} runs them")
         raise RunError(f"{where}no installed plugin runs {model.format}{asked} models")
 
     def _no_reader(self, path: Path) -> NoReaderError:

@@ -286,8 +286,8 @@ def run_model(model: Model | str | Path, options: RunOptions | None = None, **fi
     options = options or RunOptions()
     if fields:
         options = dataclasses.replace(options, **fields)
+    runtime = _runtime(model, options.runtime)  # first: a model of weights only has no graph, and says so
     graph = model.main
-    runtime = _runtime(model, options.runtime)
     inputs, assumed = make_inputs(model, options.inputs, options.seed, options.dims, options.mean, options.std)
     total = sum(1 for n in graph.nodes for _ in n.output_values())
     keep = options.save is not None or options.compare is not None

@@ -14,5 +14,6 @@ FORMATS = [
         # A .prototxt reads the .caffemodel of its name (else the folder's only one); a .caffemodel
         # opened on its own opens the net definition that pairs with it the same way.
         companions=("{stem}.caffemodel", "*.caffemodel", "{stem}.prototxt", "*.prototxt"),
+        runs_with="Caffe (pycaffe) or OpenCV's dnn module (pip install opencv-python: cv2.dnn.readNetFromCaffe)",
     )
 ]

@@ -16,6 +16,7 @@ FORMATS = [
         "Apple Core ML model (protobuf CoreML.Specification.Model)",
         patterns=(MLMODEL_PATTERN,),
         companions=("weights/*.bin",),
+        runs_with='Core ML on macOS (pip install coremltools)',
     ),
     FormatInfo(
         PACKAGE_FORMAT,
@@ -25,5 +26,6 @@ FORMATS = [
         contains=("Manifest.json", "Data/com.apple.CoreML/"),
         # Any of these files opened on its own opens the package around it.
         companions=("Manifest.json", "Data/com.apple.CoreML/*.mlmodel", "Data/com.apple.CoreML/weights/*.bin"),
+        runs_with='Core ML on macOS (pip install coremltools)',
     ),
 ]

@@ -11,5 +11,6 @@ FORMATS = [
         "Darknet network description (.cfg, pjreddie's and AlexeyAB's dialects) with its .weights beside it",
         patterns=(rb"(?m)\A(\s*([#;][^\n]*)?\n)*\s*\[(net|network)\]",),
         companions=("{stem}.weights", "{stem}.cfg"),
+        runs_with="darknet itself, or OpenCV's dnn module (pip install opencv-python: cv2.dnn.readNetFromDarknet)",
     )
 ]

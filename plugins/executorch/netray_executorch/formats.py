@@ -10,5 +10,6 @@ FORMATS = [
         (".pte",),
         "ExecuTorch program: a Program flatbuffer (identifier ET12) with its constant, delegate and named-data segments after it",
         magic=((4, b"ET12"),),
+        runs_with="ExecuTorch's runtime (pip install executorch)",
     )
 ]

@@ -16,5 +16,6 @@ FORMATS = [
         magic=(b"GGUF",),
         # A shard of a split model (<prefix>-00002-of-00005.gguf) opens every shard of the split.
         companions=("*-?????-of-?????.gguf",),
+        runs_with='llama.cpp (pip install llama-cpp-python)',
     )
 ]

@@ -12,5 +12,6 @@ FORMATS = [
         magic=(b"\x12\x01\x00\x00\x00\x00\x00\x00",),  # NDArray list (0x112, little-endian)
         patterns=(rb'\A\s*\{\s*"nodes"\s*:\s*\[\s*\{\s*"op"',),
         companions=("*-symbol.json", "*.params"),
+        runs_with='Apache MXNet (pip install mxnet; the project is retired), or export to ONNX',
     )
 ]

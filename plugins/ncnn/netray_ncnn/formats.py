@@ -14,6 +14,7 @@ FORMATS = [
         "ncnn network (.param text, magic 7767517) with its .bin weights beside it",
         patterns=(rb"\A\s*7767517\s",),
         companions=("{stem}.bin",),
+        runs_with='ncnn (pip install ncnn)',
     ),
     FormatInfo(
         FORMAT_BINARY,
@@ -21,5 +22,6 @@ FORMATS = [
         "ncnn network as binary param (.param.bin: little-endian ints) with its .bin weights beside it",
         magic=(MAGIC_BYTES,),
         companions=("*.bin",),
+        runs_with='ncnn (pip install ncnn)',
     ),
 ]

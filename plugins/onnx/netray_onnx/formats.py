@@ -26,5 +26,6 @@ FORMATS = [
         "ONNX Runtime's ORT format: a flatbuffer of an ONNX graph for minimal and mobile builds",
         # The flatbuffer's file identifier, after the 4-byte root offset (ort.fbs: file_identifier "ORTM").
         magic=((4, b"ORTM"),),
+        runs_with='onnxruntime, which loads .ort files but cannot return their intermediate values: run the .onnx they were converted from',
     ),
 ]

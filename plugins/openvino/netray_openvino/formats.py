@@ -11,5 +11,6 @@ FORMATS = [
         "OpenVINO Intermediate Representation: an XML topology (IR v2-v11) with a raw .bin weights file beside it",
         patterns=(rb"<net\s[^>]*\bversion\s*=",),
         companions=("{stem}.bin",),
+        runs_with='OpenVINO (pip install openvino)',
     )
 ]

@@ -16,6 +16,7 @@ FORMATS = [
         "PaddlePaddle inference program (ProgramDesc protobuf) with its .pdiparams (or __params__, or one file per variable) beside it",
         patterns=(PROGRAM_PATTERN,),
         companions=("{stem}.pdiparams", "__params__"),
+        runs_with='PaddlePaddle (pip install paddlepaddle)',
     ),
     FormatInfo(
         PIR,
@@ -23,6 +24,7 @@ FORMATS = [
         "PaddlePaddle 3 PIR program (inference.json, as paddle.jit.save writes it) with its .pdiparams beside it",
         patterns=(rb'\A\s*\{\s*"base_code"\s*:\s*\{',),
         companions=("{stem}.pdiparams",),
+        runs_with='PaddlePaddle (pip install paddlepaddle)',
     ),
     FormatInfo(
         PARAMS,

@@ -15,6 +15,7 @@ FORMATS = [
         "frozen TensorFlow GraphDef, binary or text",
         # GraphDef's field 1 (node, a message) first: tag 0x0a; in text, "node {".
         patterns=(rb"\A\x0a[\x01-\xff]", rb"\A\s*node\s*\{"),
+        runs_with='TensorFlow (pip install tensorflow)',
     ),
     FormatInfo(
         SAVEDMODEL,
@@ -23,6 +24,7 @@ FORMATS = [
         directory=True,
         contains=("saved_model.pb", "saved_model.pbtxt"),
         companions=("variables/variables.index", "variables/variables.data-*-of-*", "fingerprint.pb"),
+        runs_with='TensorFlow (pip install tensorflow)',
     ),
     FormatInfo(
         METAGRAPH,
@@ -30,6 +32,7 @@ FORMATS = [
         "TensorFlow MetaGraphDef (checkpoint .meta)",
         patterns=(rb"\A\s*meta_info_def\s*\{",),
         companions=("{stem}.index", "{stem}.data-*-of-*"),
+        runs_with='TensorFlow (pip install tensorflow)',
     ),
     # The index's table footer (magic 0xdb4775248b80fb57) ends the file, out of reach of declarations:
     # the sniff hook checks it, and claims the .data-NNNNN-of-NNNNN shards by name beside their index.

@@ -24,6 +24,7 @@ FORMATS = [
         "TensorFlow.js layers model: model.json (a Keras config) with its weight shards",
         patterns=LAYERS_PATTERNS,
         companions=SHARDS,
+        runs_with='TensorFlow.js (npm install @tensorflow/tfjs-node), or tensorflowjs_converter to Keras',
     ),
     FormatInfo(
         GRAPH,
@@ -31,5 +32,6 @@ FORMATS = [
         "TensorFlow.js graph model: model.json (a TensorFlow GraphDef) with its weight shards",
         patterns=GRAPH_PATTERNS,
         companions=SHARDS,
+        runs_with='TensorFlow.js (npm install @tensorflow/tfjs-node), or tensorflowjs_converter to a SavedModel',
     ),
 ]
