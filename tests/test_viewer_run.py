@@ -559,3 +559,14 @@ def test_the_real_onnx_runtime_paints_the_conv_net(make_window: Any, tmp_path: P
     settle(window)
     view = window.panel.run_views[0]
     assert isinstance(view, RunView) and view.grid is not None and view.grid.channels == 6
+
+
+def test_feature_grid_clips_a_few_extreme_pixels() -> None:
+    """One pixel a thousand times the others does not crush the channel to the ramp's dark end."""
+    maps = np.linspace(0.0, 1.0, 400, dtype=np.float32).reshape(1, 20, 20)
+    maps[0, 0, 0] = 1000.0
+    picture = feature_grid_array(maps, "light", (255, 255, 255))
+    lut = ramp("light")
+    middle = picture[10, 10, :3]  # a value near 0.5 of the ordinary range
+    assert not (middle == lut[0]).all() and not (middle == lut[1]).all()
+    assert (picture[0, 0, :3] == lut[-1]).all()  # the outlier: clipped to the top

@@ -12,6 +12,7 @@ Images are made with numpy (:func:`feature_grid_array`), one QImage per grid.
 from __future__ import annotations
 
 import math
+import warnings
 from html import escape
 
 import numpy as np
@@ -26,6 +27,7 @@ from netray_viewer.theme import Theme
 
 GAP = 1  # pixels between feature maps
 MAX_TILE = 96  # a feature map larger than this is subsampled to about this size before drawing
+CLIP_PERCENTILES = (0.5, 99.5)  # each channel's range for its colours: outliers beyond are clipped
 NONFINITE_RGB = (230, 40, 40)
 HISTOGRAM_HEIGHT = 100
 
@@ -56,9 +58,10 @@ def grid_columns(channels: int) -> int:
 def feature_grid_array(maps: np.ndarray, theme_name: str = "light", background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
     """``maps`` (channels, height, width) as one RGBA picture (rows, columns, 4), channels in a grid.
 
-    Each channel is normalised to its own finite min and max (a constant one is the ramp's
-    middle); non-finite elements are red. Large maps are subsampled to about
-    :data:`MAX_TILE` pixels a side first.
+    Each channel is normalised to its own finite values between their 0.5th and 99.5th
+    percentiles (:data:`CLIP_PERCENTILES`), so that a few extreme pixels do not crush the rest
+    to one end of the ramp; a constant channel is the ramp's middle, non-finite elements are
+    red. Large maps are subsampled to about :data:`MAX_TILE` pixels a side first.
     """
     maps = np.asarray(maps, dtype=np.float32)
     channels, height, width = maps.shape
@@ -67,8 +70,9 @@ def feature_grid_array(maps: np.ndarray, theme_name: str = "light", background: 
         maps = maps[:, ::step, ::step]
         height, width = maps.shape[1:]
     finite = np.isfinite(maps)
-    low = np.where(finite, maps, np.inf).min(axis=(1, 2))
-    high = np.where(finite, maps, -np.inf).max(axis=(1, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a channel with no finite value: handled just below
+        low, high = np.nanpercentile(np.where(finite, maps, np.nan), CLIP_PERCENTILES, axis=(1, 2))
     low = np.where(np.isfinite(low), low, 0.0)
     high = np.where(np.isfinite(high), high, 0.0)
     span = high - low
