@@ -4,7 +4,7 @@
 NaN/Inf, zeros), the histogram of its finite values, its gradient's statistics and histogram after
 a backward run and its difference from the other runtime after a comparison. A 4-D
 activation also shows as a grid of feature-map images (:class:`FeatureGrid`): the
-first sample, up to 64 channels, each channel normalised to its own min and max and
+first sample, up to 64 channels, each channel normalised to its own range (0.5th to 99.5th percentile) and
 painted with the theme's sequential ramp (the overlay's viridis); NaN and Inf in red.
 Images are made with numpy (:func:`feature_grid_array`), one QImage per grid.
 """

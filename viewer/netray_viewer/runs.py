@@ -275,7 +275,7 @@ class Runs:
                 shown = maps.shape[0]
                 layout = self.features.layout.get(name, "NCHW") if self.features is not None else "NCHW"
                 more = f" of {total:,}" if total > shown else ""
-                note = f"Feature maps: first sample, {shown}{more} channels ({layout}), each scaled to its own min and max"
+                note = f"Feature maps: first sample, {shown}{more} channels ({layout}), each scaled to its own range (0.5–99.5th percentile)"
         elif self.features is not None and name in self.features.skipped:
             note = "Feature maps: not kept (the run's budget for feature maps was spent on earlier values)"
         elif len(stats.shape) == 4 and stats.dtype.startswith("float") and name not in r.inputs:
