@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netray import dtypes
+from netray.dim_expressions import resolve_size
 from netray.hierarchy import Hierarchy, execution_sequence, is_constant_op
 from netray.ir import Graph, Model, Node, Shape, Value
 from netray.metrics import Metric
@@ -372,7 +373,8 @@ class CostReport:
 
 
 def _resolve(shape: Shape | None, dims: Mapping[str, int], assumed: dict[str, int]) -> tuple[int, ...] | None:
-    """A shape with named dims replaced by their values (1 when not given); None if any is unknown."""
+    """A shape with named dims (and expressions of them) replaced by their values, names not given
+    counting as 1; None if any is unknown."""
     if shape is None:
         return None
     out = []
@@ -382,10 +384,10 @@ def _resolve(shape: Shape | None, dims: Mapping[str, int], assumed: dict[str, in
                 return None
             out.append(d)
         elif isinstance(d, str):
-            given = dims.get(d)
-            if given is None:
-                assumed[d] = 1
-            out.append(1 if given is None else given)
+            size = resolve_size(d, dims, assumed)  # a name, or arithmetic on names ("2*s27 - 1")
+            if size is None:
+                return None
+            out.append(size)
         else:
             return None
     return tuple(out)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from netray import dtypes
+from netray.dim_expressions import resolve_size
 from netray.errors import RunError
 from netray.ir import Graph, Model, Value
 from netray.opkinds import op_kind
@@ -37,11 +38,11 @@ def concrete_shape(value: Value, dims: Mapping[str, int], assumed: dict[str, int
     for d in shape:
         if isinstance(d, int) and d >= 0:
             out.append(d)
-        elif isinstance(d, str) and d in dims:
-            out.append(dims[d])
+        elif isinstance(d, str):
+            size = resolve_size(d, dims, assumed)  # a name, or arithmetic on names ("2*s27")
+            out.append(size if size is not None and size > 0 else 1)
         else:
-            name = d if isinstance(d, str) else f"{value.name}[{len(out)}]"
-            assumed[name] = 1
+            assumed[f"{value.name}[{len(out)}]"] = 1
             out.append(1)
     return tuple(out)
 

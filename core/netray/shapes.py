@@ -9,18 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from netray.dim_expressions import dim_names, evaluate
 from netray.errors import FormatError
 from netray.ir import Model, Shape, TensorType
 
 
 def symbolic_dims(model: Model) -> list[str]:
-    """The named dimensions of the model's graph inputs, in the order they first appear."""
+    """The named dimensions of the model's graph inputs, in the order they first appear (the
+    names an expression uses, for ``2*s0``)."""
     names: dict[str, None] = {}
     for graph in model.graphs:
         for value in graph.inputs:
             for d in value.type.shape or ():
                 if isinstance(d, str):
-                    names.setdefault(d)
+                    for name in dim_names(d) or (d,):
+                        names.setdefault(name)
     return list(names)
 
 
@@ -36,9 +39,23 @@ def parse_dims(pairs: list[str] | tuple[str, ...]) -> dict[str, int]:
 
 
 def _substitute(shape: Shape | None, dims: Mapping[str, int]) -> Shape | None:
-    if shape is None or not any(isinstance(d, str) and d in dims for d in shape):
+    """``shape`` with the names ``dims`` gives replaced, and expressions whose names it gives
+    all evaluated (``2*s27 - 1`` with s27=5 is 9); ``shape`` itself when nothing changes."""
+    if shape is None:
         return shape
-    return tuple(dims[d] if isinstance(d, str) and d in dims else d for d in shape)
+    out = tuple(_size(d, dims) if isinstance(d, str) else d for d in shape)
+    return shape if out == shape else out
+
+
+def _size(d: str, dims: Mapping[str, int]) -> int | str:
+    if d in dims:
+        return dims[d]
+    names = dim_names(d)
+    if names and all(n in dims for n in names):
+        size = evaluate(d, dims)
+        if size is not None:
+            return size
+    return d
 
 
 def apply_dims(model: Model, dims: Mapping[str, int]) -> None:
@@ -53,6 +70,7 @@ def apply_dims(model: Model, dims: Mapping[str, int]) -> None:
             for d in value.type.shape or ():
                 if isinstance(d, str):
                     known.add(d)
+                    known.update(dim_names(d))
     unknown = sorted(set(dims) - known)
     if unknown:
         have = ", ".join(sorted(known)) or "none"

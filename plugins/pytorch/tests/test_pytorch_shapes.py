@@ -125,3 +125,25 @@ def test_symbolic_sizes_print_as_torch_prints_them(written: str, printed: str) -
     from netray_pytorch.symbolic import symbolic_text
 
     assert symbolic_text(written) == printed
+
+
+def test_setting_a_symbol_sizes_its_expressions_and_costs(tmp_path: Path) -> None:
+    """--dim s=4 gives ``2*s`` its size 8 in every shape, and costs count with it: equal to the
+    program exported at that size, whose shapes are plain numbers."""
+    from netray.costs import compute_costs
+    from netray.shapes import apply_dims, symbolic_dims
+
+    torch.manual_seed(0)
+    module = Block().eval()
+    dynamic = torch.export.export(module, (torch.randn(4, 3, 8, 8),), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=2, max=64)}})
+    torch.export.save(dynamic, tmp_path / "dynamic.pt2")
+    torch.export.save(torch.export.export(module, (torch.randn(4, 3, 8, 8),)), tmp_path / "static.pt2")
+    model = netray.load_model(tmp_path / "dynamic.pt2")
+    static = netray.load_model(tmp_path / "static.pt2")
+    [symbol] = symbolic_dims(model)
+    by_dims = compute_costs(model, dims={symbol: 4}).total()
+    assert by_dims == compute_costs(static).total() and by_dims["macs"]
+    apply_dims(model, {symbol: 4})
+    assert model.main.values["cat"].type.shape == (8, 64, 8)
+    shapes = {name: v.type.shape for name, v in static.main.values.items()}
+    assert {name: v.type.shape for name, v in model.main.values.items() if name in shapes} == shapes
