@@ -342,6 +342,18 @@ def test_operator_info(manager: PluginManager) -> None:
     info = manager.operator_info("Keras", "", "Conv2D")
     assert info is not None and info.category is Category.LAYER
     assert manager.operator_info("Keras", "", "NoSuchLayer") is None
+    # Layers whose shapes the rules know are in the table too (category and summary), 3-D ones included.
+    for name, category in (("ConvLSTM3D", Category.LAYER), ("ZeroPadding3D", Category.SHAPE), ("Cropping3D", Category.SHAPE),
+                           ("UpSampling3D", Category.SHAPE), ("Resizing", Category.SHAPE), ("CenterCrop", Category.SHAPE)):
+        info = manager.operator_info("Keras", "", name)
+        assert info is not None and info.category is category and info.summary, name
+
+
+def test_every_layer_with_a_shape_rule_has_a_category() -> None:
+    from netray_keras.layers import LAYERS
+    from netray_keras.shapes import RULES
+
+    assert sorted(set(RULES) - set(LAYERS)) == []
 
 
 # -- hostile input ----------------------------------------------------------------------------
