@@ -105,3 +105,20 @@ def test_labels_of_a_real_onnx_conv(tmp_path: Path) -> None:
     lines = node_lines(conv)
     assert lines[0] == "5x5 /2 pad 2"
     assert any(line.endswith("16x3x5x5") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("relative", "op", "window"),
+    [
+        ("darknet/pjreddie_darknet/tiny.cfg", "maxpool", "2 /2 pad 1"),  # Darknet's size, with a stride beside it
+        ("ncnn/nanodet/nanodet-ELite0_320.param", "Convolution", "3 /2 pad 1"),  # ncnn's kernel_w, stride_w, pad_left
+        ("coreml/r4ghu_mnist/mnistCNN.mlmodel", "pooling", "2x2 /2"),  # Core ML's kernelSize
+    ],
+)
+def test_real_files_of_other_formats_show_their_window(shared_models: Path, relative: str, op: str, window: str) -> None:
+    path = shared_models / relative
+    if not path.exists():
+        pytest.fail(f"{relative} is not among the shared models")
+    model = netray.load_model(path)
+    node = next(n for n in model.main.nodes if n.op == op)
+    assert node_lines(node)[0] == window

@@ -51,9 +51,10 @@ ConstantOf = Callable[[Value], "Node | None"]
 # Attributes too common or too noisy to be worth a line in a small box.
 _SKIPPED_ATTRIBUTES = frozenset({"dilations", "group", "auto_pad", "storage_order", "ceil_mode", "training_mode"})
 # Conventional short names for the attributes every convolution and pool carries.
-_WINDOW = ("kernel_shape", "kernel_size", "pool_size", "filter_size", "ksize")
-_STRIDE = ("strides", "stride")
-_PADS = ("pads", "padding", "pad")
+_WINDOW = ("kernel_shape", "kernel_size", "pool_size", "filter_size", "ksize", "kernelSize", "kernel_w")  # Core ML, ncnn last
+_STRIDE = ("strides", "stride", "stride_w")
+_PADS = ("pads", "padding", "pad", "pad_left")
+_SIZE_WITH_STRIDE = "size"  # Darknet's window; too common a name to be one without a stride beside it
 
 
 def node_title(node: Node) -> str:
@@ -92,6 +93,8 @@ def _window_line(attrs: dict[str, Attribute], used: set[str]) -> str | None:
     if not attrs:
         return None
     kernel_attr = _first(attrs, _WINDOW)
+    if kernel_attr is None and _SIZE_WITH_STRIDE in attrs and _first(attrs, _STRIDE) is not None:
+        kernel_attr = attrs[_SIZE_WITH_STRIDE]
     kernel = _ints(kernel_attr)
     if kernel_attr is None or kernel is None:
         return None
