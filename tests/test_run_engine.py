@@ -3,81 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from numpy_runtime import NumpyPlugin, registered
 from onnx import TensorProto, helper, numpy_helper
 
 import netray
-from netray.ir import Model
-from netray.plugins import get_manager
 from netray.run import RunOptions, run_model
-from netray.runtime import Cancelled, Capture, RunCancelled, RunError, RuntimeMissing
-
-OPS: dict[str, Callable[..., np.ndarray]] = {
-    "Relu": lambda x: np.maximum(x, 0),
-    "Log": np.log,
-    "Neg": np.negative,
-    "Add": np.add,
-    "Mul": np.multiply,
-    "Gather": lambda table, ids: table[ids],
-}
-
-
-class NumpyRuntime:
-    """Evaluates the few ops above node by node, as a real runtime's capture would."""
-
-    backward_supported = False
-
-    def __init__(self, model: Model, name: str, skew: float = 0.0) -> None:
-        self.model = model
-        self.name = name
-        self.skew = skew  # added to every Neg's output: a runtime that computes one op differently
-
-    def forward(self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
-        env: dict[str, np.ndarray] = dict(inputs)
-        for node in self.model.main.nodes:
-            if cancelled():
-                raise RunCancelled("cancelled")
-            args = [env[v.name] if v.initializer is None else v.initializer.numpy() for v in node.input_values()]
-            with np.errstate(all="ignore"):
-                out = OPS[node.op](*args)
-            if node.op == "Neg":
-                out = out + np.float32(self.skew)
-            (value,) = node.output_values()
-            env[value.name] = out
-            capture(value.name, out)
-        return {v.name: env[v.name] for v in self.model.main.outputs}
-
-    def backward(self, inputs: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray] | None, capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
-        raise RunError("no gradients here")
-
-
-class NumpyPlugin:
-    missing = False
-
-    @netray.hookimpl
-    def netray_runtime(self, model: Model, name: str) -> object:
-        """Asked by name ("numpy"), so that the ONNX plugin's own runtime never answers for it."""
-        if self.missing:
-            return RuntimeMissing("numpy-runtime", "pip install numpy-runtime")
-        if name == "numpy":
-            return NumpyRuntime(model, "numpy")
-        if name == "skewed":
-            return NumpyRuntime(model, "skewed", skew=0.5)
-        return None
+from netray.runtime import RunCancelled, RunError
 
 
 @pytest.fixture
 def numpy_plugin() -> Iterator[NumpyPlugin]:
-    plugin = NumpyPlugin()
-    manager = get_manager()
-    manager.register(plugin, "numpy-runtime-test")
-    yield plugin
-    manager.unregister("numpy-runtime-test")
+    with registered(NumpyPlugin(), "numpy-runtime-test") as plugin:
+        yield plugin
 
 
 def _model(tmp_path: Path) -> Path:

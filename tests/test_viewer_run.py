@@ -1,7 +1,7 @@
 """Run… in the window: a run in the background, its overlays, Go to First NaN / Divergence, the panel's
 statistics, histograms and feature maps, Cancel, and failures as messages.
 
-A small numpy runtime registered as a plugin (as in test_run_engine) runs the test models,
+A small numpy runtime registered as a plugin (tests/numpy_runtime.py, as in test_run_engine) runs the test models,
 so these tests need no onnxruntime; one test runs the real ONNX runtime where the ONNX
 plugin offers it.
 """
@@ -9,7 +9,7 @@ plugin offers it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("PyQt6")
 pytest.importorskip("pytestqt")
 
+from numpy_runtime import NumpyPlugin, registered
 from onnx import TensorProto, helper, numpy_helper
 from PyQt6.QtWidgets import QDialog
 from test_viewer_support import (
@@ -32,11 +33,9 @@ from test_viewer_support import (
     window_factory,
 )
 
-import netray
 from netray.ir import Model
-from netray.plugins import get_manager
 from netray.run import RunOptions
-from netray.runtime import Cancelled, Capture, RunCancelled, RunError, RuntimeMissing, ValueStats, finite_histogram
+from netray.runtime import Cancelled, Capture, RunCancelled, RunError, ValueStats, finite_histogram
 from netray_viewer import run_worker
 from netray_viewer.run_dialog import RunDialog, parse_floats
 from netray_viewer.run_panel import NONFINITE_RGB, RunView, feature_grid_array, ramp
@@ -44,79 +43,6 @@ from netray_viewer.run_worker import FeatureMaps
 from netray_viewer.window import MainWindow
 
 RUN_TIMEOUT_S = 30
-
-
-def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, pads: tuple[int, ...] = (0, 0, 0, 0)) -> np.ndarray:
-    """NCHW convolution, stride 1, no dilation or groups: enough for the test models."""
-    top, left, bottom, right = pads
-    x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-    n, _, h, width = x.shape
-    k, _c, kh, kw = w.shape
-    out = np.zeros((n, k, h - kh + 1, width - kw + 1), dtype=np.float64)
-    for i in range(kh):
-        for j in range(kw):
-            patch = x[:, :, i : i + out.shape[2], j : j + out.shape[3]]
-            out += np.einsum("nchw,kc->nkhw", patch, w[:, :, i, j])
-    if b is not None:
-        out += b[None, :, None, None]
-    return out.astype(x.dtype)
-
-
-def _conv(node: Any, *args: np.ndarray) -> np.ndarray:
-    pads = next((tuple(a.value) for a in node.attributes if a.name == "pads"), (0, 0, 0, 0))
-    # ONNX pads are (top, left, bottom, right) for 2-D
-    return conv2d(args[0], args[1], args[2] if len(args) > 2 else None, pads)
-
-
-OPS: dict[str, Callable[..., np.ndarray]] = {
-    "Conv": _conv,
-    "Relu": lambda _n, x: np.maximum(x, 0),
-    "Log": lambda _n, x: np.log(x),
-    "Neg": lambda _n, x: np.negative(x),
-    "Add": lambda _n, a, b: a + b,
-    "GlobalAveragePool": lambda _n, x: x.mean(axis=(2, 3), keepdims=True),
-}
-
-
-class NumpyRuntime:
-    """Evaluates the ops above node by node and captures each output, as a real runtime would."""
-
-    def __init__(self, model: Model, name: str, skew: float = 0.0, backward_supported: bool = False) -> None:
-        self.model = model
-        self.name = name
-        self.skew = skew  # added to every Neg's output: a runtime that computes one op differently
-        self.backward_supported = backward_supported
-
-    def _run(self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
-        env: dict[str, np.ndarray] = dict(inputs)
-        for node in self.model.main.nodes:
-            if cancelled():
-                raise RunCancelled("cancelled")
-            args = [env[v.name] if v.initializer is None else v.initializer.numpy() for v in node.input_values()]
-            with np.errstate(all="ignore"):
-                out = OPS[node.op](node, *args)
-            if node.op == "Neg":
-                out = out + np.float32(self.skew)
-            (value,) = node.output_values()
-            env[value.name] = out
-            capture(value.name, out)
-        return env
-
-    def forward(self, inputs: Mapping[str, np.ndarray], capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
-        env = self._run(inputs, capture, cancelled)
-        return {v.name: env[v.name] for v in self.model.main.outputs}
-
-    def backward(self, inputs: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray] | None, capture: Capture, cancelled: Cancelled) -> dict[str, np.ndarray]:
-        if not self.backward_supported:
-            raise RunError("numpy test runtime: no gradients")
-        # Not real gradients: twice each value, enough to see them reach the overlay and the panel.
-        env = self._run(inputs, lambda name, array: capture(name, 2 * array), cancelled)
-        del env
-        return {
-            v.name: np.ones([int(d or 0) for d in v.initializer.shape])
-            for v in self.model.main.values.values()
-            if v.initializer is not None and v.initializer.shape
-        }
 
 
 class SlowRuntime:
@@ -149,20 +75,10 @@ class BrokenRuntime(SlowRuntime):
         raise RunError("broken runtime: Conv conv: kernel shape does not match the input")
 
 
-class NumpyPlugin:
-    missing = False
+class ViewerRuntimes(NumpyPlugin):
+    """The numpy runtimes, and one that waits until cancelled and one that fails."""
 
-    @netray.hookimpl
-    def netray_runtime(self, model: Model, name: str) -> object:
-        if self.missing:
-            return RuntimeMissing("numpy-runtime", "pip install numpy-runtime")
-        # Named runtimes only: the ONNX plugin's onnxruntime answers for "" where it is installed.
-        if name == "numpy":
-            return NumpyRuntime(model, "numpy")
-        if name == "skewed":
-            return NumpyRuntime(model, "skewed", skew=0.5)
-        if name == "grad":
-            return NumpyRuntime(model, "grad", backward_supported=True)
+    def extra(self, model: Model, name: str) -> object:
         if name == "slow":
             return SlowRuntime(model)
         if name == "broken":
@@ -172,11 +88,8 @@ class NumpyPlugin:
 
 @pytest.fixture
 def numpy_plugin() -> Iterator[NumpyPlugin]:
-    plugin = NumpyPlugin()
-    manager = get_manager()
-    manager.register(plugin, "numpy-runtime-viewer-test")
-    yield plugin
-    manager.unregister("numpy-runtime-viewer-test")
+    with registered(ViewerRuntimes(), "numpy-runtime-viewer-test") as plugin:
+        yield plugin
 
 
 @pytest.fixture
