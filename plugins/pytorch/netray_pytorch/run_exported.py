@@ -36,7 +36,7 @@ from netray import Model
 from netray.errors import first_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
 from netray.torch_loss import torch_loss
-from netray_pytorch.torch_run import GradientCapture, scalar_array, to_numpy, to_tensor
+from netray_pytorch.torch_run import GradientCapture, gradients, scalar_array, to_numpy, to_tensor
 
 RUNTIME_NAME = "torch (ExportedProgram, FX interpreter: every node)"
 
@@ -330,17 +330,8 @@ class ExportedProgramRuntime:
         args, leaves = self._arguments(inputs, grad=True)
         with torch.enable_grad():
             outputs = self._run(args, grads.watch, cancelled, leaves=not self.mutating)
-            loss = torch_loss({k: v for k, v in outputs.items() if k in self.user_outputs}, target, "torch")
-            try:
-                loss.backward()
-            except Exception as exc:
-                grads.reraise()
-                raise RunError(f"torch: backward failed: {first_line(exc)}") from exc
-        grads.finish()
-        return {
-            name: to_numpy(leaf.grad) if leaf.grad is not None else np.zeros(tuple(leaf.shape), dtype=to_numpy(leaf).dtype)
-            for name, leaf in leaves.items()
-        }
+            grads.backward(torch_loss({k: v for k, v in outputs.items() if k in self.user_outputs}, target, "torch"), "torch")
+        return gradients(leaves)
 
 
 def runtime_for(model: Model) -> ExportedProgramRuntime:

@@ -1,17 +1,18 @@
 """What the torch runtimes (ExportedProgram here, TorchScript in its plugin) share.
 
-Arrays in and out of torch and the hooks that hand each intermediate value's gradient to ``capture`` as autograd
-computes it. Imported only when a model is run: it imports torch.
+Arrays in and out of torch, the backward pass and the hooks that hand each intermediate
+value's gradient to ``capture`` as autograd computes it. Imported only when a model is run: it imports torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from netray.errors import first_line
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
 
 _NUMPY_UNSUPPORTED = {torch.bfloat16: torch.float32}  # numpy has no bfloat16: widened exactly
@@ -59,6 +60,14 @@ def scalar_array(value: Any) -> np.ndarray | None:
     return None
 
 
+def gradients(tensors: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Each tensor's gradient as numpy (a copy), zeros of its dtype where autograd gave none."""
+    return {
+        name: to_numpy(t.grad, copy=True) if t.grad is not None else np.zeros(tuple(t.shape), dtype=to_numpy(t).dtype)
+        for name, t in tensors.items()
+    }
+
+
 def differentiable(t: Any) -> bool:
     return isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex())
 
@@ -100,6 +109,17 @@ class GradientCapture:
     def reraise(self) -> None:
         if self.error is not None:
             raise self.error
+
+    def backward(self, loss: torch.Tensor, runtime: str, line: Callable[[BaseException], str] = first_line) -> None:
+        """``loss.backward()``, then :meth:`finish`. A failure is a RunError naming ``runtime`` in
+        ``line``'s words, unless a hook failed first (cancelled, a capture's own error): that is
+        raised as it was."""
+        try:
+            loss.backward()
+        except Exception as exc:
+            self.reraise()
+            raise RunError(f"{runtime}: backward failed: {line(exc)}") from exc
+        self.finish()
 
     def finish(self) -> None:
         """Zeros for the values the loss does not depend on."""

@@ -35,7 +35,7 @@ import torch
 from netray import Model
 from netray.runtime import Cancelled, Capture, RunCancelled, RunError
 from netray.torch_loss import torch_loss
-from netray_pytorch.torch_run import GradientCapture, scalar_array, to_numpy, to_tensor
+from netray_pytorch.torch_run import GradientCapture, gradients, scalar_array, to_numpy, to_tensor
 from netray_torchscript.convert import FOLDED_KINDS
 from netray_torchscript.torch_messages import one_line, warnings_collected
 
@@ -321,17 +321,8 @@ class TorchScriptRuntime:
             args = self._arguments(program, inputs, grad=True)
             with torch.enable_grad():
                 outputs = self._call(program, args, _Session(grads.watch, cancelled))
-                loss = torch_loss(outputs, target, "torch")
-                try:
-                    loss.backward()
-                except Exception as exc:
-                    grads.reraise()
-                    raise RunError(f"torch (TorchScript): backward failed: {one_line(exc)}") from exc
-            grads.finish()
-            return {
-                name: to_numpy(p.grad, copy=True) if p.grad is not None else np.zeros(tuple(p.shape), dtype=to_numpy(p).dtype)
-                for name, p in parameters.items()
-            }
+                grads.backward(torch_loss(outputs, target, "torch"), "torch (TorchScript)", one_line)
+            return gradients(parameters)
         finally:
             for name, p in parameters.items():
                 p.grad = None
