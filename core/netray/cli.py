@@ -104,6 +104,18 @@ def validate_expand(_ctx: click.Context, _param: click.Parameter, value: str) ->
         raise click.BadParameter("use auto, none, all or a depth (0, 1, 2, ...)") from exc
 
 
+def validate_dims(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> dict[str, int]:
+    """``--dim NAME=SIZE`` options as ``{name: size}``; a malformed one is a usage error naming it."""
+    if not value:
+        return {}
+    from netray.shapes import parse_dims
+
+    try:
+        return parse_dims(value)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @cli.command("open")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--snapshot", "snapshot_path", type=click.Path(path_type=Path), help="Open offscreen, save the window to this PNG, print timings as JSON and exit.")
@@ -132,24 +144,20 @@ def open_command(file: Path | None, snapshot_path: Path | None, expand: str) -> 
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--costs", is_flag=True, help="Add costs: totals, top 20 nodes by each metric, by op type and group, peak memory.")
-@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", help="Set a named dimension (batch=8). Repeatable.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", callback=validate_dims, help="Set a named dimension (batch=8). Repeatable.")
 @user_errors
-def info_command(file: Path, as_json: bool, costs: bool, dims: tuple[str, ...]) -> None:
+def info_command(file: Path, as_json: bool, costs: bool, dims: dict[str, int]) -> None:
     """Summarise FILE: format, producer, graphs, inputs and outputs, operations, parameters."""
     from netray.api import load_model
-    from netray.shapes import apply_dims, parse_dims
+    from netray.shapes import apply_dims
     from netray.summary import costs_summary, model_summary
 
-    try:
-        sizes = parse_dims(dims)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     model = load_model(file)
-    if sizes:
-        apply_dims(model, sizes)
+    if dims:
+        apply_dims(model, dims)
     summary = model_summary(model)
     if costs and not model.weights_only:
-        summary["costs"] = costs_summary(model, sizes)
+        summary["costs"] = costs_summary(model, dims)
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
@@ -173,7 +181,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--inputs", type=click.Path(path_type=Path), help="A .npy (one input), a .npz (by input name) or an image for a 4-D input.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
-@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", help="Set a named dimension (batch=8). Repeatable.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", callback=validate_dims, help="Set a named dimension (batch=8). Repeatable.")
 @click.option("--runtime", default="", help="A runtime the format's plugin offers besides its usual one (ONNX: reference).")
 @click.option("--backward", is_flag=True, help="Also compute gradients: loss = sum of the outputs, or squared error to --target.")
 @click.option("--target", type=click.Path(path_type=Path), help="With --backward: target outputs (.npy, or .npz by output name).")
@@ -196,7 +204,7 @@ def run_command(
     file: Path,
     inputs: Path | None,
     seed: int,
-    dims: tuple[str, ...],
+    dims: dict[str, int],
     runtime: str,
     backward: bool,
     target: Path | None,
@@ -212,14 +220,8 @@ def run_command(
     """Run FILE on its runtime: output statistics, the first NaN, the largest values; gradients and comparisons on request."""
     from netray.api import load_model
     from netray.run import RunOptions, run_model
-    from netray.shapes import parse_dims
-
-    try:
-        sizes = parse_dims(dims)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     options = RunOptions(
-        inputs=inputs, seed=seed, dims=sizes, runtime=runtime, backward=backward, target=target, compare=compare,
+        inputs=inputs, seed=seed, dims=dims, runtime=runtime, backward=backward, target=target, compare=compare,
         save=save, mean=_floats(mean_text) or (0.0,), std=_floats(std_text) or (1.0,), atol=atol, rtol=rtol,
     )
     result = run_model(load_model(file), options)
@@ -266,7 +268,7 @@ def run_command(
     "'weight bytes', 'activation bytes', 'arithmetic intensity') or a metric of --node-data.",
 )
 @click.option("--node-data", "node_data", type=click.Path(path_type=Path), help="Node data JSON (netray run --node-data, Model Explorer's) to colour by.")
-@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", help="With a cost --metric: set a named dimension (batch=8). Repeatable.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", callback=validate_dims, help="With a cost --metric: set a named dimension (batch=8). Repeatable.")
 @user_errors
 def export_command(
     file: Path,
@@ -285,7 +287,7 @@ def export_command(
     no_weights: bool,
     metric: str | None,
     node_data: Path | None,
-    dims: tuple[str, ...],
+    dims: dict[str, int],
 ) -> None:
     """Write FILE as a picture (.svg .png .pdf), JSON or a .netray file; needs no display.
 
@@ -294,13 +296,6 @@ def export_command(
     from netray.app import ViewerMissing
     from netray.exporter import ExportError, export_model
     from netray.labels import BoxText
-    from netray.shapes import parse_dims
-
-    try:
-        sizes = parse_dims(dims)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
     try:
         written = export_model(
             file,
@@ -317,7 +312,7 @@ def export_command(
             edge_labels=not hide_edge_shapes,
             metric=metric,
             node_data=node_data,
-            dims=sizes,
+            dims=dims,
         )
     except (ExportError, ViewerMissing) as exc:
         fail(str(exc), bool(click.get_current_context().obj.get("debug")))
