@@ -31,7 +31,8 @@ from typing import Any
 
 from netray import dtypes
 from netray.dim_expressions import resolve_size
-from netray.hierarchy import Hierarchy, execution_sequence, is_constant_op
+from netray.graph_order import execution_sequence
+from netray.hierarchy import Hierarchy, is_constant_op
 from netray.ir import Graph, Model, Node, Shape, Value
 from netray.metrics import Metric
 from netray.opkinds import normalise, op_kind

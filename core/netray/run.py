@@ -137,7 +137,7 @@ class RunResult:
 
 
 def execution_nodes(graph: Graph) -> list[Node]:
-    from netray.hierarchy import execution_sequence
+    from netray.graph_order import execution_sequence
 
     return [graph.nodes[i] for i in execution_sequence(graph)]
 
