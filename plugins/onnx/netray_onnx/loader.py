@@ -25,7 +25,7 @@ MAX_INFERRED_IN_MEMORY = 256 * 1024 * 1024  # an in-memory ModelProto is seriali
 _READ_ERRORS = (ValueError, KeyError, IndexError, TypeError, OverflowError, RecursionError, UnicodeDecodeError)
 
 
-def _structure(path: Path) -> bytes:
+def file_structure(path: Path) -> bytes:
     """The file's ModelProto bytes with large raw_data left out (see wire.py)."""
     with open(path, "rb") as f:
         if f.seek(0, 2) == 0:
@@ -83,7 +83,7 @@ def read_proto(
 
 
 def load_binary(path: Path) -> Model:
-    structure = _structure(path)
+    structure = file_structure(path)
     proto = parse_model(path, structure)
     model = read_proto(proto, path, path.parent, path, structure)
     model.source = path

@@ -102,14 +102,22 @@ def _all_tensors(graph: Any) -> Iterator[Any]:
                 yield from _all_tensors(sub)
 
 
-def non_tensor_values(proto: Any) -> set[str]:
+def non_tensor_values(proto: Any, model: Model | None = None) -> set[str]:
     """Names of the main graph's values typed as sequences, maps or optionals (by onnx's inference,
-    its C++ library loaded without ``import onnx``)."""
+    its C++ library loaded without ``import onnx``). Its input is the structure of the binary file
+    ``model`` was read from (memory-mapped, weights skipped) where there is one: serializing the
+    proto again would copy every weight."""
+    from netray_onnx.formats import FORMAT
     from netray_onnx.inference import infer
+    from netray_onnx.loader import file_structure
     from netray_onnx.wire import structure_bytes
 
     try:
-        inferred = infer(structure_bytes(proto.SerializeToString()))
+        if model is not None and model.source is not None and model.format == FORMAT:
+            structure = file_structure(Path(model.source))
+        else:
+            structure = structure_bytes(proto.SerializeToString())
+        inferred = infer(structure)
     except Exception:  # inference is a help here, not a requirement
         inferred = proto
     graph = inferred.graph
@@ -125,7 +133,7 @@ def captured_names(model: Model, proto: Any) -> list[str]:
     graph produces (not graph inputs, not weights, not sequences/maps/optionals)."""
     produced = {name for node in proto.graph.node for name in node.output if name}
     inputs = {v.name for v in proto.graph.input} | {t.name for t in proto.graph.initializer}
-    skip = non_tensor_values(proto) | inputs
+    skip = non_tensor_values(proto, model) | inputs
     names: list[str] = []
     seen: set[str] = set()
     for node in model.main.nodes:

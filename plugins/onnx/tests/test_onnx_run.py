@@ -426,3 +426,24 @@ def test_a_shape_that_depends_on_the_data_is_captured_afresh(tmp_path: Path) -> 
     for x, count in (([1, -1, 2, 0, 3, -2], 3), ([1, 1, 1, 1, 1, -1], 5), ([-1] * 6, 0), ([1, 2, -3, 0, 0, 0], 2)):
         captured, outputs = _run(runtime, {"x": np.array(x, np.float32)})
         assert captured["where"].shape == (1, count) and outputs["n"].tolist() == [1, count]
+
+
+def test_a_sequence_value_is_not_captured(tmp_path: Path) -> None:
+    """A value typed as a sequence has no array: the capture leaves it out, whether its type is
+    inferred from the file's own bytes or from the proto."""
+    from netray_onnx.runtime import load_proto, non_tensor_values
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("SequenceConstruct", ["r", "x"], ["seq"]), helper.make_node("SequenceAt", ["seq", "i"], ["y"])],
+        "sequence",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [helper.make_tensor("i", TensorProto.INT64, [], [0])],
+    )
+    path = tmp_path / "sequence.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    model = netray.load_model(path)
+    proto, _ = load_proto(model, "test", with_onnx=False)
+    assert non_tensor_values(proto, model) == non_tensor_values(proto) == {"seq"}
+    captured, outputs = _run(OrtRuntime(model), {"x": np.array([-1.0, 2.0], np.float32)})
+    assert set(captured) == {"r", "y"} and outputs["y"].tolist() == [0.0, 2.0]
